@@ -1,0 +1,92 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { MetricsRegistrar } from './metrics.js';
+
+/** What a module reports about itself; computed from cached state, never with I/O. */
+export interface ModuleHealth {
+  status: 'ok' | 'degraded' | 'failed';
+  message?: string;
+  /** One entry per configured item (a probe, a backup job…); `critical` items decide `/health/deep`. */
+  checks?: HealthCheck[];
+}
+
+export interface HealthCheck {
+  name: string;
+  ok: boolean;
+  critical: boolean;
+  message?: string;
+}
+
+/** A schedule owned by a module: cron (node-cron syntax) or a fixed interval. */
+export type ScheduleSpec =
+  | { name: string; cron: string; timezone?: string; jitterMs?: number }
+  | { name: string; everyMs: number; jitterMs?: number; runAtStart?: boolean };
+
+export interface ScheduledTask {
+  readonly name: string;
+  /** Next planned run, or null once cancelled. */
+  nextRun(): Date | null;
+  /** Runs the task now unless a run is in progress; resolves with false when it was skipped. */
+  runNow(): Promise<boolean>;
+  /** Ticks skipped because the previous run had not finished. */
+  readonly skipped: number;
+  cancel(): void;
+}
+
+export type ScheduledWork = (signal: AbortSignal) => Promise<void>;
+
+/** Handed to a module by the agent; everything a module may touch outside its own folder. */
+export interface ModuleContext {
+  log: Logger;
+  /** Aborted when the module instance stops; in-flight work must stop with it. */
+  signal: AbortSignal;
+  /** A private, existing directory for the module's persistent state. */
+  stateDir: string;
+  /** Timers created here are cancelled with the module. A tick that overlaps a running one is skipped. */
+  schedule(spec: ScheduleSpec, work: ScheduledWork): ScheduledTask;
+}
+
+export interface ModuleInstance<C> {
+  /** Begins work; never waits on a remote service. */
+  start(): Promise<void>;
+  /** Applies a changed config, all or nothing: on throw the old config keeps running. */
+  reload(next: C): Promise<void>;
+  /** Cancels timers and in-flight work, removes partial files; safe to call twice. */
+  stop(): Promise<void>;
+  health(): ModuleHealth;
+  status(): unknown;
+}
+
+/** How a module's routes reach whatever instance is running now (routes are mounted once, at boot). */
+export interface Live<I> {
+  current(): I;
+}
+
+export interface RoutesOptions<I> {
+  live: Live<I>;
+}
+
+export interface ModuleSpec<S extends z.ZodType = z.ZodType, M = unknown, I extends ModuleInstance<z.output<S>> = ModuleInstance<z.output<S>>> {
+  /** The config section name and the module's handle everywhere (logs, metrics, status). */
+  name: string;
+  /** Where its admin routes are mounted, e.g. `/certs`. */
+  prefix: string;
+  config: S;
+  /** Declares the module's metrics; called once per process so counters survive reloads. */
+  metrics(registrar: MetricsRegistrar): M;
+  routes: FastifyPluginAsync<RoutesOptions<I>>;
+  /** Wires an instance; no I/O. */
+  create(ctx: ModuleContext, config: z.output<S>, metrics: M): I;
+}
+
+/** Erases a spec's type parameters for the agent's module table without losing type-checking at definition. */
+export function defineModule<S extends z.ZodType, M, I extends ModuleInstance<z.output<S>>>(
+  spec: ModuleSpec<S, M, I>,
+): ModuleSpec<S, M, I> {
+  return spec;
+}
+
+// The agent holds heterogeneous specs; it only ever passes each spec's own outputs back to it.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyModuleSpec = ModuleSpec<z.ZodType, any, ModuleInstance<any>>;

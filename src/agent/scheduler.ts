@@ -1,0 +1,145 @@
+import cron, { type ScheduledTask as CronTask, type TaskOptions as CronOptions } from 'node-cron';
+import type { Logger } from 'pino';
+import type { ScheduleSpec, ScheduledTask, ScheduledWork } from './kit/module.js';
+import { describeError } from './kit/errors.js';
+
+/**
+ * The timers of one module instance. Runs never overlap per task (a tick that finds the previous
+ * run busy is skipped and counted), work gets an AbortSignal, and `cancelAll` leaves nothing behind.
+ */
+export class ModuleScheduler {
+  private readonly tasks = new Set<TaskRunner>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  schedule(spec: ScheduleSpec, work: ScheduledWork): ScheduledTask {
+    const task = new TaskRunner(spec, work, this.log, this.signal, (t) => this.tasks.delete(t));
+    this.tasks.add(task);
+    task.start();
+    return task;
+  }
+
+  nextRuns(): Array<{ name: string; next: string | null }> {
+    return [...this.tasks].map((t) => ({ name: t.name, next: t.nextRun()?.toISOString() ?? null }));
+  }
+
+  cancelAll(): void {
+    for (const task of this.tasks) task.cancel();
+    this.tasks.clear();
+  }
+}
+
+/** Validates a cron expression the way the scheduler will read it; for config schemas. */
+export function cronError(expression: string): string | undefined {
+  const result = cron.validateDetailed(expression);
+  if (result.valid) return undefined;
+  return result.errors.map((e) => `${e.field}: ${e.message}`).join('; ') || 'invalid cron expression';
+}
+
+class TaskRunner implements ScheduledTask {
+  readonly name: string;
+  skipped = 0;
+  private running: Promise<void> | undefined;
+  private cancelled = false;
+  private cronTask: CronTask | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private nextAt: Date | null = null;
+
+  constructor(
+    private readonly spec: ScheduleSpec,
+    private readonly work: ScheduledWork,
+    private readonly log: Logger,
+    private readonly signal: AbortSignal,
+    private readonly onCancel: (task: TaskRunner) => void,
+  ) {
+    this.name = spec.name;
+  }
+
+  start(): void {
+    if ('cron' in this.spec) {
+      const options: CronOptions = { name: this.name, suppressMissedWarning: true };
+      if (this.spec.timezone) options.timezone = this.spec.timezone;
+      this.cronTask = cron.schedule(this.spec.cron, () => this.tickAfterJitter(), options);
+    } else {
+      this.armInterval(this.spec.runAtStart ? 0 : this.spec.everyMs);
+    }
+  }
+
+  nextRun(): Date | null {
+    if (this.cancelled) return null;
+    return this.cronTask ? this.cronTask.getNextRun() : this.nextAt;
+  }
+
+  async runNow(): Promise<boolean> {
+    if (this.cancelled || this.running) {
+      this.skipped++;
+      return false;
+    }
+    await this.run();
+    return true;
+  }
+
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    if (this.timer) clearTimeout(this.timer);
+    void this.cronTask?.destroy();
+    this.nextAt = null;
+    this.onCancel(this);
+  }
+
+  private armInterval(delayMs: number): void {
+    if (this.cancelled) return;
+    const jitter = this.jitter();
+    this.nextAt = new Date(Date.now() + delayMs + jitter);
+    this.timer = setTimeout(() => {
+      void this.tick().finally(() => {
+        if ('everyMs' in this.spec) this.armInterval(this.spec.everyMs);
+      });
+    }, delayMs + jitter);
+  }
+
+  private tickAfterJitter(): void {
+    const jitter = this.jitter();
+    if (jitter === 0) {
+      void this.tick();
+      return;
+    }
+    this.timer = setTimeout(() => void this.tick(), jitter);
+  }
+
+  private jitter(): number {
+    const max = this.spec.jitterMs ?? 0;
+    return max > 0 ? Math.floor(Math.random() * max) : 0;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.cancelled) return;
+    if (this.running) {
+      this.skipped++;
+      this.log.warn({ task: this.name, skipped: this.skipped }, 'scheduled run skipped: previous run still in progress');
+      return;
+    }
+    await this.run();
+  }
+
+  private async run(): Promise<void> {
+    const run = (async () => {
+      try {
+        await this.work(this.signal);
+      } catch (err) {
+        // Modules record results as data; a throw here is a programming error, logged, never fatal.
+        this.log.error({ task: this.name, err: describeError(err) }, 'scheduled task threw');
+      }
+    })();
+    this.running = run;
+    try {
+      await run;
+    } finally {
+      this.running = undefined;
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { Registry } from 'prom-client';
+import type { ModuleContext } from '../../src/agent/kit/module.js';
+import { createRegistrar, type MetricsRegistrar } from '../../src/agent/kit/metrics.js';
+import { ModuleScheduler } from '../../src/agent/scheduler.js';
+
+export interface TestModuleContext {
+  ctx: ModuleContext;
+  registry: Registry;
+  registrar: MetricsRegistrar;
+  log: Logger;
+  /** Aborts the context and cancels its timers, as the agent does when the module stops; removes the state dir. */
+  dispose(): Promise<void>;
+}
+
+/** A real ModuleContext (real scheduler, temp state dir, own registry) for testing one module without the agent. */
+export async function createTestContext(name: string): Promise<TestModuleContext> {
+  const stateDir = await mkdtemp(join(tmpdir(), `caretaker-${name}-state-`));
+  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }).child({ module: name });
+  const controller = new AbortController();
+  const scheduler = new ModuleScheduler(log, controller.signal);
+  const registry = new Registry();
+  return {
+    ctx: {
+      log,
+      signal: controller.signal,
+      stateDir,
+      schedule: (spec, work) => scheduler.schedule(spec, work),
+    },
+    registry,
+    registrar: createRegistrar(registry),
+    log,
+    async dispose() {
+      controller.abort();
+      scheduler.cancelAll();
+      await rm(stateDir, { recursive: true, force: true });
+    },
+  };
+}
