@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { CliCommand } from './cli.js';
 import type { MetricsRegistrar } from './metrics.js';
 
 /** What a module reports about itself; computed from cached state, never with I/O. */
@@ -78,6 +79,8 @@ export interface ModuleSpec<S extends z.ZodType = z.ZodType, M = unknown, I exte
   routes: FastifyPluginAsync<RoutesOptions<I>>;
   /** Wires an instance; no I/O. */
   create(ctx: ModuleContext, config: z.output<S>, metrics: M): I;
+  /** `caretaker <command>` subcommands; they talk to the admin API, or read the section with the daemon stopped. */
+  commands?: CliCommand[];
 }
 
 /** Erases a spec's type parameters for the agent's module table without losing type-checking at definition. */

@@ -1,0 +1,67 @@
+/** Exit codes the CLI uses, from sysexits(3) where one fits, so scripts can branch on them. */
+export const EXIT = {
+  ok: 0,
+  /** The command ran and found something wrong (a failed check, a down probe). */
+  failure: 1,
+  usage: 64,
+  /** The daemon is not running or not reachable. */
+  unavailable: 69,
+  config: 78,
+} as const;
+
+/** An answer from the admin API other than 2xx, with its JSON `{error, message}`. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    message: string,
+    readonly body: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** The daemon could not be reached at all. */
+export class DaemonUnreachableError extends Error {
+  readonly code = 'DAEMON_UNREACHABLE';
+  constructor(address: string, options?: ErrorOptions) {
+    super(`the caretaker daemon is not reachable at ${address}: is it running? (systemctl status caretaker)`, options);
+    this.name = 'DaemonUnreachableError';
+  }
+}
+
+export interface AdminClient {
+  get<T = unknown>(path: string): Promise<T>;
+  post<T = unknown>(path: string, body?: unknown): Promise<T>;
+}
+
+export interface CommandContext {
+  /** Positional arguments after the command name. */
+  args: string[];
+  /** `--name value` and `--flag` options (after the command name), `--json` excluded. */
+  flags: Record<string, string | true>;
+  json: boolean;
+  client: AdminClient;
+  /** The module's own validated config section, for commands that work with the daemon stopped. */
+  loadSection(): Promise<unknown>;
+  out(text: string): void;
+  err(text: string): void;
+  /** Asks on a terminal; false without one (use --yes in scripts). */
+  confirm(question: string): Promise<boolean>;
+}
+
+/** A `caretaker <name> ...` subcommand contributed by a module. */
+export interface CliCommand {
+  name: string;
+  summary: string;
+  usage: string;
+  run(ctx: CommandContext): Promise<number>;
+}
+
+/** Plain aligned columns for human output. */
+export function formatTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return [line(headers), ...rows.map(line)].join('\n');
+}
