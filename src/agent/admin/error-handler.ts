@@ -1,0 +1,54 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { CaretakerError, ConfigError, describeError } from '../kit/errors.js';
+
+interface ErrorBody {
+  error: string;
+  message: string;
+  issues?: unknown;
+}
+
+function isFastifyError(err: unknown): err is FastifyError {
+  return err instanceof Error && typeof (err as FastifyError).code === 'string' && typeof (err as FastifyError).statusCode === 'number';
+}
+
+/** Short stable codes for the caller's mistakes that fastify itself detects. */
+function fastifyCode(err: FastifyError): string {
+  if (err.validation) return 'invalid_request';
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'unsupported_media_type';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'body_too_large';
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return 'invalid_json';
+    default:
+      return 'bad_request';
+  }
+}
+
+/** The one place errors become `{error, message}` and a status; unknown errors are 500 and logged with their cause. */
+export function errorHandler(this: FastifyInstance, err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  let status: number;
+  let body: ErrorBody;
+  if (err instanceof CaretakerError) {
+    status = err.status;
+    body = { error: err.code, message: err.message };
+    if (err instanceof ConfigError) body.issues = err.issues;
+  } else if (isFastifyError(err) && err.statusCode! >= 400 && err.statusCode! < 500) {
+    status = err.statusCode!;
+    body = { error: fastifyCode(err), message: err.message };
+  } else if (err instanceof SyntaxError && (err as { statusCode?: number }).statusCode === 400) {
+    status = 400;
+    body = { error: 'invalid_json', message: err.message };
+  } else {
+    status = 500;
+    body = { error: 'internal', message: 'internal error; see the agent log' };
+    request.log.error({ err: describeError(err), url: request.url, method: request.method }, 'admin request failed');
+  }
+  return reply.status(status).type('application/json').send(body);
+}
+
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return reply.status(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+}
