@@ -1,0 +1,16 @@
+import { defineModule } from '../../agent/kit/module.js';
+import { logsCommand } from './cli.js';
+import { configSchema } from './config.js';
+import { defineLogsMetrics } from './metrics.js';
+import { Rotator } from './rotator.js';
+import { routes } from './routes.js';
+
+export const logs = defineModule({
+  name: 'logs',
+  prefix: '/logs',
+  config: configSchema,
+  metrics: defineLogsMetrics,
+  routes,
+  create: (ctx, config, metrics) => new Rotator(ctx, config, metrics),
+  commands: [logsCommand],
+});
