@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { CaretakerError, ConfigError, describeError } from '../kit/errors.js';
 
 interface ErrorBody {
@@ -28,7 +28,7 @@ function fastifyCode(err: FastifyError): string {
 }
 
 /** The one place errors become `{error, message}` and a status; unknown errors are 500 and logged with their cause. */
-export function errorHandler(this: FastifyInstance, err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   let status: number;
   let body: ErrorBody;
   if (err instanceof CaretakerError) {

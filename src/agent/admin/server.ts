@@ -1,0 +1,87 @@
+import { timingSafeEqual } from 'node:crypto';
+import { unlink } from 'node:fs/promises';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Logger } from 'pino';
+import type { Agent } from '../agent.js';
+import { CaretakerError } from '../kit/errors.js';
+import { formatListen } from '../kit/schema.js';
+import type { ModuleSlot } from '../module-slot.js';
+import { errorHandler, notFoundHandler } from './error-handler.js';
+import { agentRoutes } from './routes.js';
+
+export interface AdminServer {
+  readonly app: FastifyInstance;
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const presented = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1] ?? '';
+  const a = Buffer.from(presented);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Mutations need the token when one is set; with remote access allowed, every route does. */
+function authorize(agent: Agent, request: FastifyRequest): void {
+  const { token, allowRemote } = agent.current.admin;
+  if (!token) return;
+  if (SAFE_METHODS.has(request.method) && !allowRemote) return;
+  if (!tokenMatches(request.headers.authorization, token)) {
+    throw new CaretakerError(401, 'unauthorized', 'this route needs the admin token: Authorization: Bearer <admin.token>');
+  }
+}
+
+/** The admin app with every route mounted; module routes find the instance running now on each request. */
+export async function buildAdminApp(agent: Agent, slots: readonly ModuleSlot[], log: Logger): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    // fastify logs every request and its own listening at info; only problems belong in the agent's log.
+    loggerInstance: log.child({}, { level: 'warn' }) as FastifyBaseLogger,
+    bodyLimit: 64 * 1024,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  app.addHook('onRequest', async (request) => authorize(agent, request));
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'caretaker admin API', version: agent.version },
+    },
+  });
+  await app.register(agentRoutes, { agent });
+  for (const slot of slots) {
+    await app.register(slot.spec.routes, {
+      prefix: slot.spec.prefix,
+      live: {
+        current: () => {
+          const instance = slot.instance;
+          if (!instance) {
+            throw new CaretakerError(404, 'not_configured', `the ${slot.name} module is not configured (no '${slot.name}' section in the config)`);
+          }
+          return instance;
+        },
+      },
+    });
+  }
+  await app.ready();
+  return app;
+}
+
+export async function startAdminServer(agent: Agent, slots: readonly ModuleSlot[], log: Logger): Promise<AdminServer> {
+  const app = await buildAdminApp(agent, slots, log);
+  const listen = agent.current.admin.listen;
+  if (listen.kind === 'unix') {
+    await unlink(listen.path).catch(() => undefined);
+    await app.listen({ path: listen.path });
+  } else {
+    await app.listen({ host: listen.host, port: listen.port });
+  }
+  const bound = app.server.address();
+  const address = listen.kind === 'tcp' && bound && typeof bound === 'object' ? formatListen({ ...listen, port: bound.port }) : formatListen(listen);
+  return { app, address, close: () => app.close() };
+}

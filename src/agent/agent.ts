@@ -1,0 +1,267 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { Logger } from 'pino';
+import { loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { ConfigError, describeError, type ConfigIssue } from './kit/errors.js';
+import type { AnyModuleSpec, HealthCheck } from './kit/module.js';
+import { createRegistrar } from './kit/metrics.js';
+import { formatListen } from './kit/schema.js';
+import { forModule, type SecretSet } from './logger.js';
+import { ModuleSlot } from './module-slot.js';
+import { SdNotify } from './sd-notify.js';
+import { startAdminServer, type AdminServer } from './admin/server.js';
+import { createAgentRegistry, type AgentRegistry } from '../metrics/registry.js';
+import { startMetricsServer, type MetricsServer } from '../metrics/server.js';
+import { startHostMetrics } from '../metrics/host/index.js';
+
+type HostMetrics = ReturnType<typeof startHostMetrics>;
+
+export type ModuleChange = 'started' | 'stopped' | 'reloaded' | 'unchanged' | 'failed';
+
+export interface ReloadReport {
+  ok: boolean;
+  issues?: ConfigIssue[];
+  modules: Record<string, { change: ModuleChange; error?: string }>;
+  /** Settings that changed but only take effect after a restart. */
+  restartRequired: string[];
+}
+
+export interface AgentOptions {
+  configPath: string;
+  modules: readonly AnyModuleSpec[];
+  log: Logger;
+  secrets: SecretSet;
+  version: string;
+  notify?: SdNotify;
+}
+
+export interface DeepHealth {
+  ok: boolean;
+  checks: Array<HealthCheck & { module: string }>;
+  modules: Record<string, { status: string; message?: string }>;
+}
+
+/** Boots, reloads and stops the process; the only caller of module lifecycle methods. */
+export class Agent {
+  readonly startedAt = new Date();
+  private config!: Config;
+  private readonly slots: ModuleSlot[];
+  private readonly metrics: AgentRegistry;
+  private admin: AdminServer | undefined;
+  private metricsServer: MetricsServer | undefined;
+  private hostMetrics: HostMetrics | undefined;
+  private readonly notify: SdNotify;
+  private queue: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly options: AgentOptions) {
+    this.notify = options.notify ?? new SdNotify(options.log);
+    this.metrics = createAgentRegistry(options.version, () => this.moduleUpValues());
+    const registrar = createRegistrar(this.metrics.registry);
+    // metrics() runs once per process so counters survive reloads.
+    this.slots = options.modules.map((spec) => new ModuleSlot(spec, spec.metrics(registrar), forModule(options.log, spec.name)));
+  }
+
+  get log(): Logger {
+    return this.options.log;
+  }
+
+  get version(): string {
+    return this.options.version;
+  }
+
+  get current(): Config {
+    return this.config;
+  }
+
+  get adminAddress(): string | undefined {
+    return this.admin?.address;
+  }
+
+  get metricsAddress(): string | undefined {
+    return this.metricsServer?.address;
+  }
+
+  get registry() {
+    return this.metrics.registry;
+  }
+
+  /** Loads the config (throws ConfigError), opens the listeners, starts every configured module, then READY=1. */
+  async boot(): Promise<void> {
+    this.config = await loadConfig(this.options.configPath, { modules: this.options.modules });
+    this.applyAgentSettings(this.config);
+    this.admin = await startAdminServer(this, this.slots, this.log.child({ component: 'admin' }));
+    this.metricsServer = await startMetricsServer(this.metrics.registry, this.config.metrics.listen, this.log.child({ component: 'metrics' }));
+    this.startHost(this.config);
+    for (const slot of this.slots) {
+      const section = this.config.sections.get(slot.name);
+      if (section !== undefined) await slot.start(section, this.config.agent.stateDir);
+    }
+    this.notify.startWatchdog();
+    await this.notify.ready(this.statusLine());
+    this.log.info(
+      { config: this.config.path, admin: this.admin.address, metrics: this.metricsServer.address, modules: this.configuredNames() },
+      'agent ready',
+    );
+  }
+
+  /** Re-reads the config; an invalid file changes nothing. Reloads are serialised. */
+  reload(): Promise<ReloadReport> {
+    const next = this.queue.then(() => this.reloadNow());
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Stops modules in reverse order, each within the stop deadline, then the listeners. Returns the exit code. */
+  async shutdown(): Promise<number> {
+    if (this.stopped) return 0;
+    this.stopped = true;
+    await this.queue;
+    await this.notify.stopping();
+    this.notify.stopWatchdog();
+    this.log.info('agent stopping');
+    const deadline = this.config?.agent.stopTimeout ?? 20_000;
+    let failed = false;
+    for (const slot of [...this.slots].reverse()) {
+      if ((await slot.stop(deadline)) !== undefined) failed = true;
+    }
+    this.hostMetrics?.stop();
+    await this.admin?.close();
+    await this.metricsServer?.close();
+    this.log.info({ failed }, 'agent stopped');
+    return failed ? 1 : 0;
+  }
+
+  deepHealth(): DeepHealth {
+    const checks: DeepHealth['checks'] = [];
+    const modules: DeepHealth['modules'] = {};
+    for (const slot of this.slots) {
+      if (slot.state === 'absent') continue;
+      const health = slot.health();
+      modules[slot.name] = { status: health.status, ...(health.message ? { message: health.message } : {}) };
+      for (const check of health.checks ?? []) checks.push({ module: slot.name, ...check });
+    }
+    return { ok: checks.every((c) => c.ok || !c.critical), checks, modules };
+  }
+
+  status() {
+    return {
+      version: this.version,
+      node: process.versions.node,
+      pid: process.pid,
+      startedAt: this.startedAt.toISOString(),
+      uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
+      config: this.config.path,
+      admin: this.admin?.address,
+      metrics: this.metricsServer?.address,
+      modules: this.slots.map((slot) => ({
+        name: slot.name,
+        prefix: slot.spec.prefix,
+        state: slot.state,
+        health: slot.state === 'absent' ? undefined : slot.health(),
+        ...(slot.error ? { error: slot.error } : {}),
+        nextRuns: slot.nextRuns(),
+        status: slot.status(),
+      })),
+    };
+  }
+
+  private async reloadNow(): Promise<ReloadReport> {
+    await this.notify.reloading();
+    try {
+      return await this.applyReload();
+    } finally {
+      await this.notify.ready(this.statusLine());
+    }
+  }
+
+  private async applyReload(): Promise<ReloadReport> {
+    let next: Config;
+    try {
+      next = await loadConfig(this.options.configPath, { modules: this.options.modules });
+    } catch (err) {
+      const issues = err instanceof ConfigError ? err.issues : [{ path: '', message: describeError(err) }];
+      this.log.error({ issues }, 'reload refused: invalid config; the running config stays');
+      return { ok: false, issues, modules: {}, restartRequired: [] };
+    }
+    const report: ReloadReport = { ok: true, modules: {}, restartRequired: this.restartRequired(next) };
+    const previous = this.config;
+    this.config = next;
+    this.applyAgentSettings(next);
+    await this.applyMetricsSettings(previous, next, report);
+    for (const slot of this.slots) {
+      const section = next.sections.get(slot.name);
+      const entry = await this.reloadSlot(slot, section, next);
+      report.modules[slot.name] = entry;
+      if (entry.change === 'failed') report.ok = false;
+    }
+    this.log.info({ modules: report.modules, restartRequired: report.restartRequired }, 'config reloaded');
+    return report;
+  }
+
+  private async reloadSlot(slot: ModuleSlot, section: unknown, next: Config): Promise<ReloadReport['modules'][string]> {
+    if (section === undefined) {
+      if (slot.state === 'absent') return { change: 'unchanged' };
+      const error = await slot.stop(next.agent.stopTimeout);
+      return error ? { change: 'failed', error } : { change: 'stopped' };
+    }
+    if (slot.state !== 'running') {
+      await slot.start(section, next.agent.stateDir);
+      return slot.isRunning() ? { change: 'started' } : { change: 'failed', error: slot.error ?? 'start failed' };
+    }
+    if (isDeepStrictEqual(slot.config, section)) return { change: 'unchanged' };
+    const error = await slot.reload(section);
+    return error ? { change: 'failed', error } : { change: 'reloaded' };
+  }
+
+  private restartRequired(next: Config): string[] {
+    const out: string[] = [];
+    if (formatListen(next.admin.listen) !== formatListen(this.config.admin.listen)) out.push('admin.listen');
+    if (next.agent.stateDir !== this.config.agent.stateDir) out.push('agent.stateDir');
+    return out;
+  }
+
+  /** A new metrics address is bound before the old listener closes, so scrapes never see a gap. */
+  private async applyMetricsSettings(previous: Config, next: Config, report: ReloadReport): Promise<void> {
+    if (formatListen(previous.metrics.listen) !== formatListen(next.metrics.listen)) {
+      try {
+        const replacement = await startMetricsServer(this.metrics.registry, next.metrics.listen, this.log.child({ component: 'metrics' }));
+        await this.metricsServer?.close();
+        this.metricsServer = replacement;
+      } catch (err) {
+        report.ok = false;
+        report.modules.metrics = { change: 'failed', error: `cannot listen on ${formatListen(next.metrics.listen)}: ${describeError(err)}` };
+      }
+    }
+    if (previous.metrics.host !== next.metrics.host || previous.metrics.hostInterval !== next.metrics.hostInterval) {
+      this.hostMetrics?.stop();
+      this.hostMetrics = undefined;
+      this.startHost(next);
+    }
+  }
+
+  private startHost(config: Config): void {
+    if (!config.metrics.host || this.hostMetrics) return;
+    this.hostMetrics = startHostMetrics(this.metrics.registry, { intervalMs: config.metrics.hostInterval, log: this.log.child({ component: 'host-metrics' }) });
+  }
+
+  private applyAgentSettings(config: Config): void {
+    this.options.log.level = config.agent.logLevel;
+    this.options.secrets.replaceAll(config.secrets);
+  }
+
+  private moduleUpValues(): Array<[string, number]> {
+    return this.slots
+      .filter((slot) => slot.state !== 'absent')
+      .map((slot) => [slot.name, slot.state === 'running' && slot.health().status !== 'failed' ? 1 : 0]);
+  }
+
+  private configuredNames(): string[] {
+    return this.slots.filter((slot) => slot.state !== 'absent').map((slot) => slot.name);
+  }
+
+  private statusLine(): string {
+    const failed = this.slots.filter((slot) => slot.state === 'failed').map((slot) => slot.name);
+    return failed.length ? `running; failed modules: ${failed.join(', ')}` : `running: ${this.configuredNames().join(', ') || 'no modules'}`;
+  }
+}

@@ -1,0 +1,49 @@
+import { formatTable } from '../kit/cli.js';
+
+interface ModuleStatus {
+  name: string;
+  state: string;
+  health?: { status: string; message?: string };
+  error?: string;
+  nextRuns: Array<{ name: string; next: string | null }>;
+}
+
+export interface StatusAnswer {
+  version: string;
+  node: string;
+  pid: number;
+  uptimeSeconds: number;
+  config: string;
+  admin?: string;
+  metrics?: string;
+  modules: ModuleStatus[];
+}
+
+export function formatDuration(seconds: number): string {
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return [d ? `${d}d` : '', h ? `${h}h` : '', m ? `${m}m` : '', `${s}s`].filter(Boolean).slice(0, 2).join('');
+}
+
+/** `caretaker status` for people: one header line, one row per module. */
+export function formatStatus(status: StatusAnswer): string {
+  const rows = status.modules.map((m) => {
+    const next = m.nextRuns.map((r) => r.next).filter((n): n is string => n !== null).sort()[0];
+    const health = m.state === 'absent' ? 'not configured' : m.state === 'failed' ? 'failed' : (m.health?.status ?? '');
+    const message = m.error ?? m.health?.message ?? '';
+    return [m.name, health, next ?? '-', message === 'not configured' ? '' : message];
+  });
+  return [
+    `caretaker ${status.version} (node ${status.node}), pid ${status.pid}, up ${formatDuration(status.uptimeSeconds)}`,
+    `config ${status.config}; admin ${status.admin ?? '?'}; metrics ${status.metrics ?? '?'}`,
+    '',
+    formatTable(['MODULE', 'HEALTH', 'NEXT RUN', 'MESSAGE'], rows),
+  ].join('\n');
+}
+
+/** Exit 0 when every configured module is ok, 1 otherwise. */
+export function statusExitCode(status: StatusAnswer): number {
+  return status.modules.every((m) => m.state === 'absent' || (m.state === 'running' && m.health?.status === 'ok')) ? 0 : 1;
+}

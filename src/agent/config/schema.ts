@@ -1,0 +1,69 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import type { AnyModuleSpec } from '../kit/module.js';
+import { duration, isLoopback, listenAddress } from '../kit/schema.js';
+
+export const agentSchema = z
+  .strictObject({
+    stateDir: z
+      .string()
+      .min(1, { error: 'must not be empty' })
+      .transform((path) => resolve(path))
+      .prefault('/var/lib/caretaker')
+      .meta({ description: 'state directory; a relative path is taken from the working directory' }),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    stopTimeout: duration({ min: '1s', max: '5m' }).prefault('20s'),
+  })
+  .meta({ description: 'The agent process itself.' });
+
+export const adminSchema = z
+  .strictObject({
+    listen: listenAddress().prefault('127.0.0.1:9470').meta({ description: 'host:port or unix:/path; loopback only unless allowRemote' }),
+    token: z.string().min(16, { error: 'must be at least 16 characters' }).optional().meta({ description: 'bearer token required by mutating routes' }),
+    allowRemote: z.boolean().default(false),
+  })
+  .superRefine((admin, ctx) => {
+    if (isLoopback(admin.listen)) return;
+    if (!admin.allowRemote) {
+      ctx.addIssue({ code: 'custom', path: ['listen'], message: 'is not a loopback address; set admin.allowRemote: true and admin.token to expose the admin API' });
+    } else if (!admin.token) {
+      ctx.addIssue({ code: 'custom', path: ['token'], message: 'is required when admin.allowRemote is true' });
+    }
+  })
+  .meta({ description: 'The local admin API used by curl and the caretaker CLI.' });
+
+export const metricsSchema = z
+  .strictObject({
+    listen: listenAddress().prefault('127.0.0.1:9471'),
+    host: z.boolean().default(true).meta({ description: 'export host metrics under node_exporter names; false where node_exporter runs' }),
+    hostInterval: duration({ min: '1s', max: '5m' }).prefault('15s'),
+  })
+  .meta({ description: 'The Prometheus /metrics listener.' });
+
+export type AgentSettings = z.output<typeof agentSchema>;
+export type AdminSettings = z.output<typeof adminSchema>;
+export type MetricsSettings = z.output<typeof metricsSchema>;
+
+/** The whole file: agent sections plus one optional section per module, named after the module. */
+export function buildConfigSchema(modules: readonly AnyModuleSpec[]) {
+  const sections: Record<string, z.ZodType> = {};
+  for (const module of modules) sections[module.name] = module.config.optional();
+  return z.strictObject({
+    agent: agentSchema.prefault({}),
+    admin: adminSchema.prefault({}),
+    metrics: metricsSchema.prefault({}),
+    ...sections,
+  });
+}
+
+export interface Config {
+  agent: AgentSettings;
+  admin: AdminSettings;
+  metrics: MetricsSettings;
+  /** Validated section per configured module; absent modules are not in the map. */
+  sections: Map<string, unknown>;
+  /** Values that came from `${…}` references, for log redaction. */
+  secrets: string[];
+  /** The file this came from. */
+  path: string;
+}

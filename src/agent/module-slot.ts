@@ -1,0 +1,139 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { describeError } from './kit/errors.js';
+import type { AnyModuleSpec, ModuleHealth, ModuleInstance } from './kit/module.js';
+import { ModuleScheduler } from './scheduler.js';
+
+export type SlotState = 'absent' | 'running' | 'failed';
+
+interface Running {
+  instance: ModuleInstance<unknown>;
+  config: unknown;
+  controller: AbortController;
+  scheduler: ModuleScheduler;
+}
+
+/** One module in the agent's table: its spec, its metrics (made once) and the instance running now, if any. */
+export class ModuleSlot {
+  state: SlotState = 'absent';
+  /** Why the last start or reload failed. */
+  error: string | undefined;
+  /** The config the slot was last asked to run, even if starting it failed (so a reload can retry). */
+  desired: unknown;
+  private running: Running | undefined;
+
+  constructor(
+    readonly spec: AnyModuleSpec,
+    readonly metrics: unknown,
+    private readonly log: Logger,
+  ) {}
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  get instance(): ModuleInstance<unknown> | undefined {
+    return this.running?.instance;
+  }
+
+  get config(): unknown {
+    return this.running?.config;
+  }
+
+  async start(config: unknown, stateRoot: string): Promise<void> {
+    this.desired = config;
+    const controller = new AbortController();
+    const scheduler = new ModuleScheduler(this.log, controller.signal);
+    try {
+      const stateDir = join(stateRoot, this.name);
+      await mkdir(stateDir, { recursive: true, mode: 0o700 });
+      const instance = this.spec.create(
+        { log: this.log, signal: controller.signal, stateDir, schedule: (spec, work) => scheduler.schedule(spec, work) },
+        config,
+        this.metrics,
+      );
+      this.running = { instance, config, controller, scheduler };
+      await instance.start();
+      this.state = 'running';
+      this.error = undefined;
+      this.log.info('module started');
+    } catch (err) {
+      this.state = 'failed';
+      this.error = describeError(err);
+      this.log.error({ err: this.error }, 'module failed to start');
+      await this.stop(5000);
+      this.state = 'failed';
+    }
+  }
+
+  /** All or nothing: on failure the module keeps its old config and the error is returned. */
+  async reload(next: unknown): Promise<string | undefined> {
+    this.desired = next;
+    const running = this.running;
+    if (!running) return 'module is not running';
+    try {
+      await running.instance.reload(next);
+      running.config = next;
+      this.log.info('module reloaded');
+      return undefined;
+    } catch (err) {
+      const message = describeError(err);
+      this.log.error({ err: message }, 'module reload failed; keeping the previous config');
+      return message;
+    }
+  }
+
+  /** Stops within `deadlineMs` whatever the module does; returns the error if its stop failed or overran. */
+  async stop(deadlineMs: number): Promise<string | undefined> {
+    const running = this.running;
+    this.running = undefined;
+    this.state = 'absent';
+    if (!running) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let failure: string | undefined;
+    try {
+      await Promise.race([
+        running.instance.stop(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`did not stop within ${deadlineMs} ms`)), deadlineMs);
+        }),
+      ]);
+    } catch (err) {
+      failure = describeError(err);
+      this.log.error({ err: failure }, 'module stop failed');
+    } finally {
+      if (timer) clearTimeout(timer);
+      running.controller.abort();
+      running.scheduler.cancelAll();
+    }
+    return failure;
+  }
+
+  health(): ModuleHealth {
+    if (this.state === 'failed') return { status: 'failed', message: this.error ?? 'failed' };
+    const instance = this.running?.instance;
+    if (!instance) return { status: 'ok', message: 'not configured' };
+    try {
+      return instance.health();
+    } catch (err) {
+      return { status: 'failed', message: `health() threw: ${describeError(err)}` };
+    }
+  }
+
+  status(): unknown {
+    try {
+      return this.running?.instance.status();
+    } catch (err) {
+      return { error: describeError(err) };
+    }
+  }
+
+  nextRuns(): Array<{ name: string; next: string | null }> {
+    return this.running?.scheduler.nextRuns() ?? [];
+  }
+}

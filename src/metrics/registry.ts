@@ -1,0 +1,37 @@
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+
+export interface AgentRegistry {
+  registry: Registry;
+}
+
+/**
+ * The process's one registry (never prom-client's global default), with the agent's own metrics.
+ * `moduleUp` reports each configured module as `[name, 0|1]` from cached state at scrape time.
+ */
+export function createAgentRegistry(version: string, moduleUp: () => Array<[string, number]>): AgentRegistry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  // prom-client exports these gauges with a `_total` suffix, which Prometheus reserves for counters;
+  // the same numbers stay available without it (nodejs_active_handles, …).
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
+  const buildInfo = new Gauge({
+    name: 'caretaker_build_info',
+    help: 'Always 1; labels carry the caretaker and Node.js versions.',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry],
+  });
+  buildInfo.set({ version, node: process.versions.node }, 1);
+  new Gauge({
+    name: 'caretaker_module_up',
+    help: 'Whether a configured module is running and healthy (1) or failed (0).',
+    labelNames: ['module'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [module, up] of moduleUp()) this.set({ module }, up);
+    },
+  });
+  return { registry };
+}
