@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ModuleContext, ModuleHealth, ModuleInstance, ScheduledTask } from '../../agent/kit/module.js';
-import { NotFoundError, UnavailableError } from '../../agent/kit/errors.js';
+import { describeError, NotFoundError, UnavailableError } from '../../agent/kit/errors.js';
 import { diffByName } from '../../agent/kit/named.js';
 import type { LogsConfig } from './config.js';
 import { LogSet, type RotationOutcome, type SetStatus } from './log-set.js';
@@ -56,8 +56,10 @@ export class Rotator implements ModuleInstance<LogsConfig> {
       this.log.warn({ reason: loaded.corrupt }, 'rotation state rebuilt from disk');
     }
     for (const set of this.config) this.sets.set(set.name, this.newSet(set));
-    // The first run happens at start: that is where a rotation missed while the agent was down is caught up.
-    this.task = this.ctx.schedule({ name: 'logs-check', everyMs: CHECK_EVERY_MS, runAtStart: true }, () => this.tick());
+    this.task = this.ctx.schedule({ name: 'logs-check', everyMs: CHECK_EVERY_MS }, () => this.tick());
+    // The first check runs now, in the background (start does not wait for a compression): that is
+    // where a rotation missed while the agent was down is caught up. tick() joins it if called meanwhile.
+    void this.tick().catch((err: unknown) => this.log.error({ err: describeError(err) }, 'first log check failed'));
   }
 
   /** Checks every set once (sets run one after another so two compressions never compete). */
@@ -66,8 +68,9 @@ export class Rotator implements ModuleInstance<LogsConfig> {
       try {
         for (const set of [...this.sets.values()]) {
           if (this.controller.signal.aborted) return;
+          // One set's unexpected error never keeps the others from rotating.
           await set.check().catch((err: unknown) => {
-            if (!this.controller.signal.aborted) throw err;
+            if (!this.controller.signal.aborted) this.log.error({ log: set.config.name, err: describeError(err) }, 'log check failed');
           });
         }
       } finally {

@@ -1,0 +1,79 @@
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { createTestContext, type TestModuleContext } from '../../helpers/module-context.js';
+import { makeTempDir, type TempDir } from '../../harness/tmpdir.js';
+import { configSchema } from '../../../src/modules/logs/config.js';
+import { defineLogsMetrics, type LogsMetrics } from '../../../src/modules/logs/metrics.js';
+import { Rotator } from '../../../src/modules/logs/rotator.js';
+
+/** A fake clock the tests move by hand. */
+export class Clock {
+  constructor(public ms: number) {}
+  now = (): Date => new Date(this.ms);
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+  set(iso: string): void {
+    this.ms = new Date(iso).getTime();
+  }
+}
+
+export interface Fixture {
+  dir: string;
+  tc: TestModuleContext;
+  metrics: LogsMetrics;
+  clock: Clock;
+  rotator: Rotator;
+  /** A new Rotator on the same state dir and config, as after an agent restart. */
+  restart(config?: unknown[]): Rotator;
+  metric(name: string, labels: Record<string, string>): Promise<number | undefined>;
+  cleanup(): Promise<void>;
+}
+
+/** A Rotator over a temp directory (0755) with an injected clock; `config` items get `paths` relative to the dir. */
+export async function makeFixture(config: (dir: string) => unknown[], startIso = '2026-01-10T12:00:00Z'): Promise<Fixture> {
+  const temp: TempDir = await makeTempDir('logs');
+  const dir = join(temp.path, 'logs');
+  await mkdir(dir, { mode: 0o755 });
+  const tc = await createTestContext('logs');
+  const metrics = defineLogsMetrics(tc.registrar);
+  const clock = new Clock(new Date(startIso).getTime());
+  const rotators: Rotator[] = [];
+  const build = (items: unknown[]) => {
+    const rotator = new Rotator(tc.ctx, configSchema.parse(items), metrics, { now: clock.now });
+    rotators.push(rotator);
+    return rotator;
+  };
+  const fixture: Fixture = {
+    dir,
+    tc,
+    metrics,
+    clock,
+    rotator: build(config(dir)),
+    restart(items) {
+      return build(items ?? config(dir));
+    },
+    async metric(name, labels) {
+      const metric = await tc.registry.getSingleMetric(name)?.get();
+      return metric?.values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))?.value;
+    },
+    async cleanup() {
+      for (const r of rotators) await r.stop();
+      await tc.dispose();
+      await temp.cleanup();
+    },
+  };
+  return fixture;
+}
+
+/** Names in a directory, sorted. */
+export async function list(dir: string): Promise<string[]> {
+  return (await readdir(dir)).sort();
+}
+
+/** Content of a log file, gunzipped when it ends in .gz. */
+export async function readLog(path: string): Promise<string> {
+  const data = await readFile(path);
+  return path.endsWith('.gz') ? gunzipSync(data).toString('utf8') : data.toString('utf8');
+}
