@@ -1,0 +1,200 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import pino from 'pino';
+import { EXIT, ApiError, DaemonUnreachableError, formatTable, type CliCommand, type CommandContext } from '../../agent/kit/cli.js';
+import { CaretakerError, describeError } from '../../agent/kit/errors.js';
+import { listBackups } from './catalog.js';
+import type { BackupsConfig } from './config.js';
+import { kindOf } from './kinds/all.js';
+import { planPrune } from './prune.js';
+import { findJob, restoreBackup, restoreTarget, verifyBackup } from './restore.js';
+import type { JobDetail, JobSummary } from './runner.js';
+
+const USAGE = 'caretaker backups [run JOB | list JOB | verify JOB FILE | restore JOB FILE [--to URL] [--yes] | prune JOB --dry-run]';
+const RUN_POLL_MS = 1000;
+/** `run` waits at most this long for the run it started (the longest sensible job timeout). */
+const RUN_WAIT_MS = 24 * 3_600_000;
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+async function section(ctx: CommandContext): Promise<BackupsConfig> {
+  const config = (await ctx.loadSection()) as BackupsConfig | undefined;
+  if (!config) throw new CaretakerError(404, 'not_found', 'the config file has no backups section');
+  return config;
+}
+
+function print(ctx: CommandContext, data: unknown, human: () => string): void {
+  ctx.out(ctx.json ? JSON.stringify(data, null, 2) : human());
+}
+
+function jobsTable(jobs: JobSummary[]): string {
+  if (jobs.length === 0) return 'no backup jobs configured';
+  return formatTable(
+    ['JOB', 'TYPE', 'STATE', 'LAST SUCCESS', 'FILES', 'SIZE', 'NEXT RUN'],
+    jobs.map((j) => [j.name, j.type, j.state, j.lastSuccessAt ?? '-', String(j.files), formatBytes(j.totalBytes), j.nextRun ?? '-']),
+  );
+}
+
+function filesTable(files: Array<{ file: string; sizeBytes: number; verified: boolean; sha256: string | null }>): string {
+  if (files.length === 0) return 'no backups yet';
+  return formatTable(
+    ['FILE', 'SIZE', 'VERIFIED', 'SHA256'],
+    files.map((f) => [f.file, formatBytes(f.sizeBytes), f.verified ? 'yes' : 'no', f.sha256 ?? '-']),
+  );
+}
+
+async function overview(ctx: CommandContext): Promise<number> {
+  const status = await ctx.client.get<{ jobs: JobSummary[] }>('/backups');
+  print(ctx, status, () => jobsTable(status.jobs));
+  return status.jobs.some((j) => j.state === 'failed' || j.state === 'unsupported' || j.state === 'low_disk') ? EXIT.failure : EXIT.ok;
+}
+
+async function run(ctx: CommandContext, job: string): Promise<number> {
+  const path = `/backups/${encodeURIComponent(job)}`;
+  const { job: started } = await ctx.client.post<{ job: JobSummary }>(`${path}/run`);
+  const startedAt = started.running?.startedAt;
+  if (!ctx.json) ctx.err(`backup '${job}' started`);
+  const deadline = Date.now() + RUN_WAIT_MS;
+  for (;;) {
+    await sleep(RUN_POLL_MS);
+    const detail = await ctx.client.get<JobDetail>(path);
+    const finished = detail.running === null || (startedAt !== undefined && detail.running.startedAt !== startedAt);
+    if (finished && detail.lastRun && (startedAt === undefined || detail.lastRun.startedAt >= startedAt)) {
+      const last = detail.lastRun;
+      print(ctx, last, () =>
+        last.result === 'success'
+          ? `backup '${job}' succeeded: ${last.file} (${formatBytes(last.sizeBytes ?? 0)}, ${last.durationSeconds.toFixed(1)} s)`
+          : `backup '${job}' failed (${last.reason}): ${last.message ?? ''}`,
+      );
+      return last.result === 'success' ? EXIT.ok : EXIT.failure;
+    }
+    if (Date.now() > deadline) {
+      ctx.err(`backup '${job}' is still running; see 'caretaker backups list ${job}'`);
+      return EXIT.failure;
+    }
+  }
+}
+
+async function list(ctx: CommandContext, job: string): Promise<number> {
+  try {
+    const detail = await ctx.client.get<JobDetail>(`/backups/${encodeURIComponent(job)}`);
+    print(ctx, detail.backups, () => filesTable(detail.backups));
+    return EXIT.ok;
+  } catch (err) {
+    if (!(err instanceof DaemonUnreachableError)) throw err;
+  }
+  // The files are on this host: with the daemon stopped, read the directory directly.
+  const config = await section(ctx);
+  const definition = findJob(config, job);
+  const files = (await listBackups(config.dir, job, kindOf(definition).extension)).map((b) => ({
+    file: b.file,
+    time: b.time.toISOString(),
+    sizeBytes: b.sizeBytes,
+    sha256: b.manifest?.sha256 ?? null,
+    verified: b.verified,
+  }));
+  print(ctx, files, () => filesTable(files));
+  return EXIT.ok;
+}
+
+async function verify(ctx: CommandContext, job: string, file: string): Promise<number> {
+  const result = await verifyBackup(await section(ctx), job, file, new AbortController().signal);
+  print(ctx, result, () =>
+    result.ok
+      ? `${result.path}: OK (${result.method}${result.hasManifest ? '' : '; no manifest, checksum not compared'})`
+      : `${result.path}: FAILED: ${result.message ?? 'verification failed'}`,
+  );
+  return result.ok ? EXIT.ok : EXIT.failure;
+}
+
+async function restore(ctx: CommandContext, job: string, file: string): Promise<number> {
+  const config = await section(ctx);
+  const to = typeof ctx.flags.to === 'string' ? ctx.flags.to : undefined;
+  const target = restoreTarget(config, job, to);
+  if (ctx.flags.yes !== true && !(await ctx.confirm(`Restore ${file} of '${job}' into ${target}? Existing data there is overwritten.`))) {
+    ctx.err('restore not confirmed; nothing changed (use --yes in scripts)');
+    return EXIT.failure;
+  }
+  if (!ctx.json) ctx.err(`restoring ${file} into ${target}…`);
+  const result = await restoreBackup(config, { job, file, to, signal: new AbortController().signal, log: pino({ level: 'silent' }) });
+  print(ctx, { restored: result.path, target, verify: result.verify }, () => `restored ${result.path} into ${target}`);
+  return EXIT.ok;
+}
+
+async function prune(ctx: CommandContext, job: string): Promise<number> {
+  if (ctx.flags['dry-run'] !== true) {
+    ctx.err('retention runs after every successful backup; use --dry-run to preview it');
+    return EXIT.usage;
+  }
+  const config = await section(ctx);
+  const definition = findJob(config, job);
+  const plan = planPrune(definition, await listBackups(config.dir, job, kindOf(definition).extension));
+  const data = {
+    keep: plan.keep.map((k) => ({ file: k.entry.file, reasons: k.reasons })),
+    remove: plan.remove.map((r) => r.file),
+  };
+  print(ctx, data, () =>
+    formatTable(
+      ['FILE', 'ACTION', 'WHY'],
+      [...data.keep.map((k) => [k.file, 'keep', k.reasons.join(',')]), ...data.remove.map((f) => [f, 'remove', ''])],
+    ),
+  );
+  return EXIT.ok;
+}
+
+async function dispatch(ctx: CommandContext): Promise<number> {
+  const [verb, job, file] = ctx.args;
+  switch (verb) {
+    case undefined:
+      return overview(ctx);
+    case 'run':
+      if (job) return run(ctx, job);
+      break;
+    case 'list':
+      if (job) return list(ctx, job);
+      break;
+    case 'verify':
+      if (job && file) return verify(ctx, job, file);
+      break;
+    case 'restore':
+      if (job && file) return restore(ctx, job, file);
+      break;
+    case 'prune':
+      if (job) return prune(ctx, job);
+      break;
+  }
+  ctx.err(`usage: ${USAGE}`);
+  return EXIT.usage;
+}
+
+export const backupCommands: CliCommand[] = [
+  {
+    name: 'backups',
+    summary: 'backup jobs: state, run now, list, verify, restore, retention preview',
+    usage: USAGE,
+    async run(ctx) {
+      try {
+        return await dispatch(ctx);
+      } catch (err) {
+        if (err instanceof DaemonUnreachableError) {
+          ctx.err(err.message);
+          return EXIT.unavailable;
+        }
+        if (err instanceof ApiError || err instanceof CaretakerError) {
+          ctx.err(err.message);
+          return err.status === 404 ? EXIT.usage : EXIT.failure;
+        }
+        ctx.err(`backups: ${describeError(err)}`);
+        return EXIT.failure;
+      }
+    },
+  },
+];

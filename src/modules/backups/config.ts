@@ -1,0 +1,16 @@
+import { z } from 'zod';
+import { namedList, size } from '../../agent/kit/schema.js';
+import { filesJobSchema } from './kinds/files.js';
+import { postgresJobSchema } from './kinds/postgres.js';
+import { redisJobSchema } from './kinds/redis.js';
+
+export const backupJobSchema = z.discriminatedUnion('type', [postgresJobSchema, redisJobSchema, filesJobSchema]);
+
+export const backupsConfigSchema = z.strictObject({
+  dir: z.string().default('/var/backups/caretaker').meta({ description: 'backups go to <dir>/<job>/' }),
+  minFreeSpace: size().optional().meta({ description: 'a run is refused while the backup filesystem has less free space than this' }),
+  jobs: namedList(backupJobSchema).default([]),
+});
+
+export type BackupsConfig = z.output<typeof backupsConfigSchema>;
+export type BackupJob = z.output<typeof backupJobSchema>;

@@ -1,0 +1,68 @@
+import { accessSync, constants, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+
+const DEBIAN_PG_LIB = '/usr/lib/postgresql';
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Path of a PostgreSQL client tool. Debian keeps one set per major version in /usr/lib/postgresql/<major>/bin;
+ * the newest dumps every older server, so it wins. Falls back to PATH.
+ */
+export function pgTool(name: 'pg_dump' | 'pg_dumpall' | 'pg_restore', binDir: string | undefined): string {
+  if (binDir) return join(binDir, name);
+  let majors: string[] = [];
+  try {
+    majors = readdirSync(DEBIAN_PG_LIB).filter((v) => /^\d+$/.test(v));
+  } catch {
+    // Not Debian's layout; PATH decides.
+  }
+  const found = majors
+    .sort((a, b) => Number(b) - Number(a))
+    .map((major) => join(DEBIAN_PG_LIB, major, 'bin', name))
+    .find(executable);
+  return found ?? name;
+}
+
+/** libpq URL without its password, and the environment that carries the password instead (never on a command line). */
+export function splitPassword(url: string): { url: string; env: NodeJS.ProcessEnv } {
+  const parsed = new URL(url);
+  const password = decodeURIComponent(parsed.password);
+  parsed.password = '';
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (password) env.PGPASSWORD = password;
+  return { url: parsed.toString(), env };
+}
+
+/** `pg_dump (PostgreSQL) 15.8 (Debian 15.8-0+deb12u1)` → 15.8 */
+export function parseToolVersion(output: string): string | undefined {
+  return /\(PostgreSQL\)\s+(\d+(?:\.\d+)?)/.exec(output)?.[1];
+}
+
+export function majorOf(version: string): number {
+  return Number(version.split('.')[0]);
+}
+
+/** The server's version, asked over a short-lived connection bounded by the caller's signal. */
+export async function serverVersion(url: string, signal: AbortSignal): Promise<string> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 15_000, query_timeout: 15_000 });
+  const onAbort = () => void client.end().catch(() => undefined);
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await client.connect();
+    const result = await client.query<{ server_version: string }>('SHOW server_version');
+    // `15.8 (Debian 15.8-1.pgdg120+1)` → 15.8
+    return (result.rows[0]?.server_version ?? '').split(' ')[0] ?? '';
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,100 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { redisClient, type RedisEndpoint } from './redis-connection.js';
+
+const BATCH = 500;
+const LOAD_TIMEOUT_MS = 30 * 60_000;
+
+/** A throwaway redis-server on a unix socket that loads the backup, so its keys can be read back. */
+async function startScratchServer(file: string, signal: AbortSignal): Promise<{ client: Redis; dispose(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'caretaker-redis-restore-'));
+  await symlink(resolve(file), join(dir, 'dump.rdb'));
+  const socket = join(dir, 'redis.sock');
+  const child = spawn(
+    'redis-server',
+    ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--dir', dir, '--dbfilename', 'dump.rdb', '--save', '', '--appendonly', 'no', '--logfile', ''],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const keep = (chunk: Buffer) => (output = (output + chunk.toString('utf8')).slice(-8192));
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise<void>((done) => child.once('close', () => done()));
+  const client = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const dispose = async () => {
+    client.disconnect();
+    child.kill('SIGKILL');
+    await exited;
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const deadline = Date.now() + LOAD_TIMEOUT_MS;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`redis-server could not load the backup: ${output.trim().split('\n').slice(-3).join(' / ')}`);
+      try {
+        if (client.status === 'wait' || client.status === 'end') await client.connect();
+        // PING answers -LOADING until the whole file is in memory.
+        if ((await client.ping()) === 'PONG') return { client, dispose };
+      } catch {
+        // Not listening yet, or still loading.
+      }
+      if (Date.now() > deadline) throw new Error('redis-server did not finish loading the backup in time');
+      await sleep(100, undefined, { signal });
+    }
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+}
+
+function databasesOf(keyspace: string): number[] {
+  return [...keyspace.matchAll(/^db(\d+):keys=(\d+)/gm)].map((m) => Number(m[1]));
+}
+
+/**
+ * Restores an RDB file into a running server: a scratch redis-server loads the file, then every key moves
+ * over with DUMP / RESTORE … REPLACE and its remaining TTL. Works for remote and managed targets alike;
+ * keys absent from the backup are left alone.
+ */
+export async function restoreRdbInto(file: string, target: RedisEndpoint, signal: AbortSignal, log: Logger): Promise<number> {
+  const scratch = await startScratchServer(file, signal);
+  const destination = redisClient(target);
+  let moved = 0;
+  try {
+    await destination.connect();
+    for (const db of databasesOf(await scratch.client.info('keyspace'))) {
+      await scratch.client.select(db);
+      await destination.select(db);
+      let cursor = '0';
+      do {
+        signal.throwIfAborted();
+        const [next, keys] = await scratch.client.scanBuffer(cursor, 'COUNT', BATCH);
+        cursor = next.toString();
+        if (keys.length === 0) continue;
+        const read = scratch.client.pipeline();
+        for (const key of keys) read.dumpBuffer(key).pttl(key);
+        const replies = (await read.exec()) ?? [];
+        const write = destination.pipeline();
+        keys.forEach((key, i) => {
+          const payload = replies[i * 2]?.[1] as Buffer | null;
+          const ttl = Number(replies[i * 2 + 1]?.[1]);
+          // Gone since the scan (expired while loading): nothing to restore.
+          if (payload === null || ttl === -2) return;
+          write.restore(key, ttl > 0 ? ttl : 0, payload, 'REPLACE');
+        });
+        for (const [err] of (await write.exec()) ?? []) if (err) throw new Error(`RESTORE failed: ${err.message}`, { cause: err });
+        moved += write.length;
+      } while (cursor !== '0');
+      log.debug({ db }, 'redis database restored');
+    }
+  } finally {
+    destination.disconnect();
+    await scratch.dispose();
+  }
+  return moved;
+}

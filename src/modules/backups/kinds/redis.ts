@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { execFile } from '../../../agent/kit/exec.js';
+import { duration } from '../../../agent/kit/schema.js';
+import { jobCommon } from '../job-common.js';
+import { redactUrl, type BackupKind } from './kind.js';
+import { parseRedisUrl, redisClient, redisVersion } from './redis-connection.js';
+import { snapshotViaBgsave } from './redis-file.js';
+import { snapshotOverReplication } from './redis-replica.js';
+import { restoreRdbInto } from './redis-restore.js';
+
+export const redisJobSchema = z
+  .strictObject({
+    ...jobCommon,
+    type: z.literal('redis'),
+    url: z
+      .string()
+      .refine((text) => /^rediss?:\/\//.test(text) && URL.canParse(text), { error: 'expected redis://[user:password@]host[:port] or rediss://…' })
+      .meta({ description: 'server to back up; rediss:// for TLS' }),
+    mode: z
+      .enum(['replication', 'file'])
+      .default('replication')
+      .meta({ description: 'replication: snapshot over the replica protocol (like redis-cli --rdb, works remotely); file: BGSAVE and copy the server\'s RDB file (same host only)' }),
+    tls: z
+      .strictObject({
+        ca: z.string().optional().meta({ description: 'PEM file of the CA that signed the server certificate' }),
+        insecure: z.boolean().default(false).meta({ description: 'skip certificate verification (test servers only)' }),
+      })
+      .optional(),
+    saveTimeout: duration({ min: '1s' }).prefault('30m').meta({ description: 'mode file: how long BGSAVE may take' }),
+    rdbPath: z.string().optional().meta({ description: 'mode file: the RDB file, when CONFIG GET dir/dbfilename is not allowed' }),
+  })
+  .superRefine((job, ctx) => {
+    if (job.tls && !job.url.startsWith('rediss://')) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls settings need a rediss:// url' });
+    if (job.rdbPath && job.mode !== 'file') ctx.addIssue({ code: 'custom', path: ['rdbPath'], message: 'rdbPath is only read in mode "file"' });
+  });
+
+export type RedisJob = z.output<typeof redisJobSchema>;
+
+async function checkRdbVersion(signal: AbortSignal): Promise<string> {
+  const { stdout } = await execFile('redis-check-rdb', ['--version'], { signal, timeoutMs: 10_000 }).catch(() => ({ stdout: '' }));
+  return /v=(\S+)/.exec(stdout)?.[1] ?? 'unknown';
+}
+
+export const redisKind: BackupKind<RedisJob> = {
+  extension: 'rdb',
+
+  async dump(job, { sink, signal }) {
+    const endpoint = parseRedisUrl(job.url, job.tls);
+    const client = redisClient(endpoint);
+    try {
+      await client.connect();
+      const server = (await redisVersion(client)) ?? 'unknown';
+      if (job.mode === 'file') {
+        await snapshotViaBgsave(client, { rdbPath: job.rdbPath, saveTimeoutMs: job.saveTimeout }, sink, signal);
+        return { server, method: 'BGSAVE' };
+      }
+      client.disconnect();
+      const method = await snapshotOverReplication(endpoint, sink, signal);
+      return { server, method };
+    } finally {
+      client.disconnect();
+    }
+  },
+
+  async check(_job, file, signal) {
+    await execFile('redis-check-rdb', [file], { signal, timeoutMs: 10 * 60_000, maxOutputBytes: 4096 });
+    return `redis-check-rdb ${await checkRdbVersion(signal)}`;
+  },
+
+  async restore(job, file, { to, signal, log }) {
+    const moved = await restoreRdbInto(file, parseRedisUrl(to ?? job.url, job.tls), signal, log);
+    log.info({ keys: moved }, 'redis keys restored');
+  },
+
+  describeTarget(job, to) {
+    return redactUrl(to ?? job.url);
+  },
+};

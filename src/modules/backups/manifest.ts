@@ -1,0 +1,45 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { writeFileAtomic } from '../../agent/kit/atomic-file.js';
+import { MANIFEST_SUFFIX } from './backup-files.js';
+
+const manifestSchema = z.object({
+  version: z.literal(1),
+  job: z.string(),
+  type: z.string(),
+  file: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  durationMs: z.number(),
+  sizeBytes: z.number(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  tools: z.record(z.string(), z.string()),
+  verify: z.object({
+    ok: z.boolean(),
+    checkedAt: z.string(),
+    method: z.string(),
+    message: z.string().optional(),
+  }),
+});
+
+/** What is known about one backup file, kept beside it as `<file>.json`. */
+export type Manifest = z.output<typeof manifestSchema>;
+
+export function manifestPathFor(backupPath: string): string {
+  return backupPath + MANIFEST_SUFFIX;
+}
+
+/** Written before the backup gets its final name, so a file with a final name always has one. */
+export async function writeManifest(backupPath: string, manifest: Manifest): Promise<void> {
+  await writeFileAtomic(manifestPathFor(backupPath), JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 });
+}
+
+/** The manifest of a backup, or undefined when it is missing or unreadable (the file then counts as unverified). */
+export async function readManifest(backupPath: string): Promise<Manifest | undefined> {
+  try {
+    const parsed = manifestSchema.safeParse(JSON.parse(await readFile(manifestPathFor(backupPath), 'utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,65 @@
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { NotFoundError } from '../../agent/kit/errors.js';
+import { jobDir } from './backup-files.js';
+import { listBackups } from './catalog.js';
+import type { BackupJob, BackupsConfig } from './config.js';
+import { kindOf } from './kinds/all.js';
+import { readManifest } from './manifest.js';
+import { verifyBackupFile, type VerifyResult } from './verify.js';
+
+export function findJob(config: BackupsConfig, name: string): BackupJob {
+  const job = config.jobs.find((j) => j.name === name);
+  if (!job) throw new NotFoundError('backup job', name);
+  return job;
+}
+
+/**
+ * A FILE argument as users give it: a path, a file name in the job's directory, or `latest`
+ * (the newest verified backup).
+ */
+export async function resolveBackupFile(config: BackupsConfig, job: BackupJob, file: string): Promise<string> {
+  if (file === 'latest') {
+    const newest = (await listBackups(config.dir, job.name, kindOf(job).extension)).find((b) => b.verified);
+    if (!newest) throw new NotFoundError(`verified backup of job '${job.name}'`, 'latest');
+    return newest.path;
+  }
+  if (isAbsolute(file) || file.includes('/')) return resolve(file);
+  return join(jobDir(config.dir, job.name), file);
+}
+
+/** Re-checks one backup (checksum against its manifest, then the kind's tool); works with the daemon stopped. */
+export async function verifyBackup(config: BackupsConfig, jobName: string, file: string, signal: AbortSignal): Promise<VerifyResult & { path: string; hasManifest: boolean }> {
+  const job = findJob(config, jobName);
+  const path = await resolveBackupFile(config, job, file);
+  const manifest = await readManifest(path);
+  const result = await verifyBackupFile(job, path, manifest?.sha256, signal);
+  return { ...result, path, hasManifest: manifest !== undefined };
+}
+
+export interface RestoreRequest {
+  job: string;
+  file: string;
+  /** Target URL (or directory for files jobs); the job's own source when absent. */
+  to?: string;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/** Where a restore would go, for the confirmation question; no I/O. */
+export function restoreTarget(config: BackupsConfig, jobName: string, to: string | undefined): string {
+  const job = findJob(config, jobName);
+  return kindOf(job).describeTarget(job, to);
+}
+
+/**
+ * Restores one backup after checking it; runs in the CLI process, so it works with the daemon stopped.
+ * A file that fails its checksum or the tool check is refused before anything is written.
+ */
+export async function restoreBackup(config: BackupsConfig, request: RestoreRequest): Promise<{ path: string; verify: VerifyResult }> {
+  const job = findJob(config, request.job);
+  const verified = await verifyBackup(config, request.job, request.file, request.signal);
+  if (!verified.ok) throw new Error(`refusing to restore ${verified.path}: ${verified.message ?? 'verification failed'}`);
+  await kindOf(job).restore(job, verified.path, { to: request.to, signal: request.signal, log: request.log });
+  return { path: verified.path, verify: verified };
+}

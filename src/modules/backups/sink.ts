@@ -1,0 +1,70 @@
+import { createHash, type Hash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+
+/** Where a dump's bytes go: counted and hashed on the way, so the sha256 costs no second read. */
+export interface ByteSink {
+  write(chunk: Uint8Array): Promise<void>;
+  readonly bytes: number;
+}
+
+export class FileSink implements ByteSink {
+  private readonly hash: Hash = createHash('sha256');
+  private written = 0;
+
+  private constructor(private readonly handle: FileHandle) {}
+
+  /** Creates the file; fails if it exists. Backups hold data and secrets, so only the owner reads them. */
+  static async create(path: string): Promise<FileSink> {
+    return new FileSink(await open(path, 'wx', 0o600));
+  }
+
+  get bytes(): number {
+    return this.written;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.length - offset);
+      offset += bytesWritten;
+    }
+    this.hash.update(chunk);
+    this.written += chunk.length;
+  }
+
+  /** fsyncs and closes; the digest of everything written. */
+  async finish(): Promise<string> {
+    await this.handle.sync();
+    await this.handle.close();
+    return this.hash.digest('hex');
+  }
+
+  async abandon(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+  }
+}
+
+/** Copies a stream into a sink, one awaited write at a time (backpressure without buffering), until the end or an abort. */
+export async function pipeInto(source: Readable, sink: ByteSink, signal: AbortSignal): Promise<void> {
+  const onAbort = () => source.destroy(new Error('cancelled'));
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const chunk of source) await sink.write(chunk as Buffer);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** sha256 of a file by stream, for re-checking a backup against its manifest. */
+export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
+  const hash = createHash('sha256');
+  const handle = await open(path, 'r');
+  try {
+    for await (const chunk of handle.createReadStream({ signal })) hash.update(chunk as Buffer);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+  return hash.digest('hex');
+}

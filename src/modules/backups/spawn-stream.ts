@@ -1,0 +1,47 @@
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+
+export interface StreamingProcess {
+  stdout: Readable;
+  /** Resolves on exit 0; rejects with the last stderr line otherwise (a pipe never hides the exit status). */
+  exited: Promise<void>;
+  kill(): void;
+}
+
+const STDERR_LIMIT = 16 * 1024;
+const KILL_GRACE_MS = 3000;
+
+/**
+ * Spawns a dump tool whose stdout is the backup. Abort sends SIGTERM, then SIGKILL after a grace period.
+ * stderr keeps only its tail.
+ */
+export function spawnStreaming(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; signal: AbortSignal }): StreamingProcess {
+  const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (text: string) => {
+    stderr = (stderr + text).slice(-STDERR_LIMIT);
+  });
+  let killTimer: NodeJS.Timeout | undefined;
+  const kill = () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+    killTimer.unref();
+  };
+  options.signal.addEventListener('abort', kill, { once: true });
+  const exited = new Promise<void>((resolve, reject) => {
+    child.once('error', (err) => reject(new Error(`${command}: ${err.message}`, { cause: err })));
+    child.once('close', (code, signal) => {
+      options.signal.removeEventListener('abort', kill);
+      if (killTimer) clearTimeout(killTimer);
+      if (code === 0) return resolve();
+      const last = stderr.trim().split('\n').filter(Boolean).slice(-2).join(' / ');
+      const how = signal ? `killed by ${signal}` : `exited with ${code}`;
+      reject(new Error(`${command.split('/').pop()} ${how}${last ? `: ${last}` : ''}`));
+    });
+  });
+  // Callers always await `exited`; this keeps an early rejection from counting as unhandled meanwhile.
+  exited.catch(() => undefined);
+  return { stdout: child.stdout, exited, kill };
+}
