@@ -1,0 +1,65 @@
+import { X509Certificate } from 'node:crypto';
+import type { RenewalInfo } from './ari.js';
+import type { CertConfig } from './config.js';
+import { keyTypeOf } from './keys.js';
+import { planRenewal, type RenewalPlan, type RenewalWindow } from './renewal-window.js';
+
+/** What the admin API and the CLI show for one certificate; also the module's cached state. */
+export interface CertificateView {
+  name: string;
+  domains: string[];
+  state: 'missing' | 'valid' | 'renewing' | 'failed' | 'expired';
+  serial?: string;
+  notBefore?: string;
+  notAfter?: string;
+  version?: number;
+  nextRenewalAt?: string;
+  /** Why the next renewal is planned when it is: lifetime rule, the CA's ARI window, urgency, a change. */
+  renewalReason?: string;
+  ari?: { windowStart: string; windowEnd: string; nextPollAt: string; explanationUrl?: string };
+  lastRenewalAt?: string;
+  lastError?: string;
+  lastErrorAt?: string;
+  consecutiveFailures: number;
+  retryAt?: string;
+  deploy?: { ok: boolean; at: string; message?: string };
+}
+
+/** Why the live certificate no longer fits its config (a new order is due at once), or undefined. */
+export function configMismatch(cert: X509Certificate, config: CertConfig): string | undefined {
+  const names = new Set(
+    (cert.subjectAltName ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry.startsWith('DNS:'))
+      .map((entry) => entry.slice(4).toLowerCase()),
+  );
+  const wanted = new Set(config.domains);
+  if (names.size !== wanted.size || [...wanted].some((d) => !names.has(d))) return 'domains changed';
+  if (keyTypeOf(cert.publicKey) !== config.keyType) return 'key type changed';
+  return undefined;
+}
+
+export function validityOf(cert: X509Certificate): { notBefore: Date; notAfter: Date } {
+  return { notBefore: new Date(cert.validFrom), notAfter: new Date(cert.validTo) };
+}
+
+/** A plan that keeps its random ARI point for as long as the CA's window stays the same. */
+export function choosePlan(
+  cert: X509Certificate,
+  ari: RenewalInfo | undefined,
+  previous: { plan: RenewalPlan; window?: RenewalWindow } | undefined,
+  now: Date,
+  random: () => number,
+): { plan: RenewalPlan; window?: RenewalWindow } {
+  const validity = validityOf(cert);
+  const window = ari?.window;
+  const sameWindow =
+    previous?.window && window && previous.window.start.getTime() === window.start.getTime() && previous.window.end.getTime() === window.end.getTime();
+  if (sameWindow && previous.plan.reason === 'ari') {
+    // Keep the chosen point, unless the urgent threshold has since overtaken it.
+    const fresh = planRenewal(validity, { now, window, random: () => 0 });
+    return fresh.reason === 'urgent' ? { plan: fresh, window } : { plan: previous.plan, window };
+  }
+  return { plan: planRenewal(validity, { now, ...(window ? { window } : {}), random }), ...(window ? { window } : {}) };
+}

@@ -1,0 +1,34 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { RoutesOptions } from '../../agent/kit/module.js';
+import type { CertificateManager } from './manager.js';
+
+const nameParams = {
+  type: 'object',
+  properties: { name: { type: 'string', description: 'certificate name from the config' } },
+  required: ['name'],
+} as const;
+
+/** GET /certs, GET /certs/:name, POST /certs/:name/renew (mounted under the module prefix). */
+export const routes: FastifyPluginAsync<RoutesOptions<CertificateManager>> = async (app, opts) => {
+  app.get('/', { schema: { summary: 'Every configured certificate with its validity and renewal plan', tags: ['certificates'] } }, async () => ({
+    certificates: opts.live.current().list(),
+  }));
+
+  app.get<{ Params: { name: string } }>(
+    '/:name',
+    { schema: { summary: 'One certificate', tags: ['certificates'], params: nameParams } },
+    async (request) => opts.live.current().get(request.params.name),
+  );
+
+  app.post<{ Params: { name: string } }>(
+    '/:name/renew',
+    {
+      schema: {
+        summary: 'Order a new certificate now; answers when the order is done (result success or failure). 409 while one is in progress.',
+        tags: ['certificates'],
+        params: nameParams,
+      },
+    },
+    async (request) => opts.live.current().renew(request.params.name),
+  );
+};
