@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { duration, itemName } from '../../agent/kit/schema.js';
+import type { SeriesKey } from './metrics.js';
+
+/** Why a check ended as it did; a fixed set so it can label metrics and be branched on by scripts. */
+export const REASONS = ['ok', 'timeout', 'refused', 'dns', 'tls', 'auth', 'status', 'query', 'unsupported'] as const;
+export type Reason = (typeof REASONS)[number];
+
+export const KINDS = ['redis', 'postgres', 'http', 'tcp'] as const;
+export type Kind = (typeof KINDS)[number];
+
+/** A timeout left out of the config is this, or the interval when that is shorter. */
+export const DEFAULT_TIMEOUT_MS = 5_000;
+
+/** Fields every probe has, whatever its kind; spread into each kind's strict object. */
+export const commonProbeFields = {
+  name: itemName(),
+  interval: duration({ min: '100ms', max: '1d' }).default(30_000),
+  /** Defaults to 5s or the interval, whichever is shorter; never longer than the interval. */
+  timeout: duration({ min: '10ms', max: '10m' }).optional(),
+  /** A critical probe that is down makes `/health/deep` answer 503. */
+  critical: z.boolean().default(false),
+  /** Consecutive failed checks before an up probe is reported down (against flapping). */
+  failuresBeforeDown: z.number().int().min(1).max(100).default(1),
+  /** Consecutive good checks before a down probe is reported up again. */
+  successesBeforeUp: z.number().int().min(1).max(100).default(1),
+};
+
+/** TLS client settings shared by the kinds that speak TLS. */
+export const tlsClientSchema = z.strictObject({
+  /** Check the server certificate (chain and name). Turning this off still encrypts. */
+  verify: z.boolean().default(true),
+  /** PEM file of the CA that signed the server certificate, for private CAs; read at each connect. */
+  ca: z.string().refine((p) => p.startsWith('/'), { error: 'must be an absolute path' }).optional(),
+  /** Name to verify the certificate against (SNI) when it differs from the host in the URL. */
+  serverName: z.string().min(1).optional(),
+});
+export type TlsClientConfig = z.output<typeof tlsClientSchema>;
+
+/** What one check found. A failed check is a normal outcome, never an exception. */
+export interface CheckOutcome {
+  ok: boolean;
+  reason: Reason;
+  /** One human line: what was seen or what went wrong. */
+  message: string;
+  /** Numbers exported as kind-specific metrics, by series key (see metrics.ts). */
+  series?: Partial<Record<SeriesKey, number>>;
+  /** Facts shown by `GET /probes/:name` (role, version, status code...). */
+  details?: Record<string, string | number | boolean | null>;
+}
+
+/** One probe's connection to its target; kept between checks where the kind allows. */
+export interface Checker {
+  /**
+   * Runs one check. `signal` aborts at the deadline or when the probe stops: the checker must then drop any
+   * connection it was opening. Rejections are classified by the caller, so a checker may let errors through.
+   */
+  check(signal: AbortSignal): Promise<CheckOutcome>;
+  /** Drops a kept connection; safe to call twice and while a check runs. */
+  close(): Promise<void>;
+}
+
+/** The address a probe talks to, without any password, for logs and the API. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable url)';
+  }
+}
+
+export function validUrl(protocols: readonly string[]) {
+  return z.string().refine(
+    (text) => {
+      try {
+        return protocols.includes(new URL(text).protocol.slice(0, -1));
+      } catch {
+        return false;
+      }
+    },
+    { error: `expected a URL starting with ${protocols.map((p) => `${p}://`).join(' or ')}` },
+  );
+}

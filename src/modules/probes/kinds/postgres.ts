@@ -1,0 +1,161 @@
+import pg from 'pg';
+import { z } from 'zod';
+import { failure } from '../classify.js';
+import { commonProbeFields, redactUrl, tlsClientSchema, validUrl, type CheckOutcome, type Checker, type Reason } from '../kind.js';
+import { tlsOptions } from '../tls-options.js';
+
+export const postgresProbeConfig = z
+  .strictObject({
+    ...commonProbeFields,
+    type: z.literal('postgres'),
+    /**
+     * `postgres://user:password@host:port/db`; libpq-style `sslmode` (verify-full, require, disable...) and
+     * `sslrootcert` in the query string are understood.
+     */
+    url: validUrl(['postgres', 'postgresql']),
+    /** TLS settings as a block instead of `sslmode` in the URL. */
+    tls: tlsClientSchema.optional(),
+  })
+  .superRefine((probe, ctx) => {
+    if (probe.tls !== undefined && /[?&]ssl/.test(probe.url)) {
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'give TLS settings either here or as ssl* parameters in the url, not both' });
+    }
+  });
+export type PostgresProbeConfig = z.output<typeof postgresProbeConfig>;
+
+export function postgresTarget(config: PostgresProbeConfig): string {
+  return redactUrl(config.url);
+}
+
+/** SQLSTATE classes: 28 = authorization, 3D = unknown database, 0A = feature not supported. */
+export function postgresReason(err: unknown): Reason | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+    if (code.startsWith('28') || code === '3D000') return 'auth';
+    if (code.startsWith('0A')) return 'unsupported';
+    if (code === '57014') return 'timeout'; // query_canceled: statement_timeout
+    if (code.startsWith('08') || code.startsWith('57')) return 'refused'; // connection exception, shutting down
+    return 'query';
+  }
+  if (/does not support SSL/i.test(err.message)) return 'tls';
+  if (/query read timeout|connection timeout|timeout expired/i.test(err.message)) return 'timeout';
+  if (/connection terminated|not queryable|client has encountered a connection error/i.test(err.message)) return 'refused';
+  return undefined;
+}
+
+// `SELECT 1` in spirit: one round trip that also reads what the probe reports. Epoch values are float8 so
+// node-postgres hands back numbers, not strings.
+const STATS_SQL = `
+SELECT current_setting('server_version') AS version,
+       current_setting('server_version_num')::int AS version_num,
+       current_setting('max_connections')::int AS max_connections,
+       (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS connections,
+       pg_is_in_recovery() AS in_recovery,
+       CASE WHEN pg_is_in_recovery()
+            THEN COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)::float8 END AS replication_lag_seconds,
+       COALESCE((SELECT EXTRACT(EPOCH FROM max(now() - xact_start)) FROM pg_stat_activity
+                 WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()), 0)::float8 AS oldest_transaction_seconds,
+       pg_database_size(current_database())::float8 AS database_size_bytes`;
+
+interface StatsRow {
+  version: string;
+  version_num: number;
+  max_connections: number;
+  connections: number;
+  in_recovery: boolean;
+  replication_lag_seconds: number | null;
+  oldest_transaction_seconds: number;
+  database_size_bytes: number;
+}
+
+function statsOutcome(row: StatsRow): CheckOutcome {
+  const series: CheckOutcome['series'] = {
+    caretaker_probe_postgres_connections: row.connections,
+    caretaker_probe_postgres_max_connections: row.max_connections,
+    caretaker_probe_postgres_in_recovery: row.in_recovery ? 1 : 0,
+    caretaker_probe_postgres_oldest_transaction_age_seconds: row.oldest_transaction_seconds,
+    caretaker_probe_postgres_database_size_bytes: row.database_size_bytes,
+    caretaker_probe_postgres_server_version_num: row.version_num,
+  };
+  if (row.replication_lag_seconds !== null) series.caretaker_probe_postgres_replication_lag_seconds = row.replication_lag_seconds;
+  const role = row.in_recovery ? 'standby' : 'primary';
+  return {
+    ok: true,
+    reason: 'ok',
+    message: `${role} answered, ${row.connections}/${row.max_connections} connections`,
+    series,
+    details: { version: row.version, role, connections: row.connections, maxConnections: row.max_connections },
+  };
+}
+
+/**
+ * One pg Client kept open between checks; when it breaks (server gone, timeout) it is destroyed and the next
+ * check connects afresh, so a probe holds at most one server connection.
+ */
+export function createPostgresChecker(config: PostgresProbeConfig, timeoutMs: number): Checker {
+  const host = new URL(config.url).hostname;
+  let client: pg.Client | undefined;
+  let broken = false;
+
+  /** Drops the kept client, or only `which` when given, so a late-failing old check cannot drop a newer one. */
+  const drop = (which?: pg.Client) => {
+    if (!client || (which && which !== client)) return;
+    // end() waits for the server to say goodbye; a hung server would keep the socket, so cut it.
+    client.connection.stream.destroy();
+    client.end().catch(() => undefined);
+    client = undefined;
+  };
+
+  const connected = async (signal: AbortSignal): Promise<pg.Client> => {
+    if (client && !broken) return client;
+    drop();
+    const ssl = config.tls ? await tlsOptions(config.tls, host) : undefined;
+    signal.throwIfAborted();
+    const fresh = new pg.Client({
+      connectionString: config.url,
+      connectionTimeoutMillis: timeoutMs,
+      query_timeout: timeoutMs,
+      application_name: 'caretaker-probe',
+      ...(ssl ? { ssl } : {}),
+    });
+    broken = false;
+    // A connection lost between checks is an 'error' event; it marks the client for replacement.
+    fresh.on('error', () => {
+      if (client === fresh) broken = true;
+    });
+    client = fresh;
+    try {
+      await fresh.connect();
+    } catch (err) {
+      drop(fresh);
+      throw err;
+    }
+    return fresh;
+  };
+
+  return {
+    async check(signal) {
+      const onAbort = () => drop();
+      signal.addEventListener('abort', onAbort, { once: true });
+      let db: pg.Client | undefined;
+      try {
+        db = await connected(signal);
+        const result = await db.query<StatsRow>(STATS_SQL);
+        const row = result.rows[0];
+        if (!row) return { ok: false, reason: 'query', message: 'the statistics query returned no row' };
+        return statsOutcome(row);
+      } catch (err) {
+        const reason = postgresReason(err);
+        // A query error on a live connection keeps it; connection, auth and timeout errors do not.
+        if (db && reason !== 'query' && reason !== 'unsupported') drop(db);
+        return failure(err, postgresReason, 'refused');
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+    },
+    async close() {
+      drop();
+    },
+  };
+}
