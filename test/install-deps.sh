@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the system binaries the tests start for real (Debian bookworm). A no-op when all are present.
+# Services the packages may start system-wide are left alone; the harness runs its own instances.
+set -euo pipefail
+
+packages=(redis-server postgresql pebble nginx-light logrotate prometheus wrk openssl)
+# binary:package pairs; PostgreSQL's binaries live outside PATH, so postgres is checked separately.
+binaries=(redis-server:redis-server redis-cli:redis-tools pebble:pebble pebble-challtestsrv:pebble
+  nginx:nginx-light logrotate:logrotate promtool:prometheus wrk:wrk openssl:openssl setpriv:util-linux)
+
+missing=()
+for pair in "${binaries[@]}"; do
+  binary=${pair%%:*}
+  if ! PATH="$PATH:/usr/sbin:/sbin" command -v "$binary" >/dev/null 2>&1; then
+    missing+=("$binary (${pair#*:})")
+  fi
+done
+if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then
+  missing+=("postgres (postgresql)")
+fi
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "test dependencies missing: ${missing[*]}" >&2
+if ((EUID != 0)); then
+  echo "run as root: apt-get install -y --no-install-recommends ${packages[*]}" >&2
+  exit 1
+fi
+
+apt-get update
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}"
