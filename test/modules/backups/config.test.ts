@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { backupsConfigSchema } from '../../../src/modules/backups/config.js';
+
+function issues(input: unknown): string[] {
+  const result = backupsConfigSchema.safeParse(input);
+  return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+}
+
+const pgJob = { name: 'pg', type: 'postgres', url: 'postgres://app@127.0.0.1/app', schedule: '0 2 * * *' };
+
+describe('backups config', () => {
+  it('accepts the README snippet', async () => {
+    const readme = await readFile(new URL('../../../src/modules/backups/README.md', import.meta.url), 'utf8');
+    const snippet = /```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(snippet, 'README has a yaml block');
+    const expanded = snippet.replace(/\$\{env:[A-Z_]+\}/g, 'secret');
+    const config = backupsConfigSchema.parse((parse(expanded) as { backups: unknown }).backups);
+    assert.equal(config.jobs.length, 3);
+    assert.equal(config.minFreeSpace, 2 * 1024 ** 3);
+    const pg = config.jobs[0]!;
+    assert.equal(pg.timeout, 2 * 3_600_000);
+    assert.equal(pg.type === 'postgres' && pg.lockTimeout, 5 * 60_000);
+  });
+
+  it('fills defaults', () => {
+    const config = backupsConfigSchema.parse({ jobs: [pgJob, { name: 'r', type: 'redis', url: 'redis://127.0.0.1', schedule: '0 * * * *' }] });
+    assert.equal(config.dir, '/var/backups/caretaker');
+    assert.equal(config.jobs[0]!.timeout, 6 * 3_600_000);
+    assert.equal(config.jobs[1]!.type === 'redis' && config.jobs[1]!.mode, 'replication');
+  });
+
+  it('reports each problem at its key', () => {
+    assert.deepEqual(issues({ jobs: [{ ...pgJob, schedule: '61 * * * *' }] }).length, 1);
+    assert.match(issues({ jobs: [{ ...pgJob, schedule: 'every day' }] })[0]!, /^jobs\.0\.schedule: 'every day' is not a cron expression/);
+    assert.match(issues({ jobs: [{ ...pgJob, timezone: 'Mars/Olympus' }] })[0]!, /^jobs\.0\.timezone: not an IANA time zone/);
+    assert.match(issues({ jobs: [{ ...pgJob, url: 'mysql://x' }] })[0]!, /^jobs\.0\.url: expected postgres:\/\//);
+    assert.match(issues({ jobs: [{ ...pgJob, retention: { keepDaily: 0 } }] })[0]!, /^jobs\.0\.retention\.keepDaily: /);
+    assert.match(issues({ jobs: [{ ...pgJob, retention: { keepForever: 1 } }] })[0]!, /^jobs\.0\.retention: /);
+    assert.match(issues({ jobs: [{ ...pgJob, bogus: 1 }] })[0]!, /^jobs\.0: .*bogus/);
+    assert.match(issues({ jobs: [{ ...pgJob, type: 'mysql' }] })[0]!, /^jobs\.0\.type: /);
+    assert.match(issues({ jobs: [pgJob, pgJob] })[0]!, /^jobs\.1\.name: duplicate name 'pg'/);
+    assert.match(issues({ minFreeSpace: 'lots', jobs: [] })[0]!, /^minFreeSpace: /);
+    assert.match(
+      issues({ jobs: [{ name: 'r', type: 'redis', url: 'redis://h', tls: { insecure: true }, schedule: '0 * * * *' }] })[0]!,
+      /^jobs\.0\.tls: tls settings need a rediss:\/\/ url/,
+    );
+    assert.match(issues({ jobs: [{ name: 'f', type: 'files', paths: ['etc'], schedule: '0 * * * *' }] })[0]!, /^jobs\.0\.paths\.0: must be an absolute path/);
+  });
+});
