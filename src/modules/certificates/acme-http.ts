@@ -88,8 +88,10 @@ export function httpRequest(
       return;
     }
     const requestHeaders: Record<string, string | number> = { ...headers, 'user-agent': options.userAgent, accept: '*/*' };
-    if (payload) requestHeaders['content-length'] = payload.length;
-    else delete requestHeaders['Content-Type'];
+    if (payload) {
+      requestHeaders['content-length'] = payload.length;
+      requestHeaders['content-type'] ??= 'application/jose+json';
+    }
     const requestOptions: https.RequestOptions = { method: method.toUpperCase(), headers: requestHeaders, agent: false };
     if (target.protocol === 'https:' && options.ca) requestOptions.ca = options.ca;
     const req = (target.protocol === 'https:' ? https : http).request(target, requestOptions);

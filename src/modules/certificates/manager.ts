@@ -328,6 +328,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
       delete view.retryAt;
       this.metrics.renewals.inc({ cert: config.name, result: 'success' });
       log.info({ serial: entry.live?.cert.serialNumber, notAfter: entry.live?.cert.validTo, version }, 'certificate renewed');
+      this.refresh(entry);
       if (config.deploy && entry.live) await this.deploy(entry, entry.live.cert, signal);
       return { result: 'success', certificate: structuredClone(view) };
     } catch (err) {
@@ -337,6 +338,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
         return { result: 'failure', certificate: structuredClone(view) };
       }
       this.recordFailure(entry, err);
+      this.refresh(entry);
       return { result: 'failure', certificate: structuredClone(view) };
     } finally {
       await lock.release();
@@ -348,7 +350,8 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
     const now = this.now();
     view.consecutiveFailures += 1;
     view.state = 'failed';
-    view.lastError = describeError(err);
+    // An AcmeError's message already names the step and the root cause; its causes would repeat it.
+    view.lastError = err instanceof AcmeError ? err.message : describeError(err);
     view.lastErrorAt = now.toISOString();
     const backoff = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** (view.consecutiveFailures - 1));
     const jittered = backoff * (0.5 + this.random() / 2);
