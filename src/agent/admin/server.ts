@@ -43,6 +43,8 @@ export async function buildAdminApp(agent: Agent, slots: readonly ModuleSlot[], 
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
+    // An unknown field in a request body is the caller's mistake: refuse it rather than drop it silently.
+    ajv: { customOptions: { removeAdditional: false } },
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);

@@ -56,7 +56,8 @@ export function execFile(command: string, args: readonly string[], options: Exec
       reject(new ExecError(`${command}: cancelled before start`, { exitCode: null, signal: null, stderr: '' }));
       return;
     }
-    const spawnOptions: SpawnOptions = { cwd: options.cwd, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] };
+    // Its own process group, so a timeout also reaches the grandchildren of a `sh -c` hook.
+    const spawnOptions: SpawnOptions = { cwd: options.cwd, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true };
     const child = spawn(command, [...args], spawnOptions);
     const stdout = new TailBuffer(limit);
     const stderr = new TailBuffer(limit);
@@ -67,11 +68,18 @@ export function execFile(command: string, args: readonly string[], options: Exec
 
     let reason: 'timeout' | 'aborted' | undefined;
     let killTimer: NodeJS.Timeout | undefined;
+    const killGroup = (signal: NodeJS.Signals) => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, signal);
+      } catch {
+        // the group is already gone
+      }
+    };
     const terminate = (why: 'timeout' | 'aborted') => {
       if (reason) return;
       reason = why;
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), options.killGraceMs ?? 3000);
+      killGroup('SIGTERM');
+      killTimer = setTimeout(() => killGroup('SIGKILL'), options.killGraceMs ?? 3000);
       killTimer.unref();
     };
     const timer = options.timeoutMs ? setTimeout(() => terminate('timeout'), options.timeoutMs) : undefined;

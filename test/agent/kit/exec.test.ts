@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ExecError, execFile } from '../../../src/agent/kit/exec.js';
+
+test('returns output of a successful command', async () => {
+  const result = await execFile('sh', ['-c', 'echo out; echo err >&2']);
+  assert.equal(result.stdout, 'out\n');
+  assert.equal(result.stderr, 'err\n');
+});
+
+test('a non-zero exit names the code and the last stderr line', async () => {
+  await assert.rejects(execFile('sh', ['-c', 'echo first >&2; echo "disk full" >&2; exit 3']), (err: unknown) => {
+    assert.ok(err instanceof ExecError);
+    assert.equal(err.exitCode, 3);
+    assert.match(err.message, /^sh: exited with 3: disk full$/);
+    return true;
+  });
+});
+
+test('a missing binary is an ExecError, not a crash', async () => {
+  await assert.rejects(execFile('/nonexistent/binary', []), (err: unknown) => err instanceof ExecError && /ENOENT/.test(err.message));
+});
+
+test('timeouts and aborts kill the command, escalating to SIGKILL', async () => {
+  const started = Date.now();
+  await assert.rejects(execFile('sh', ['-c', 'trap "" TERM; sleep 5'], { timeoutMs: 100, killGraceMs: 200 }), /timed out after 100 ms/);
+  assert.ok(Date.now() - started < 2000);
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 50);
+  await assert.rejects(execFile('sleep', ['5'], { signal: controller.signal }), /cancelled/);
+});
+
+test('output is bounded to the tail', async () => {
+  const result = await execFile('sh', ['-c', 'head -c 1000000 /dev/zero | tr "\\0" a; echo END'], { maxOutputBytes: 1024 });
+  assert.ok(result.stdout.length <= 1024);
+  assert.ok(result.stdout.endsWith('END\n'));
+});
