@@ -30,8 +30,9 @@ export function postgresTarget(config: PostgresProbeConfig): string {
 /** SQLSTATE classes: 28 = authorization, 3D = unknown database, 0A = feature not supported. */
 export function postgresReason(err: unknown): Reason | undefined {
   if (!(err instanceof Error)) return undefined;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+  // Only the server's errors carry a SQLSTATE; socket errors have errno codes such as EPIPE.
+  const code = err instanceof pg.DatabaseError ? err.code : undefined;
+  if (code !== undefined) {
     if (code.startsWith('28') || code === '3D000') return 'auth';
     if (code.startsWith('0A')) return 'unsupported';
     if (code === '57014') return 'timeout'; // query_canceled: statement_timeout

@@ -104,6 +104,8 @@ function factSeries(facts: RedisFacts): CheckOutcome['series'] {
 export function createRedisChecker(config: RedisProbeConfig, timeoutMs: number): Checker {
   const url = new URL(config.url);
   let client: Redis | undefined;
+  /** The kept connection's first socket-level error (refused, TLS, DNS): commands only say "Connection is closed". */
+  let clientError: Error | undefined;
 
   /** Drops the kept connection, or only `which` when given, so a late-failing old check cannot drop a newer one. */
   const drop = (which?: Redis) => {
@@ -118,8 +120,11 @@ export function createRedisChecker(config: RedisProbeConfig, timeoutMs: number):
     const options = await clientOptions(config, timeoutMs, url.hostname);
     signal.throwIfAborted();
     const fresh = new Redis(config.url, options);
-    // Errors surface through the commands; without a listener ioredis would print them to stderr.
-    fresh.on('error', () => undefined);
+    clientError = undefined;
+    // Without a listener ioredis would print these to stderr.
+    fresh.on('error', (err: Error) => {
+      if (client === fresh) clientError ??= err;
+    });
     client = fresh;
     try {
       await fresh.connect();
@@ -159,8 +164,9 @@ export function createRedisChecker(config: RedisProbeConfig, timeoutMs: number):
         return { ok: true, reason: 'ok', message: `${facts.role ?? 'server'} answered${wrote ? ', round trip ok' : ''}`, series: factSeries(facts), details };
       } catch (err) {
         // A server error on a live connection (a refused write, a renamed command) keeps it; anything else drops it.
+        const cause = err instanceof ReplyError ? err : (clientError ?? err);
         if (redis && (!(err instanceof ReplyError) || redisReason(err) === 'auth')) drop(redis);
-        return failure(err, redisReason, 'query');
+        return failure(cause, redisReason, 'query');
       } finally {
         signal.removeEventListener('abort', onAbort);
       }

@@ -1,0 +1,60 @@
+import type { Registry } from 'prom-client';
+import { probesSectionSchema, type ProbesConfig } from '../../../src/modules/probes/config.js';
+import { declareProbeMetrics } from '../../../src/modules/probes/metrics.js';
+import type { ProbeView } from '../../../src/modules/probes/probe.js';
+import { Prober } from '../../../src/modules/probes/prober.js';
+import { createTestContext } from '../../helpers/module-context.js';
+
+export interface ProberFixture {
+  prober: Prober;
+  registry: Registry;
+  /** Runs one check of the named probe and returns its view. */
+  check(name: string): Promise<ProbeView>;
+  /** The value of one sample in the registry, undefined when absent. */
+  sample(metric: string, labels: Record<string, string>): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+export function parseProbes(items: unknown[]): ProbesConfig {
+  return probesSectionSchema.parse(items);
+}
+
+/**
+ * A started Prober on a real test context. Items default to a one-hour interval so only the checks a test
+ * asks for (plus the one at start) run.
+ */
+export async function startProber(items: Array<Record<string, unknown>>): Promise<ProberFixture> {
+  const test = await createTestContext('probes');
+  const metrics = declareProbeMetrics(test.registrar);
+  const config = parseProbes(items.map((item) => ({ interval: '1h', ...item })));
+  const prober = new Prober(test.ctx, config, metrics);
+  await prober.start();
+  return {
+    prober,
+    registry: test.registry,
+    async check(name) {
+      await prober.checkNow(name);
+      return prober.get(name);
+    },
+    async sample(metric, labels) {
+      const found = (await test.registry.getSingleMetric(metric)?.get())?.values.find((v) =>
+        Object.entries(labels).every(([k, value]) => String(v.labels[k]) === value),
+      );
+      return found?.value;
+    },
+    async stop() {
+      await prober.stop();
+      await test.dispose();
+    },
+  };
+}
+
+/** Starts a prober with one probe, checks it once and stops. */
+export async function checkOnce(item: Record<string, unknown>): Promise<ProbeView> {
+  const fixture = await startProber([{ name: 'p', ...item }]);
+  try {
+    return await fixture.check('p');
+  } finally {
+    await fixture.stop();
+  }
+}
