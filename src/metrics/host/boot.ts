@@ -13,7 +13,7 @@ export function parseBootTime(text: string): number {
  * node_exporter has no uptime metric; uptime is `node_time_seconds - node_boot_time_seconds`, so we
  * add none rather than invent a name that a later node_exporter could give another meaning.
  */
-export function createBootCollector(registry: Registry): HostCollector {
+export function createBootCollector(registry: Registry, procPath: string): HostCollector {
   const bootTime = new OptionalGauge({ name: 'node_boot_time_seconds', help: 'Node boot time, in unixtime.', registers: [registry] });
   // Reading the clock is not I/O: done per scrape so clock-skew rules (node_time_seconds - timestamp(...)) stay exact.
   const time = new Gauge({
@@ -28,7 +28,7 @@ export function createBootCollector(registry: Registry): HostCollector {
     name: 'stat',
     metricNames: ['node_boot_time_seconds', 'node_time_seconds'],
     async refresh() {
-      bootTime.publish(parseBootTime(readProcFile('/proc/stat')));
+      bootTime.publish(parseBootTime(readProcFile(procPath, 'stat')));
     },
     clear() {
       bootTime.withdraw();

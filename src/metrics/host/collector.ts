@@ -17,6 +17,9 @@ export interface HostCollector {
   clear(): void;
 }
 
+/** Where procfs is mounted: /proc, or the host's /proc bind-mounted into a container (node_exporter's --path.procfs). */
+export const DEFAULT_PROC_PATH = '/proc';
+
 /** Linux reports CPU times in USER_HZ ticks; node_exporter assumes 100 too (it is on every architecture we run on). */
 export const USER_HZ = 100;
 
@@ -24,13 +27,13 @@ export const USER_HZ = 100;
 export const MAX_DEVICES = 256;
 
 /**
- * Reads a /proc file. These are generated from kernel memory on read, never from a disk, so a
+ * Reads a procfs file. These are generated from kernel memory on read, never from a disk, so a
  * synchronous read takes tens of microseconds; fs.promises.readFile costs six times the CPU in
  * thread-pool round trips (measured: 1.4 ms vs 0.22 ms for the six files). Only statfs(), which can
  * hang on a dead NFS server, stays asynchronous.
  */
-export function readProcFile(path: string): string {
-  return readFileSync(path, 'utf8');
+export function readProcFile(procPath: string, file: string): string {
+  return readFileSync(`${procPath}/${file}`, 'utf8');
 }
 
 export type LabelValues<L extends string> = Partial<Record<L, string | number>>;

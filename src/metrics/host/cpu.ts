@@ -24,7 +24,7 @@ export function parseCpuStat(text: string): Map<string, Record<CpuMode, number>>
 }
 
 /** node_exporter's `cpu` collector subset: node_cpu_seconds_total{cpu, mode}. */
-export function createCpuCollector(registry: Registry): HostCollector {
+export function createCpuCollector(registry: Registry, procPath: string): HostCollector {
   const counter = new Counter<'cpu' | 'mode'>({
     name: 'node_cpu_seconds_total',
     help: 'Seconds the CPUs spent in each mode.',
@@ -38,7 +38,7 @@ export function createCpuCollector(registry: Registry): HostCollector {
     name: 'cpu',
     metricNames: ['node_cpu_seconds_total'],
     async refresh() {
-      const current = parseCpuStat(readProcFile('/proc/stat'));
+      const current = parseCpuStat(readProcFile(procPath, 'stat'));
       const samples: [LabelValues<'cpu' | 'mode'>, number][] = [];
       for (const [cpu, seconds] of current) {
         const before = previous.get(cpu);

@@ -43,7 +43,7 @@ const COUNTERS = [
 ] as const satisfies readonly (readonly [string, string, keyof DiskStats])[];
 
 /** node_exporter's `diskstats` collector subset, per whole disk: node_disk_*_total{device}. */
-export function createDiskCollector(registry: Registry): HostCollector {
+export function createDiskCollector(registry: Registry, procPath: string): HostCollector {
   const counters = COUNTERS.map(
     ([name, help, field]) => [field, new Counter<'device'>({ name, help, labelNames: ['device'], registers: [registry] })] as const,
   );
@@ -51,7 +51,7 @@ export function createDiskCollector(registry: Registry): HostCollector {
     name: 'diskstats',
     metricNames: COUNTERS.map(([name]) => name),
     async refresh() {
-      const disks = [...parseDiskstats(readProcFile('/proc/diskstats'))]
+      const disks = [...parseDiskstats(readProcFile(procPath, 'diskstats'))]
         .filter(([device]) => !DISK_DEVICE_EXCLUDE.test(device))
         .slice(0, MAX_DEVICES);
       for (const [field, counter] of counters) {

@@ -70,6 +70,7 @@ const SPACE_GAUGES = [
 
 export interface FilesystemCollectorOptions {
   log: Logger;
+  procPath: string;
   statfsTimeoutMs?: number;
 }
 
@@ -108,7 +109,7 @@ export function createFilesystemCollector(registry: Registry, options: Filesyste
     name: 'filesystem',
     metricNames: [...gauges.keys()],
     async refresh() {
-      const mounts = selectMounts(parseMountinfo(readProcFile('/proc/self/mountinfo'))).slice(0, MAX_DEVICES);
+      const mounts = selectMounts(parseMountinfo(readProcFile(options.procPath, 'self/mountinfo'))).slice(0, MAX_DEVICES);
       const results = await Promise.allSettled(mounts.map((mount) => statfsBounded(mount.mountpoint)));
       const samples = new Map<string, FsSample[]>([...gauges.keys()].map((name) => [name, []]));
       const add = (name: string, labels: LabelValues<FsLabel>, value: number) => samples.get(name)!.push([labels, value]);

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import { createBootCollector } from './boot.js';
-import type { HostCollector } from './collector.js';
+import { DEFAULT_PROC_PATH, type HostCollector } from './collector.js';
 import { createCpuCollector } from './cpu.js';
 import { createDiskCollector } from './disk.js';
 import { createFilesystemCollector } from './filesystem.js';
@@ -14,6 +14,10 @@ export interface HostMetricsOptions {
   /** Time between the end of one refresh and the start of the next. */
   intervalMs: number;
   log: Logger;
+  /** Where procfs is mounted; the host's /proc when the agent runs in a container (node_exporter's --path.procfs). */
+  procPath?: string;
+  /** A statfs() slower than this marks the mount unresponsive (node_exporter's --collector.filesystem.mount-timeout). */
+  statfsTimeoutMs?: number;
 }
 
 export interface HostMetrics {
@@ -30,15 +34,16 @@ export interface HostMetrics {
  */
 export function startHostMetrics(registry: Registry, options: HostMetricsOptions): HostMetrics {
   if (!(options.intervalMs > 0)) throw new RangeError(`host metrics interval must be positive, got ${options.intervalMs}`);
-  const log = options.log.child({ component: 'host-metrics' });
+  const log = options.log;
+  const procPath = options.procPath ?? DEFAULT_PROC_PATH;
   const collectors: HostCollector[] = [
-    createCpuCollector(registry),
-    createLoadCollector(registry),
-    createMemoryCollector(registry),
-    createFilesystemCollector(registry, { log }),
-    createDiskCollector(registry),
-    createNetworkCollector(registry),
-    createBootCollector(registry),
+    createCpuCollector(registry, procPath),
+    createLoadCollector(registry, procPath),
+    createMemoryCollector(registry, procPath),
+    createFilesystemCollector(registry, { log, procPath, statfsTimeoutMs: options.statfsTimeoutMs }),
+    createDiskCollector(registry, procPath),
+    createNetworkCollector(registry, procPath),
+    createBootCollector(registry, procPath),
   ];
   const success = new Gauge<'collector'>({
     name: 'node_scrape_collector_success',

@@ -17,7 +17,7 @@ export function parseLoadavg(text: string): LoadAverage {
 }
 
 /** node_exporter's `loadavg` collector: node_load1, node_load5, node_load15. */
-export function createLoadCollector(registry: Registry): HostCollector {
+export function createLoadCollector(registry: Registry, procPath: string): HostCollector {
   const gauges = {
     load1: new OptionalGauge({ name: 'node_load1', help: '1m load average.', registers: [registry] }),
     load5: new OptionalGauge({ name: 'node_load5', help: '5m load average.', registers: [registry] }),
@@ -28,7 +28,7 @@ export function createLoadCollector(registry: Registry): HostCollector {
     name: 'loadavg',
     metricNames: ['node_load1', 'node_load5', 'node_load15'],
     async refresh() {
-      const load = parseLoadavg(readProcFile('/proc/loadavg'));
+      const load = parseLoadavg(readProcFile(procPath, 'loadavg'));
       gauges.load1.publish(load.load1);
       gauges.load5.publish(load.load5);
       gauges.load15.publish(load.load15);

@@ -18,7 +18,7 @@ export function parseMeminfo(text: string): Map<string, number> {
 }
 
 /** node_exporter's `meminfo` subset. A field the kernel does not report is left out, as node_exporter does. */
-export function createMemoryCollector(registry: Registry): HostCollector {
+export function createMemoryCollector(registry: Registry, procPath: string): HostCollector {
   const gauges = MEMINFO_FIELDS.map(
     (field) =>
       [field, new OptionalGauge({ name: `node_memory_${field}_bytes`, help: `Memory information field ${field}_bytes.`, registers: [registry] })] as const,
@@ -27,7 +27,7 @@ export function createMemoryCollector(registry: Registry): HostCollector {
     name: 'meminfo',
     metricNames: MEMINFO_FIELDS.map((field) => `node_memory_${field}_bytes`),
     async refresh() {
-      const meminfo = parseMeminfo(readProcFile('/proc/meminfo'));
+      const meminfo = parseMeminfo(readProcFile(procPath, 'meminfo'));
       for (const [field, gauge] of gauges) {
         const value = meminfo.get(field);
         if (value === undefined) gauge.withdraw();

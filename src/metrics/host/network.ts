@@ -46,7 +46,7 @@ const COUNTERS = [
 ] as const satisfies readonly (readonly [string, string, keyof InterfaceStats])[];
 
 /** node_exporter's `netdev` collector subset: node_network_{receive,transmit}_{bytes,packets,errs}_total{device}. */
-export function createNetworkCollector(registry: Registry): HostCollector {
+export function createNetworkCollector(registry: Registry, procPath: string): HostCollector {
   const counters = COUNTERS.map(
     ([name, statistic, field]) =>
       [field, new Counter<'device'>({ name, help: `Network device statistic ${statistic}.`, labelNames: ['device'], registers: [registry] })] as const,
@@ -55,7 +55,7 @@ export function createNetworkCollector(registry: Registry): HostCollector {
     name: 'netdev',
     metricNames: COUNTERS.map(([name]) => name),
     async refresh() {
-      const interfaces = [...parseNetDev(readProcFile('/proc/net/dev'))]
+      const interfaces = [...parseNetDev(readProcFile(procPath, 'net/dev'))]
         .filter(([device]) => !NETWORK_DEVICE_EXCLUDE.test(device))
         .slice(0, MAX_DEVICES);
       for (const [field, counter] of counters) {
