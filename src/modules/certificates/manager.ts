@@ -43,6 +43,7 @@ interface Entry {
   plan?: { plan: RenewalPlan; window?: RenewalWindow };
   ari?: RenewalInfo;
   ariCheckAt: number;
+  ariPolling?: boolean;
   view: CertificateView;
   inFlight?: { controller: AbortController; promise: Promise<RenewOutcome> };
 }
@@ -265,7 +266,10 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
 
   private async pollAri(entry: Entry): Promise<void> {
     const now = this.now();
-    if (!entry.live || entry.inFlight || now.getTime() < entry.ariCheckAt) return;
+    // While orders fail (CA down) the last window stands; polling would only repeat the failure.
+    const backingOff = entry.view.retryAt !== undefined && Date.parse(entry.view.retryAt) > now.getTime();
+    if (!entry.live || entry.inFlight || entry.ariPolling || backingOff || now.getTime() < entry.ariCheckAt) return;
+    entry.ariPolling = true;
     try {
       entry.ari = await this.acme.renewalInfo(entry.live.cert, this.ctx.signal, now);
       entry.ariCheckAt = entry.ari ? entry.ari.nextPollAt.getTime() : now.getTime() + ARI_RETRY_MS;
@@ -274,6 +278,8 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
       // ARI only refines the plan; without it the lifetime rule (or the last window) still applies.
       entry.ariCheckAt = now.getTime() + ARI_RETRY_MS / 6;
       entry.log.warn({ err: describeError(err) }, 'renewal information unavailable');
+    } finally {
+      entry.ariPolling = false;
     }
     this.refresh(entry);
   }

@@ -29,9 +29,10 @@ export function pebbleConfig(pebble: PebbleServer, dir: string, certs: unknown[]
 }
 
 /** A manager on a real ModuleContext, not started (tests call renew() or start() themselves). */
-export async function createManager(config: CertificatesConfig, options: ManagerOptions = {}, tc?: TestModuleContext): Promise<ManagerFixture> {
-  const context = tc ?? (await createTestContext('certificates'));
-  const manager = new CertificateManager(context.ctx, config, declareMetrics(context.registrar), options);
+export async function createManager(config: CertificatesConfig, options: ManagerOptions = {}, shared: { stateDir?: string } = {}): Promise<ManagerFixture> {
+  const context = await createTestContext('certificates');
+  const ctx = shared.stateDir ? { ...context.ctx, stateDir: shared.stateDir } : context.ctx;
+  const manager = new CertificateManager(ctx, config, declareMetrics(context.registrar), options);
   return {
     manager,
     tc: context,
