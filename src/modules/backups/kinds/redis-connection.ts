@@ -56,7 +56,10 @@ export function redisClient(endpoint: RedisEndpoint): Redis {
   if (endpoint.username) options.username = endpoint.username;
   if (endpoint.password) options.password = endpoint.password;
   if (endpoint.tls) options.tls = endpoint.tls;
-  return new Redis(options);
+  const client = new Redis(options);
+  // Failures reach the caller as rejected commands; the event would only be printed by ioredis.
+  client.on('error', () => undefined);
+  return client;
 }
 
 /** A raw socket to the server, plain or TLS, for speaking the replication protocol. */

@@ -26,6 +26,8 @@ async function startScratchServer(file: string, signal: AbortSignal): Promise<{ 
   child.stderr.on('data', keep);
   const exited = new Promise<void>((done) => child.once('close', () => done()));
   const client = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  // Connection attempts fail until the server listens; they surface as rejected commands, not as events.
+  client.on('error', () => undefined);
   const dispose = async () => {
     client.disconnect();
     child.kill('SIGKILL');
