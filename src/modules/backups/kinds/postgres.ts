@@ -52,7 +52,13 @@ export const postgresKind: BackupKind<PostgresJob> = {
       await child.exited.catch(() => undefined);
       throw err;
     }
-    await child.exited;
+    await child.exited.catch((err: Error) => {
+      // pg_dump enforces --lock-wait-timeout with a statement timeout on LOCK TABLE; say what it means.
+      if (/statement timeout/.test(err.message) && /LOCK TABLE/.test(err.message)) {
+        throw new Error(`gave up after lockTimeout (${job.lockTimeout / 1000} s) waiting for a table lock held by another session: ${err.message}`);
+      }
+      throw err;
+    });
     return { pg_dump: dumpVersion, server };
   },
 
