@@ -92,4 +92,4 @@ export function defineModule<S extends z.ZodType, M, I extends ModuleInstance<z.
 
 // The agent holds heterogeneous specs; it only ever passes each spec's own outputs back to it.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyModuleSpec = ModuleSpec<z.ZodType, any, ModuleInstance<any>>;
+export type AnyModuleSpec = ModuleSpec<z.ZodType, any, any>;
