@@ -47,6 +47,13 @@ test('valid configs pass check-config with exit 0', async () => {
   }
 });
 
+test('the shipped examples are valid configs', async () => {
+  for (const name of ['caretaker.yaml', 'dev.yaml']) {
+    const result = await checkConfig(new URL(`../../examples/${name}`, import.meta.url).pathname);
+    assert.equal(result.code, EXIT.ok, `${name}: ${result.err}`);
+  }
+});
+
 test('check-config --json lists the issues for scripts', async () => {
   const out: string[] = [];
   const code = await runCli(['check-config', '--json', '--config', join(fixtures, 'invalid', 'several-problems.yaml')], modules, {
