@@ -135,6 +135,7 @@ export class CertificateStore {
 
   private async pointLiveAt(name: string, version: number): Promise<void> {
     const livePath = this.livePath(name);
+    await this.removeStaleTempLinks(name);
     const temp = tempPathFor(livePath);
     await symlink(join('..', 'archive', name, String(version)), temp);
     try {
@@ -145,6 +146,15 @@ export class CertificateStore {
       throw err;
     }
     await fsyncDir(join(this.dir, 'live'));
+  }
+
+  /** Temp links a crash left between creating and renaming them (callers hold the certificate's lock). */
+  private async removeStaleTempLinks(name: string): Promise<void> {
+    const live = join(this.dir, 'live');
+    const prefix = `.${name}.`;
+    for (const entry of await readdir(live)) {
+      if (entry.startsWith(prefix) && entry.endsWith('.tmp')) await unlink(join(live, entry)).catch(() => undefined);
+    }
   }
 
   /**

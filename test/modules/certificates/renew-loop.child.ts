@@ -1,0 +1,14 @@
+// Child process for crash.test.ts: loads, says "ready", waits for a line on stdin, then renews one
+// certificate in a loop until it is killed with SIGKILL.
+import { once } from 'node:events';
+import { certificatesSchema } from '../../../src/modules/certificates/config.js';
+import { createManager } from './fixtures.js';
+
+const { section, stateDir } = JSON.parse(process.argv[2]!) as { section: unknown; stateDir: string };
+const f = await createManager(certificatesSchema.parse(section), {}, { stateDir });
+process.stdout.write('ready\n');
+await once(process.stdin, 'data');
+for (;;) {
+  const outcome = await f.manager.renew('crash');
+  process.stdout.write(`${outcome.result}${outcome.result === 'failure' ? ` ${outcome.certificate.lastError}` : ''}\n`);
+}
