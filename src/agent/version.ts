@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The package version, found by walking up from this file (works from src/ under tsx and from dist/). */
+/** Set by scripts/build.mjs in the bundle; absent when running from source. */
+declare const __CARETAKER_VERSION__: string | undefined;
+
+/** From source, the package version is found by walking up from this file to package.json. */
 function readVersion(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
@@ -17,4 +20,4 @@ function readVersion(): string {
   return '0.0.0-unknown';
 }
 
-export const VERSION = readVersion();
+export const VERSION = typeof __CARETAKER_VERSION__ === 'string' ? __CARETAKER_VERSION__ : readVersion();

@@ -1,0 +1,74 @@
+// Time to ready and RSS after start: `caretaker run` (built, from dist/) against a bare Node HTTP
+// server started the same way, in the same run. Usage: npm run bench:startup [-- --runs 7]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const runsFlag = process.argv.indexOf('--runs');
+const runs = runsFlag > 0 ? Number(process.argv[runsFlag + 1]) : 7;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function rssKiB(pid) {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return Number(line.split(/\s+/)[1]);
+}
+
+async function measure(args, readyUrl) {
+  const started = performance.now();
+  const child = spawn(process.execPath, args, { stdio: 'ignore', cwd: root });
+  const deadline = started + 10_000;
+  for (;;) {
+    try {
+      if ((await fetch(readyUrl)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (performance.now() > deadline) throw new Error(`${args.join(' ')} not ready within 10 s`);
+    await sleep(5);
+  }
+  const readyMs = performance.now() - started;
+  await sleep(1000);
+  const rss = rssKiB(child.pid);
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.on('exit', resolve));
+  return { readyMs, rssKiB: rss };
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+const dir = mkdtempSync(join(tmpdir(), 'caretaker-bench-startup-'));
+const results = { caretaker: [], bare: [] };
+try {
+  for (let i = 0; i < runs; i++) {
+    const [admin, metrics, bare] = [await freePort(), await freePort(), await freePort()];
+    const config = join(dir, 'caretaker.yaml');
+    writeFileSync(config, `agent: { stateDir: ${dir}/state }\nadmin: { listen: "127.0.0.1:${admin}" }\nmetrics: { listen: "127.0.0.1:${metrics}", host: true }\n`);
+    results.caretaker.push(await measure(['dist/caretaker.mjs', 'run', '--config', config], `http://127.0.0.1:${admin}/health`));
+    results.bare.push(
+      await measure(['-e', `require('http').createServer((q, s) => s.end('ok')).listen(${bare}, '127.0.0.1')`], `http://127.0.0.1:${bare}/`),
+    );
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const summary = Object.fromEntries(
+  Object.entries(results).map(([name, samples]) => [name, { readyMs: median(samples.map((s) => s.readyMs)), rssMiB: median(samples.map((s) => s.rssKiB)) / 1024 }]),
+);
+console.log(`runs: ${runs} (medians)`);
+console.log(`caretaker run : ready ${summary.caretaker.readyMs.toFixed(0)} ms, RSS ${summary.caretaker.rssMiB.toFixed(1)} MiB`);
+console.log(`bare node http: ready ${summary.bare.readyMs.toFixed(0)} ms, RSS ${summary.bare.rssMiB.toFixed(1)} MiB`);
+console.log(`ratio         : ready ${(summary.caretaker.readyMs / summary.bare.readyMs).toFixed(2)}x, RSS ${(summary.caretaker.rssMiB / summary.bare.rssMiB).toFixed(2)}x (targets: ready < 500 ms, RSS < 1.5x)`);

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../harness/ports.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+test('the production bundle builds and runs every module from one file', async () => {
+  const built = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root, encoding: 'utf8' });
+  assert.equal(built.status, 0, built.stderr);
+  const bundle = join(root, 'dist', 'caretaker.mjs');
+  const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+  assert.equal(spawnSync(process.execPath, [bundle, 'version'], { encoding: 'utf8' }).stdout.trim(), `caretaker ${version} (node ${process.versions.node})`);
+
+  const dir = await mkdtemp(join(tmpdir(), 'caretaker-bundle-'));
+  const [admin, metrics, dead] = [await freePort(), await freePort(), await freePort()];
+  const example = await readFile(join(root, 'examples', 'caretaker.yaml'), 'utf8');
+  // The shipped example, pointed at temp dirs and at nothing listening, so no module reaches outside.
+  const config = example
+    .replaceAll('/var/lib/caretaker', `${dir}/state`)
+    .replaceAll('/etc/letsencrypt', `${dir}/le`)
+    .replaceAll('/var/backups/caretaker', `${dir}/backups`)
+    .replaceAll('/var/www/certbot', `${dir}/www`)
+    .replaceAll('/var/log/nginx/*.log', `${dir}/logs/*.log`)
+    .replaceAll('https://acme-v02.api.letsencrypt.org/directory', `https://127.0.0.1:${dead}/directory`)
+    .replace(/127\.0\.0\.1:(5432|6379|8000)/g, `127.0.0.1:${dead}`)
+    .replace('127.0.0.1:9470', `127.0.0.1:${admin}`)
+    .replace('127.0.0.1:9471', `127.0.0.1:${metrics}`);
+  await writeFile(join(dir, 'caretaker.yaml'), config);
+  const child = spawn(process.execPath, [bundle, 'run', '--config', join(dir, 'caretaker.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  try {
+    let status: { modules: Array<{ name: string; state: string }> } | undefined;
+    for (let i = 0; i < 200 && !status; i++) {
+      status = await fetch(`http://127.0.0.1:${admin}/status`)
+        .then((r) => r.json() as Promise<typeof status>)
+        .catch(() => undefined);
+      if (!status) await sleep(50);
+    }
+    assert.ok(status, `bundle never answered: ${stderr}`);
+    assert.deepEqual(
+      status.modules.map((m) => [m.name, m.state]),
+      [['certificates', 'running'], ['backups', 'running'], ['probes', 'running'], ['logs', 'running']],
+    );
+    assert.equal((await fetch(`http://127.0.0.1:${metrics}/metrics`)).status, 200);
+  } finally {
+    child.kill('SIGTERM');
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    await rm(dir, { recursive: true, force: true });
+    assert.equal(code, 0, stderr);
+  }
+});
