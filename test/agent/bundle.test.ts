@@ -37,11 +37,12 @@ test('the production bundle builds and runs every module from one file', async (
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   try {
     let status: { modules: Array<{ name: string; state: string }> } | undefined;
-    for (let i = 0; i < 200 && !status; i++) {
+    // The admin API answers while modules are still starting; wait until none is absent.
+    for (let i = 0; i < 300 && !status?.modules.every((m) => m.state !== 'absent'); i++) {
       status = await fetch(`http://127.0.0.1:${admin}/status`)
         .then((r) => r.json() as Promise<typeof status>)
         .catch(() => undefined);
-      if (!status) await sleep(50);
+      await sleep(50);
     }
     assert.ok(status, `bundle never answered: ${stderr}`);
     assert.deepEqual(
