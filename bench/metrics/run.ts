@@ -1,0 +1,136 @@
+// /metrics of the agent against node_exporter, measured in the same run on the same machine:
+// wrk latency (p50/p99) and requests/s, then the agent's idle CPU and RSS.
+// Usage: node --import tsx bench/metrics/run.ts [--config caretaker.yaml] [--duration 10] [--idle 60]
+//   --config   an agent config with every module on (its metrics.listen is replaced by a free port);
+//              without it the agent runs with host metrics only.
+// Builds the agent with tsc into dist/ first, so the agent runs as it does in production (no tsx).
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { parse, stringify } from 'yaml';
+import { freePort, waitForPort } from '../../test/harness/ports.js';
+
+const { values: flags } = parseArgs({
+  options: { config: { type: 'string' }, duration: { type: 'string', default: '10' }, idle: { type: 'string', default: '60' } },
+});
+const durationS = Math.min(60, Number(flags.duration));
+const idleS = Math.min(300, Number(flags.idle));
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+function build(): string {
+  try {
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe' });
+  } catch (error) {
+    // Type errors elsewhere in the tree still emit JavaScript; the run is valid as long as main.js exists.
+    console.error(`tsc reported errors (continuing with the emitted JavaScript):\n${String((error as { stdout?: Buffer }).stdout ?? error).slice(0, 2000)}`);
+  }
+  const main = path.join(ROOT, 'dist/src/agent/main.js');
+  if (!existsSync(main)) throw new Error(`build produced no ${main}`);
+  return main;
+}
+
+interface WrkResult {
+  p50Ms: number;
+  p99Ms: number;
+  rps: number;
+}
+
+function toMs(text: string): number {
+  const match = /^([\d.]+)(us|ms|s)$/.exec(text);
+  if (!match) throw new Error(`unexpected wrk latency ${text}`);
+  const value = Number(match[1]);
+  return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
+}
+
+function wrk(url: string): WrkResult {
+  const out = execFileSync('wrk', ['-t2', '-c10', `-d${durationS}s`, '--timeout', '5s', '--latency', url], {
+    encoding: 'utf8',
+    timeout: (durationS + 30) * 1000,
+  });
+  const p50 = /^\s+50%\s+(\S+)$/m.exec(out)?.[1];
+  const p99 = /^\s+99%\s+(\S+)$/m.exec(out)?.[1];
+  const rps = /^Requests\/sec:\s+([\d.]+)$/m.exec(out)?.[1];
+  if (!p50 || !p99 || !rps) throw new Error(`could not read wrk output:\n${out}`);
+  if (/Non-2xx/.test(out)) throw new Error(`wrk saw errors:\n${out}`);
+  return { p50Ms: toMs(p50), p99Ms: toMs(p99), rps: Number(rps) };
+}
+
+/** utime + stime of a process in ms (USER_HZ 100), and its RSS in MiB. */
+function usage(pid: number): { cpuMs: number; rssMiB: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const rssKiB = Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  return { cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, rssMiB: rssKiB / 1024 };
+}
+
+async function waitForMetrics(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await fetch(url).then((r) => r.ok && r.text().then((t) => t.includes('node_load1'))).catch(() => false);
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`${url} never served host metrics`);
+}
+
+const main = build();
+const work = await mkdtemp(path.join(os.tmpdir(), 'caretaker-bench-metrics-'));
+const children: number[] = [];
+try {
+  const agentPort = await freePort();
+  const config = (flags.config ? parse(readFileSync(flags.config, 'utf8')) : {}) as Record<string, Record<string, unknown>>;
+  config.agent = { ...config.agent, stateDir: path.join(work, 'state'), logLevel: 'warn' };
+  config.admin = { ...config.admin, listen: `127.0.0.1:${await freePort()}` };
+  config.metrics = { ...config.metrics, listen: `127.0.0.1:${agentPort}`, host: true };
+  const configPath = path.join(work, 'caretaker.yaml');
+  await writeFile(configPath, stringify(config));
+
+  const agent = spawn(process.execPath, [main, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(agent.pid!);
+  const nePort = await freePort();
+  const nodeExporter = spawn('prometheus-node-exporter', [`--web.listen-address=127.0.0.1:${nePort}`], { stdio: 'ignore' });
+  children.push(nodeExporter.pid!);
+  const agentUrl = `http://127.0.0.1:${agentPort}/metrics`;
+  const neUrl = `http://127.0.0.1:${nePort}/metrics`;
+  await waitForPort(nePort);
+  await waitForMetrics(agentUrl);
+
+  const seriesOf = async (url: string) => (await (await fetch(url)).text()).split('\n').filter((l) => l && !l.startsWith('#')).length;
+  const agentSeries = await seriesOf(agentUrl);
+  const neSeries = await seriesOf(neUrl);
+
+  const theirs = wrk(neUrl);
+  const ours = wrk(agentUrl);
+  const afterLoad = usage(agent.pid!);
+
+  // Idle: no scrapes, only the background host refresh (every 15s by default).
+  await sleep(2_000);
+  const idleStart = usage(agent.pid!);
+  await sleep(idleS * 1000);
+  const idleEnd = usage(agent.pid!);
+  const idlePercent = ((idleEnd.cpuMs - idleStart.cpuMs) / (idleS * 1000)) * 100;
+
+  const row = (name: string, r: WrkResult, series: number) =>
+    `| ${name} | ${series} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.rps.toFixed(0)} |`;
+  console.log(`wrk -t2 -c10 -d${durationS}s --latency, loopback, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'})`);
+  console.log('| target | series | p50 ms | p99 ms | req/s |');
+  console.log('|---|---|---|---|---|');
+  console.log(row('caretaker /metrics', ours, agentSeries));
+  console.log(row('node_exporter (Debian, default collectors)', theirs, neSeries));
+  console.log(`p99 caretaker / node_exporter: ${(ours.p99Ms / theirs.p99Ms).toFixed(2)} (target <= 1)`);
+  console.log(`req/s caretaker / node_exporter: ${(ours.rps / theirs.rps).toFixed(2)}`);
+  console.log(`caretaker idle CPU over ${idleS}s: ${idlePercent.toFixed(3)}% of a core (target < 0.5%)`);
+  console.log(`caretaker RSS: ${afterLoad.rssMiB.toFixed(1)} MiB after load, ${idleEnd.rssMiB.toFixed(1)} MiB after idle (target <= 80 MiB)`);
+  console.log(`node_exporter RSS after load: ${usage(nodeExporter.pid!).rssMiB.toFixed(1)} MiB`);
+} finally {
+  for (const pid of children) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
+  }
+  await rm(work, { recursive: true, force: true });
+}
