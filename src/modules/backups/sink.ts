@@ -9,9 +9,16 @@ export interface ByteSink {
   readonly bytes: number;
 }
 
+/** Bytes a sink accepts ahead of the disk before a write waits: lets the producer run on while a write is in flight. */
+const WRITE_AHEAD_BYTES = 4 * 1024 * 1024;
+
 export class FileSink implements ByteSink {
   private readonly hash: Hash = createHash('sha256');
   private written = 0;
+  private pending = 0;
+  /** Writes go out one after another (one fd, no positions); this is the last one queued. */
+  private queue: Promise<void> = Promise.resolve();
+  private failure: unknown;
 
   private constructor(private readonly handle: FileHandle) {}
 
@@ -25,23 +32,36 @@ export class FileSink implements ByteSink {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < chunk.length) {
-      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.length - offset);
-      offset += bytesWritten;
-    }
+    if (this.failure !== undefined) throw this.failure;
     this.hash.update(chunk);
     this.written += chunk.length;
+    this.pending += chunk.length;
+    this.queue = this.queue.then(async () => {
+      if (this.failure !== undefined) return;
+      try {
+        let offset = 0;
+        while (offset < chunk.length) offset += (await this.handle.write(chunk, offset, chunk.length - offset)).bytesWritten;
+      } catch (err) {
+        this.failure = err;
+      } finally {
+        this.pending -= chunk.length;
+      }
+    });
+    if (this.pending > WRITE_AHEAD_BYTES) await this.queue;
+    if (this.failure !== undefined) throw this.failure;
   }
 
-  /** fsyncs and closes; the digest of everything written. */
+  /** Waits for queued writes, fsyncs and closes; the digest of everything written. */
   async finish(): Promise<string> {
+    await this.queue;
+    if (this.failure !== undefined) throw this.failure;
     await this.handle.sync();
     await this.handle.close();
     return this.hash.digest('hex');
   }
 
   async abandon(): Promise<void> {
+    await this.queue;
     await this.handle.close().catch(() => undefined);
   }
 }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
 import type { Readable } from 'node:stream';
 
 export interface StreamingProcess {
@@ -10,6 +11,7 @@ export interface StreamingProcess {
 
 const STDERR_LIMIT = 16 * 1024;
 const KILL_GRACE_MS = 3000;
+const BACKGROUND_NICENESS = 10;
 
 /**
  * Spawns a dump tool whose stdout is the backup. Abort sends SIGTERM, then SIGKILL after a grace period.
@@ -17,6 +19,14 @@ const KILL_GRACE_MS = 3000;
  */
 export function spawnStreaming(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; signal: AbortSignal }): StreamingProcess {
   const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A backup is background work: under CPU contention the agent (admin API, /metrics) and the server come first.
+  if (child.pid !== undefined) {
+    try {
+      setPriority(child.pid, BACKGROUND_NICENESS);
+    } catch {
+      // Not allowed (e.g. a restricted container); the dump runs at normal priority.
+    }
+  }
   let stderr = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (text: string) => {

@@ -1,0 +1,147 @@
+// Backup throughput of the backups module against `pg_dump -Fc` alone and the usual `pg_dump | gzip`
+// pipeline, on the same database in the same run; plus the agent's RSS over idle and the admin/metrics
+// latency while the module's backup runs.
+//
+//   node --expose-gc --import tsx bench/backup/run.ts [--size-mb 256] [--rounds 2]
+//
+// --size-mb 1024 gives the issue's >= 1 GB database (about 10 minutes on 2 cores).
+import { spawn } from 'node:child_process';
+import { rm, stat } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import Fastify from 'fastify';
+import { Registry } from 'prom-client';
+import pino from 'pino';
+import { createRegistrar } from '../../src/agent/kit/metrics.js';
+import { ModuleScheduler } from '../../src/agent/scheduler.js';
+import { errorHandler } from '../../src/agent/admin/error-handler.js';
+import { backupsConfigSchema } from '../../src/modules/backups/config.js';
+import { backupMetrics } from '../../src/modules/backups/metrics.js';
+import { backupRoutes } from '../../src/modules/backups/routes.js';
+import { BackupRunner } from '../../src/modules/backups/runner.js';
+import { pgTool } from '../../src/modules/backups/kinds/pg-tools.js';
+import { startPostgres } from '../../test/harness/postgres.js';
+import { makeTempDir } from '../../test/harness/tmpdir.js';
+
+const { values } = parseArgs({ options: { 'size-mb': { type: 'string', default: '256' }, rounds: { type: 'string', default: '2' } } });
+const sizeMb = Number(values['size-mb']);
+const rounds = Number(values.rounds);
+
+/** Runs a shell pipeline with the password in the environment; resolves with seconds taken. */
+function timed(script: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-o', 'pipefail', '-c', script], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    child.once('close', (code) => (code === 0 ? resolve((performance.now() - started) / 1000) : reject(new Error(`${script}: exit ${code}`))));
+  });
+}
+
+const pg = await startPostgres();
+const tmp = await makeTempDir('bench-backup');
+try {
+  // Rows of about 330 bytes: ids, timestamps, hex text (compressible about 2:1) and a jsonb document.
+  const rows = Math.ceil((sizeMb * 1024 * 1024) / 330);
+  console.error(`filling ${rows} rows (~${sizeMb} MB)…`);
+  await pg.psql('CREATE DATABASE bench');
+  await pg.psql(
+    `CREATE TABLE events AS SELECT g AS id, timestamptz '2024-01-01' + g * interval '1 second' AS at,
+       md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) AS payload,
+       jsonb_build_object('user', g % 100000, 'kind', (ARRAY['click','view','buy'])[1 + g % 3], 'note', repeat(md5(g::text), 3)) AS doc
+     FROM generate_series(1, ${rows}) g;
+     CREATE INDEX events_at ON events (at);`,
+    'bench',
+  );
+  const dbSize = Number((await pg.psql("SELECT pg_database_size('bench')", 'bench')).trim());
+  const url = pg.url.replace(/\/postgres$/, '/bench');
+  const env = { ...process.env, PGPASSWORD: pg.password };
+  const pgDump = pgTool('pg_dump', undefined);
+  const conn = `--dbname=postgres://postgres@127.0.0.1:${pg.port}/bench`;
+
+  // The module under the same conditions the agent gives it: real scheduler, its own registry, admin routes.
+  const registry = new Registry();
+  const controller = new AbortController();
+  const log = pino({ level: 'silent' });
+  const scheduler = new ModuleScheduler(log, controller.signal);
+  const config = backupsConfigSchema.parse({ dir: tmp.path, jobs: [{ name: 'bench', type: 'postgres', url, schedule: '0 3 1 1 *' }] });
+  const runner = new BackupRunner({ log, signal: controller.signal, stateDir: tmp.path, schedule: (s, w) => scheduler.schedule(s, w) }, config, backupMetrics(createRegistrar(registry)));
+  const app = Fastify();
+  app.setErrorHandler(errorHandler);
+  await app.register(backupRoutes, { prefix: '/backups', live: { current: () => runner } });
+  app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  await runner.start();
+
+  // Warm fastify, undici and prom-client so the idle baseline and the latencies measure the backup, not first use.
+  for (let i = 0; i < 20; i++) for (const path of ['/backups/bench', '/metrics']) await (await fetch(base + path)).arrayBuffer();
+
+  const results = { plain: [] as number[], gzip: [] as number[], module: [] as number[], dumpBytes: 0, peakRssDelta: 0, maxAdminMs: 0, maxMetricsMs: 0, probes: 0, maxLoopDelayMs: 0, p99LoopDelayMs: 0, loopUtilization: 0 };
+  for (let round = 0; round < rounds; round++) {
+    console.error(`round ${round + 1}: pg_dump -Fc`);
+    results.plain.push(await timed(`${pgDump} -Fc ${conn} > ${join(tmp.path, 'plain.dump')}`, env));
+    console.error(`round ${round + 1}: pg_dump | gzip`);
+    results.gzip.push(await timed(`${pgDump} ${conn} | gzip > ${join(tmp.path, 'plain.sql.gz')}`, env));
+    results.dumpBytes = (await stat(join(tmp.path, 'plain.dump'))).size;
+    await rm(join(tmp.path, 'plain.dump'));
+    await rm(join(tmp.path, 'plain.sql.gz'));
+
+    console.error(`round ${round + 1}: caretaker backups`);
+    global.gc?.();
+    const idleRss = process.memoryUsage().rss;
+    let peakRss = idleRss;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peakRss = Math.max(peakRss, process.memoryUsage().rss);
+        for (const [path, key] of [['/backups/bench', 'maxAdminMs'], ['/metrics', 'maxMetricsMs']] as const) {
+          const started = performance.now();
+          await (await fetch(base + path)).arrayBuffer();
+          results[key] = Math.max(results[key], performance.now() - started);
+        }
+        results.probes++;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const eluStart = performance.eventLoopUtilization();
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+    const started = performance.now();
+    runner.runNow('bench');
+    await runner.settled();
+    results.module.push((performance.now() - started) / 1000);
+    sampling = false;
+    await sampler;
+    loopDelay.disable();
+    results.loopUtilization = Math.max(results.loopUtilization, performance.eventLoopUtilization(eluStart).utilization);
+    results.maxLoopDelayMs = Math.max(results.maxLoopDelayMs, loopDelay.max / 1e6);
+    results.p99LoopDelayMs = Math.max(results.p99LoopDelayMs, loopDelay.percentile(99) / 1e6);
+    results.peakRssDelta = Math.max(results.peakRssDelta, peakRss - idleRss);
+    const job = runner.job('bench');
+    if (job.state !== 'ok') throw new Error(`module backup failed: ${JSON.stringify(job.lastRun)}`);
+  }
+  await runner.stop();
+  await app.close();
+  scheduler.cancelAll();
+
+  const best = (xs: number[]) => Math.min(...xs);
+  const mb = dbSize / 1024 / 1024;
+  const line = (name: string, seconds: number) => `${name.padEnd(34)} ${seconds.toFixed(1).padStart(7)} s  ${(mb / seconds).toFixed(1).padStart(7)} MB/s`;
+  const report = [
+    `database: ${mb.toFixed(0)} MB (pg_database_size), custom-format dump ${(results.dumpBytes / 1024 / 1024).toFixed(0)} MB, best of ${rounds}`,
+    line('pg_dump -Fc > file', best(results.plain)),
+    line('pg_dump | gzip > file', best(results.gzip)),
+    line('caretaker backup (dump+verify)', best(results.module)),
+    `throughput ratio vs pg_dump -Fc:      ${(best(results.plain) / best(results.module)).toFixed(2)}`,
+    `throughput ratio vs pg_dump | gzip:   ${(best(results.gzip) / best(results.module)).toFixed(2)}`,
+    `agent RSS over idle during backup:    +${(results.peakRssDelta / 1024 / 1024).toFixed(1)} MB`,
+    `slowest GET /backups/:job during it:  ${results.maxAdminMs.toFixed(1)} ms; slowest /metrics: ${results.maxMetricsMs.toFixed(1)} ms (${results.probes} probes)`,
+    `event loop delay during it:           p99 ${results.p99LoopDelayMs.toFixed(1)} ms, max ${results.maxLoopDelayMs.toFixed(1)} ms; event loop busy ${(results.loopUtilization * 100).toFixed(1)} %`,
+    `host: ${cpus().length} CPUs (pg_dump, the postgres backend and the agent share them)`,
+  ];
+  console.log(report.join('\n'));
+} finally {
+  await pg.stop();
+  await tmp.cleanup();
+}
