@@ -1,0 +1,372 @@
+#!/usr/bin/env bash
+# Installs, upgrades or removes caretaker on a systemd server. Run as root from a release tarball
+# (caretaker-<version>/) or from a built checkout; needs no network.
+#
+#   ./install.sh              install or upgrade, then start and wait until the daemon is ready
+#   ./install.sh --detect     same, but write a starting config for what runs here (Redis,
+#                             PostgreSQL, nginx logs, certbot lineages) instead of the example
+#   ./install.sh --dry-run    print what would change, change nothing
+#   ./install.sh --uninstall  stop and remove the program and the unit; keep config, state,
+#                             certificates and backups (add --purge to remove config, state, backups)
+#   ./install.sh --package [--out DIR]
+#                             in a checkout: build and write caretaker-<version>.tar.gz, the
+#                             release tarball (one bundled file, no node_modules)
+#
+# Running it twice changes nothing the second time. The config file is created only when absent:
+# an upgrade never touches it.
+set -euo pipefail
+umask 022
+
+readonly PREFIX=/opt/caretaker
+readonly BIN=/usr/local/bin/caretaker
+readonly CONF_DIR=/etc/caretaker
+readonly CONFIG=$CONF_DIR/caretaker.yaml
+readonly STATE_DIR=/var/lib/caretaker
+readonly BACKUP_DIR=/var/backups/caretaker
+readonly CERT_DIR=/etc/letsencrypt
+readonly UNIT_NAME=caretaker.service
+readonly UNIT=/etc/systemd/system/$UNIT_NAME
+readonly NODE_MAJOR_MIN=20
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly SRC
+# What a release carries, relative to its root; a checkout has the same layout once built.
+readonly PROGRAM_FILES=(dist/caretaker.mjs dist/caretaker.mjs.map docs/caretaker.schema.json docs/install.md examples/caretaker.yaml)
+
+action=install
+dry_run=0
+purge=0
+detect=0
+out_dir=$PWD
+changes=0
+
+say() { printf '%s\n' "$*"; }
+warn() { printf 'install.sh: %s\n' "$*" >&2; }
+die() { warn "$*"; exit 1; }
+
+usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+# Every change to the system goes through here, so --dry-run shows exactly what a real run does.
+change() {
+  changes=$((changes + 1))
+  if ((dry_run)); then
+    say "would: $*"
+  else
+    say "  $*"
+    "$@"
+  fi
+}
+
+parse_args() {
+  while (($#)); do
+    case $1 in
+      --dry-run) dry_run=1 ;;
+      --uninstall) action=uninstall ;;
+      --purge) action=uninstall; purge=1 ;;
+      --detect) detect=1 ;;
+      --package) action=package ;;
+      --out) shift; out_dir=${1:?--out needs a directory} ;;
+      -h | --help) usage; exit 0 ;;
+      *) usage >&2; die "unknown option: $1" ;;
+    esac
+    shift
+  done
+}
+
+require_root() {
+  ((EUID == 0)) || ((dry_run)) || die "run as root (sudo $0)"
+}
+
+require_systemd() {
+  [[ -d /run/systemd/system ]] || die "this system is not running systemd; caretaker needs it as its service manager"
+}
+
+node_path() {
+  local node
+  node=$(command -v node || true)
+  if [[ -z $node ]]; then
+    die "Node.js >= $NODE_MAJOR_MIN is required and 'node' is not on PATH.
+  Debian/Ubuntu: https://github.com/nodesource/distributions (apt-get install nodejs from NodeSource 20.x or newer)
+  or the official binaries from https://nodejs.org/en/download (unpack under /usr/local)"
+  fi
+  local major
+  major=$("$node" -p 'process.versions.node.split(".")[0]')
+  ((major >= NODE_MAJOR_MIN)) || die "Node.js >= $NODE_MAJOR_MIN is required, $node is $("$node" --version).
+  Upgrade it: https://github.com/nodesource/distributions or https://nodejs.org/en/download"
+  readlink -f "$node"
+}
+
+require_built_source() {
+  local file
+  for file in "${PROGRAM_FILES[@]}" systemd/$UNIT_NAME; do
+    [[ -f $SRC/$file ]] || die "$SRC/$file is missing: run this from a release tarball, or build the checkout first (npm ci && npm run build)"
+  done
+}
+
+# Installs $2 from file $1 with mode $3 when the content or mode differs; returns 0 when it did.
+install_file() {
+  local from=$1 to=$2 mode=$3
+  if [[ -f $to ]] && cmp -s "$from" "$to" && [[ $(stat -c %a "$to") == "${mode#0}" ]]; then
+    return 1
+  fi
+  change install -D -m "$mode" "$from" "$to"
+}
+
+ensure_dir() {
+  local dir=$1 mode=$2
+  if [[ ! -d $dir ]]; then
+    change install -d -m "$mode" "$dir"
+  elif [[ $(stat -c %a "$dir") != "${mode#0}" ]]; then
+    change chmod "$mode" "$dir"
+  fi
+}
+
+# ------------------------------------------------------------------------------------ detection
+
+port_open() { timeout 1 bash -c ": >/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+postgres_databases() {
+  command -v psql >/dev/null && id postgres >/dev/null 2>&1 || return 0
+  timeout 5 runuser -u postgres -- psql -XAtqc \
+    "select datname from pg_database where not datistemplate and datname <> 'postgres' order by 1" 2>/dev/null || true
+}
+
+# A starting config for what runs on this host: every section is one that validates.
+detected_config() {
+  local redis=0 postgres=0 nginx=0
+  { port_open 6379 || command -v redis-server >/dev/null; } && redis=1
+  { port_open 5432 || compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; } && postgres=1
+  [[ -d /var/log/nginx ]] && command -v nginx >/dev/null && nginx=1
+  local databases=()
+  ((postgres)) && mapfile -t databases < <(postgres_databases)
+  ((${#databases[@]})) || databases=(postgres)
+
+  cat <<EOF
+# /etc/caretaker/caretaker.yaml written by \`install.sh --detect\` on $(date -u +%F) for $(hostname).
+# Review it, validate with \`caretaker check-config\`, apply with \`systemctl reload caretaker\`.
+# The full example with every section: $PREFIX/examples/caretaker.yaml
+
+agent:
+  stateDir: $STATE_DIR
+  logLevel: info
+
+admin:
+  listen: 127.0.0.1:9470
+
+metrics:
+  listen: 127.0.0.1:9471
+  host: true
+EOF
+  if ((redis || postgres)); then
+    printf '\nprobes:\n'
+    ((redis)) && printf '  - { name: redis, type: redis, url: "redis://127.0.0.1:6379", interval: 15s, timeout: 2s, critical: true }\n'
+    ((postgres)) && printf '  - { name: postgres, type: postgres, url: "postgres://postgres@127.0.0.1:5432/postgres", interval: 15s, critical: true }\n'
+    # shellcheck disable=SC2016 # ${...} is caretaker's syntax, written literally
+    printf '\n# A password goes in the URL as ${credential:NAME} (LoadCredential= in a drop-in) or ${file:/path}.\n'
+    printf 'backups:\n  dir: %s\n  jobs:\n' "$BACKUP_DIR"
+    if ((postgres)); then
+      local db
+      for db in "${databases[@]}"; do
+        printf '    - { name: pg-%s, type: postgres, url: "postgres://postgres@127.0.0.1:5432/%s", schedule: "0 2 * * *",\n' "$db" "$db"
+        printf '        retention: { keepLast: 3, keepDaily: 7, keepWeekly: 4, keepMonthly: 6 } }\n'
+      done
+    fi
+    ((redis)) && printf '    - { name: redis, type: redis, url: "redis://127.0.0.1:6379", schedule: "0 */6 * * *", retention: { keepDaily: 7 } }\n'
+  fi
+  if ((nginx)); then
+    cat <<'EOF'
+
+logs:
+  - name: nginx
+    paths: [/var/log/nginx/*.log]
+    rotate: { every: daily, maxSize: 100MiB }
+    keep: 30
+    compress: true
+    delayCompress: true
+    reopen: { command: "nginx -s reopen" }
+EOF
+  fi
+  local lineages=()
+  [[ -d $CERT_DIR/renewal ]] && mapfile -t lineages < <(find "$CERT_DIR/renewal" -maxdepth 1 -name '*.conf' -printf '%f\n' | sed 's/\.conf$//' | LC_ALL=C sort)
+  if ((${#lineages[@]})); then
+    printf '\n# certbot lineages found in %s/renewal/, to adopt (caretaker keeps the live/<name>/ layout):\n' "$CERT_DIR"
+    printf '# certificates:\n#   dir: %s\n#   acme: { directory: https://acme-v02.api.letsencrypt.org/directory, email: you@example.com }\n#   certs:\n' "$CERT_DIR"
+    local name
+    for name in "${lineages[@]}"; do
+      printf '#     - { name: %s, domains: [%s], challenge: { type: http-01, webroot: /var/www/certbot } }\n' "$name" "$name"
+    done
+  fi
+}
+
+# ------------------------------------------------------------------------------------ install
+
+# Returns 0 when anything of the program changed (the running daemon must restart).
+install_program() {
+  local node=$1 file unchanged=1
+  for file in "${PROGRAM_FILES[@]}"; do
+    install_file "$SRC/$file" "$PREFIX/$file" 0644 && unchanged=0
+  done
+  local wrapper
+  wrapper=$(mktemp)
+  printf '#!/bin/sh\n# installed by caretaker install.sh\nexec %s %s/dist/caretaker.mjs "$@"\n' "$node" "$PREFIX" >"$wrapper"
+  install_file "$wrapper" "$BIN" 0755 && unchanged=0
+  rm -f "$wrapper"
+  return $unchanged
+}
+
+install_config() {
+  ensure_dir "$CONF_DIR" 0750
+  local detected=""
+  if ((detect)); then
+    detected=$(mktemp)
+    detected_config >"$detected"
+    if ((!dry_run)) && ! "$BIN" check-config --config "$detected" >/dev/null; then
+      "$BIN" check-config --config "$detected" >&2 || true
+      rm -f "$detected"
+      die "the detected config does not validate (a bug: please report it with the lines above)"
+    fi
+  fi
+  if [[ ! -e $CONFIG ]]; then
+    change install -m 0640 "${detected:-$SRC/examples/caretaker.yaml}" "$CONFIG"
+  elif [[ -n $detected ]] && ! cmp -s "$detected" "$CONFIG.detected"; then
+    say "$CONFIG exists and is kept; the detected config goes beside it for you to compare:"
+    change install -m 0640 "$detected" "$CONFIG.detected"
+  fi
+  [[ -z $detected ]] || rm -f "$detected"
+}
+
+install_dirs() {
+  ensure_dir "$STATE_DIR" 0700
+  ensure_dir "$BACKUP_DIR" 0700
+  # ProtectSystem=strict can only open up paths that exist; certbot creates it 0755 too.
+  ensure_dir "$CERT_DIR" 0755
+}
+
+install_unit() {
+  install_file "$SRC/systemd/$UNIT_NAME" "$UNIT" 0644 || return 1
+  change systemctl daemon-reload
+}
+
+start_service() {
+  local restart=$1
+  if [[ $(systemctl is-enabled "$UNIT_NAME" 2>/dev/null) != enabled ]]; then
+    change systemctl enable --quiet "$UNIT_NAME"
+  fi
+  # Type=notify: start/restart return once the daemon sent READY=1, or fail.
+  if ! systemctl is-active --quiet "$UNIT_NAME"; then
+    systemctl reset-failed "$UNIT_NAME" 2>/dev/null || true
+    change systemctl start "$UNIT_NAME"
+  elif ((restart)); then
+    change systemctl restart "$UNIT_NAME"
+  fi
+  ((dry_run)) && return 0
+  if ! systemctl is-active --quiet "$UNIT_NAME"; then
+    systemctl status --no-pager --lines=20 "$UNIT_NAME" >&2 || true
+    die "$UNIT_NAME did not become ready; see journalctl -u caretaker"
+  fi
+}
+
+print_summary() {
+  local version
+  version=$("$BIN" version 2>/dev/null || echo "caretaker (not installed)")
+  cat <<EOF
+
+$version is running as $UNIT_NAME.
+  program      $PREFIX (CLI: $BIN)
+  config       $CONFIG
+  unit         $UNIT (local changes: systemctl edit caretaker)
+  state        $STATE_DIR
+  backups      $BACKUP_DIR
+  certificates $CERT_DIR
+  admin API    http://127.0.0.1:9470 (metrics: http://127.0.0.1:9471/metrics)
+  logs         journalctl -u caretaker
+
+Next:
+  sudoedit $CONFIG && sudo caretaker check-config
+  sudo systemctl reload caretaker
+  sudo caretaker status
+EOF
+}
+
+cmd_install() {
+  require_root
+  require_systemd
+  require_built_source
+  local node restart=0
+  node=$(node_path)
+  say "installing caretaker from $SRC (node: $node)"
+  install_program "$node" && restart=1
+  install_config
+  install_dirs
+  install_unit && restart=1
+  start_service "$restart"
+  if ((changes == 0)); then
+    say "already installed and up to date: nothing changed"
+  elif ((dry_run)); then
+    say "dry run: $changes change(s) listed, none made"
+    return 0
+  fi
+  print_summary
+}
+
+# ------------------------------------------------------------------------------------ uninstall
+
+cmd_uninstall() {
+  require_root
+  if [[ -f $UNIT ]]; then
+    if systemctl is-active --quiet "$UNIT_NAME" || systemctl is-enabled --quiet "$UNIT_NAME" 2>/dev/null; then
+      change systemctl disable --now --quiet "$UNIT_NAME"
+    fi
+    change rm -f "$UNIT"
+    change systemctl daemon-reload
+    systemctl reset-failed "$UNIT_NAME" 2>/dev/null || true
+  fi
+  [[ -e $PREFIX ]] && change rm -rf "$PREFIX"
+  [[ -e $BIN ]] && change rm -f "$BIN"
+  if ((purge)); then
+    local path
+    for path in "$CONF_DIR" "$STATE_DIR" "$BACKUP_DIR" "$UNIT.d"; do
+      [[ -e $path ]] && change rm -rf "$path"
+    done
+    say "purged config, state and backups; $CERT_DIR is kept (certbot and web servers may share it)"
+  else
+    say "kept: $CONF_DIR, $STATE_DIR, $BACKUP_DIR, $CERT_DIR (remove them too with --purge)"
+  fi
+  ((changes)) || say "caretaker is not installed: nothing changed"
+}
+
+# ------------------------------------------------------------------------------------ package
+
+cmd_package() {
+  [[ -f $SRC/package.json && -f $SRC/scripts/build.mjs ]] || die "--package runs in a checkout (package.json, scripts/build.mjs)"
+  command -v npm >/dev/null || die "--package needs npm (it runs npm run build)"
+  local version name stage
+  version=$(cd "$SRC" && node -p 'require("./package.json").version')
+  name=caretaker-$version
+  (cd "$SRC" && npm run --silent build)
+  require_built_source
+  stage=$(mktemp -d)
+  # shellcheck disable=SC2064 # expand now: $stage is local
+  trap "rm -rf '$stage'" EXIT
+  local file
+  for file in install.sh systemd/$UNIT_NAME package.json "${PROGRAM_FILES[@]}"; do
+    install -D -m "$([[ $file == install.sh ]] && echo 0755 || echo 0644)" "$SRC/$file" "$stage/$name/$file"
+  done
+  mkdir -p "$out_dir"
+  local tarball
+  tarball=$(cd "$out_dir" && pwd)/$name.tar.gz
+  # Reproducible: same sources, same bytes.
+  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@"${SOURCE_DATE_EPOCH:-0}" \
+    -C "$stage" -cf - "$name" | gzip -n >"$tarball"
+  say "$tarball"
+}
+
+main() {
+  parse_args "$@"
+  case $action in
+    install) cmd_install ;;
+    uninstall) cmd_uninstall ;;
+    package) cmd_package ;;
+  esac
+}
+
+main "$@"
