@@ -13,6 +13,8 @@ export async function startSilentListener(): Promise<SilentListener> {
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('error', () => undefined);
+    // Read and drop what the client sends: a paused socket would never see the client's FIN and stay open.
+    socket.resume();
     socket.once('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolve, reject) => {

@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import { probesSectionSchema, type ProbesConfig } from '../../../src/modules/probes/config.js';
 import { declareProbeMetrics } from '../../../src/modules/probes/metrics.js';
@@ -58,3 +60,27 @@ export async function checkOnce(item: Record<string, unknown>): Promise<ProbeVie
     await fixture.stop();
   }
 }
+
+// The schedule counts an interval from the end of a check, so "back within one interval" means at most
+// one interval plus one check (bounded by the timeout).
+export const INTERVAL_MS = 1_000;
+export const TIMEOUT_MS = 500;
+
+/** Polls `read` until it returns true, at most `ms`; returns whether it did. */
+export async function eventually(read: () => boolean | Promise<boolean>, ms = 2_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await read()) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(20);
+  }
+}
+
+/** Waits for the probe to reach `status` through its own schedule; resolves with the time it took. */
+export async function waitForStatus(fixture: ProberFixture, name: string, status: ProbeView['status'], ms: number): Promise<number> {
+  const started = Date.now();
+  const reached = await eventually(() => fixture.prober.get(name).status === status, ms);
+  assert.ok(reached, `${name} did not become ${status} within ${ms} ms: ${JSON.stringify(fixture.prober.get(name).last)}`);
+  return Date.now() - started;
+}
+
