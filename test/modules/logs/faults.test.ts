@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { list, makeFixture } from './setup.js';
+
+test('a directory writable by others is refused (sticky bit or not), with a clear problem', async (t) => {
+  const f = await makeFixture((dir) => [
+    { name: 'open', paths: [join(dir, 'open', '*.log')], rotate: { maxSize: '1B' } },
+    { name: 'sticky', paths: [join(dir, 'sticky', '*.log')], rotate: { maxSize: '1B' } },
+  ]);
+  t.after(() => f.cleanup());
+  for (const [sub, mode] of [['open', 0o777], ['sticky', 0o1777]] as const) {
+    await mkdir(join(f.dir, sub));
+    await chmod(join(f.dir, sub), mode);
+    await writeFile(join(f.dir, sub, 'a.log'), 'x\n');
+  }
+  await f.rotator.start();
+  await f.rotator.tick();
+  assert.deepEqual(await list(join(f.dir, 'open')), ['a.log']);
+  assert.deepEqual(await list(join(f.dir, 'sticky')), ['a.log']);
+  const health = f.rotator.health();
+  assert.equal(health.status, 'degraded');
+  assert.match(health.checks![0]!.message!, /writable by others \(mode 777\); refusing to rotate there/);
+  assert.match(health.checks![1]!.message!, /mode 1777/);
+});
+
+test('symlinks are never followed and a path resolving outside the globs is refused', async (t) => {
+  const f = await makeFixture((dir) => [{ name: 'app', paths: [join(dir, '*.log'), join(dir, 'apps', '*', 'out.log')], rotate: { maxSize: '1B' } }]);
+  t.after(() => f.cleanup());
+  const secret = join(f.dir, '..', 'secret.txt');
+  await writeFile(secret, 'do not touch\n');
+  await symlink(secret, join(f.dir, 'evil.log'));
+  await mkdir(join(f.dir, 'apps'));
+  await mkdir(join(f.dir, '..', 'elsewhere'));
+  await writeFile(join(f.dir, '..', 'elsewhere', 'out.log'), 'outside\n');
+  await symlink(join(f.dir, '..', 'elsewhere'), join(f.dir, 'apps', 'x'));
+  await writeFile(join(f.dir, 'good.log'), 'ok\n');
+  await f.rotator.start();
+  await f.rotator.tick();
+  assert.equal(await readFile(secret, 'utf8'), 'do not touch\n');
+  assert.deepEqual(await list(join(f.dir, '..', 'elsewhere')), ['out.log']);
+  assert.ok((await list(f.dir)).some((n) => n.startsWith('good.log-')), 'the safe file still rotates');
+  const problems = f.rotator.status().logs[0]!.problems.join('\n');
+  assert.match(problems, /evil\.log is a symlink; symlinks are never followed/);
+  assert.match(problems, /outside the configured paths/);
+});
+
+test('a missing pid file, a failing command and a timed-out command are failures with the files kept', async (t) => {
+  const f = await makeFixture((dir) => [
+    { name: 'nopid', paths: [join(dir, 'a.log')], rotate: { maxSize: '1B' }, reopen: { signal: 'USR1', pidFile: join(dir, 'none.pid') } },
+    { name: 'badcmd', paths: [join(dir, 'b.log')], rotate: { maxSize: '1B' }, reopen: { command: 'echo nope >&2; exit 3' } },
+    { name: 'slowcmd', paths: [join(dir, 'c.log')], rotate: { maxSize: '1B' }, reopen: { command: 'sleep 5', timeout: '300ms' } },
+  ]);
+  t.after(() => f.cleanup());
+  for (const name of ['a.log', 'b.log', 'c.log']) await writeFile(join(f.dir, name), `${name}\n`);
+  await f.rotator.start();
+  await f.rotator.tick();
+  const outcomes = f.rotator.status().logs;
+  assert.match(outcomes[0]!.problems.join(), /reopen: cannot read pid file .*none\.pid/);
+  assert.match(outcomes[1]!.problems.join(), /reopen: .*exited with 3: nope/);
+  assert.match(outcomes[2]!.problems.join(), /reopen: .*timed out after 300 ms/);
+  for (const log of ['nopid', 'badcmd', 'slowcmd']) {
+    assert.equal(await f.metric('caretaker_log_rotations_total', { log, result: 'failure' }), 1);
+    assert.equal(await f.metric('caretaker_log_last_rotation_timestamp_seconds', { log }), undefined);
+  }
+  const names = await list(f.dir);
+  for (const base of ['a.log', 'b.log', 'c.log']) assert.ok(names.some((n) => n.startsWith(`${base}-`)), `${base} rotated file kept`);
+  assert.equal(f.rotator.health().status, 'degraded');
+});
+
+test('a writer that never lets go: failure reported, compression waits, then happens once it exits', async (t) => {
+  const f = await makeFixture((dir) => [
+    { name: 'stuck', paths: [join(dir, 'a.log')], rotate: { maxSize: '1B' }, compress: true, reopen: { signal: 'USR1', pidFile: join(dir, 'holder.pid'), timeout: '300ms' } },
+  ]);
+  t.after(() => f.cleanup());
+  const live = join(f.dir, 'a.log');
+  await writeFile(live, 'held\n');
+  // Holds the file open and ignores USR1.
+  const holder = spawn(process.execPath, ['-e', `const fs=require('fs'); fs.openSync(${JSON.stringify(live)}, 'a'); process.on('SIGUSR1', () => {}); fs.writeFileSync(${JSON.stringify(join(f.dir, 'holder.pid'))}, String(process.pid)); setInterval(() => {}, 1000);`], { stdio: 'ignore' });
+  t.after(() => holder.kill('SIGKILL'));
+  for (let i = 0; i < 200 && !(await list(f.dir)).includes('holder.pid'); i++) await new Promise((r) => setTimeout(r, 10));
+  await f.rotator.start();
+  await f.rotator.tick();
+  const status = f.rotator.status().logs[0]!;
+  assert.match(status.problems.join(), /still holds the rotated file/);
+  assert.equal(status.files[0]!.pendingCompression, 1);
+  assert.deepEqual((await list(f.dir)).filter((n) => n.startsWith('a.log-')), ['a.log-20260110T120000Z']);
+
+  await new Promise((resolve) => {
+    holder.once('exit', resolve);
+    holder.kill('SIGKILL');
+  });
+  await f.rotator.tick();
+  assert.deepEqual((await list(f.dir)).filter((n) => n.startsWith('a.log-')), ['a.log-20260110T120000Z.gz']);
+});
+
+test('missing files: reported unless missingOk', async (t) => {
+  const f = await makeFixture((dir) => [
+    { name: 'strict', paths: [join(dir, 'none-*.log')], rotate: { every: 'daily' } },
+    { name: 'lenient', paths: [join(dir, 'none.log')], rotate: { every: 'daily' }, missingOk: true },
+  ]);
+  t.after(() => f.cleanup());
+  await f.rotator.start();
+  await f.rotator.tick();
+  const [strict, lenient] = f.rotator.status().logs;
+  assert.match(strict!.problems.join(), /no file matches .*none-\*\.log/);
+  assert.deepEqual(lenient!.problems, []);
+});
+
+test('stop during a compression removes the partial .gz and keeps the rotated file; stop is idempotent', async (t) => {
+  const f = await makeFixture((dir) => [{ name: 'big', paths: [join(dir, 'big.log')], rotate: { maxSize: '1GiB' }, compress: { level: 9 } }]);
+  t.after(() => f.cleanup());
+  const block = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < block.length; i++) block[i] = 97 + ((i * 7919) % 26);
+  await writeFile(join(f.dir, 'big.log'), Buffer.concat(Array.from({ length: 120 }, () => block)));
+  await f.rotator.start();
+  await f.rotator.tick();
+  const rotation = f.rotator.rotate('big').catch((err: unknown) => err);
+  for (let i = 0; i < 500 && !(await list(f.dir)).some((n) => n.endsWith('.tmp')); i++) await new Promise((r) => setTimeout(r, 5));
+  await Promise.all([f.rotator.stop(), f.rotator.stop()]);
+  await rotation;
+  const names = await list(f.dir);
+  assert.ok(!names.some((n) => n.endsWith('.tmp') || n.endsWith('.gz')), names.join(', '));
+  assert.ok(names.some((n) => /^big\.log-\d{8}T\d{6}Z$/.test(n)), 'the rotated file is kept for the next start');
+  await assert.rejects(f.rotator.rotate('big'), { status: 503 });
+});
