@@ -10,7 +10,8 @@ export interface AgentRegistry {
  */
 export function createAgentRegistry(version: string, moduleUp: () => Array<[string, number]>): AgentRegistry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  // The default 10 ms event-loop sampling wakes an idle agent 100 times a second; 1 s is plenty for a gauge.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 1000 });
   // prom-client exports these gauges with a `_total` suffix, which Prometheus reserves for counters;
   // the same numbers stay available without it (nodejs_active_handles, …).
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {

@@ -17,6 +17,7 @@ const PACKAGE_OF: Record<string, string> = {
   nginx: 'nginx-light',
   logrotate: 'logrotate',
   promtool: 'prometheus',
+  'prometheus-node-exporter': 'prometheus-node-exporter',
   wrk: 'wrk',
   openssl: 'openssl',
   setpriv: 'util-linux',
