@@ -1,0 +1,233 @@
+// install.sh and caretaker.service under a real systemd: a bookworm container booted with
+// systemd-nspawn (test/e2e/systemd-host.sh), the host's node bind-mounted, the release tarball
+// built from this checkout and installed the way docs/install.md says.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { makeTempDir, type TempDir } from '../harness/tmpdir.js';
+import { Container, ensureRootfs } from './container.js';
+import { MAX_EXPOSURE, exposureOf } from './exposure.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const UNIT = 'caretaker.service';
+const CONFIG = '/etc/caretaker/caretaker.yaml';
+const DROP_IN = '/etc/systemd/system/caretaker.service.d/e2e.conf';
+
+/** GET on the admin API from inside the container: prints the body, fails on a non-2xx or no answer. */
+const adminGet = (path: string) =>
+  `node -e "fetch('http://127.0.0.1:9470${path}').then(async (r) => { console.log(await r.text()); process.exit(r.ok ? 0 : 1); }, () => process.exit(2))"`;
+
+describe('caretaker under systemd (nspawn)', { timeout: 15 * 60_000 }, () => {
+  let release: TempDir;
+  let tarball: string;
+  let ct: Container;
+  let unpacked: string;
+
+  const props = (...names: string[]) => ct.show(UNIT, names);
+  const mainPid = async () => (await props('MainPID')).MainPID;
+  const dropIn = async (lines: string) => {
+    await ct.ok(`mkdir -p ${DROP_IN.replace(/\/[^/]+$/, '')} && printf '[Service]\\n${lines}\\n' > ${DROP_IN} && systemctl daemon-reload`);
+  };
+  const removeDropIn = () => ct.ok(`rm -f ${DROP_IN} && systemctl daemon-reload`);
+  const running = (pidOtherThan?: string) => async () => {
+    const p = await props('ActiveState', 'SubState', 'MainPID');
+    return p.ActiveState === 'active' && p.SubState === 'running' && p.MainPID !== '0' && p.MainPID !== pidOtherThan ? p.MainPID : undefined;
+  };
+
+  before(async () => {
+    await ensureRootfs();
+    release = await makeTempDir('e2e-release');
+    const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+    // The release tarball exactly as a maintainer makes it (docs/install.md, "Build the release").
+    await promisify(execFile)('bash', [join(root, 'install.sh'), '--package', '--out', release.path], { cwd: root, timeout: 180_000 });
+    tarball = `caretaker-${version}.tar.gz`;
+    unpacked = `/root/caretaker-${version}`;
+    ct = await Container.boot(`caretaker-e2e-${process.pid}`, [`--bind-ro=${release.path}:/mnt/release`]);
+  }, { timeout: 35 * 60_000 });
+
+  after(async () => {
+    await ct?.stop();
+    await release?.cleanup();
+  });
+
+  test('docs/install.md shows the commands this test runs', async () => {
+    const doc = await readFile(join(root, 'docs', 'install.md'), 'utf8');
+    assert.ok(doc.includes(`tar -xzf ${tarball}\ncd ${unpacked.slice('/root/'.length)}\nsudo ./install.sh\n`), 'server commands');
+    assert.ok(doc.includes('./install.sh --package\n'), 'release build command');
+  });
+
+  test('--dry-run lists the changes and makes none', async () => {
+    const out = await ct.ok(`cd /root && tar -xzf /mnt/release/${tarball} && cd ${unpacked} && ./install.sh --dry-run`);
+    assert.match(out, /would: install -D -m 0644 .*\/dist\/caretaker\.mjs \/opt\/caretaker\/dist\/caretaker\.mjs/);
+    assert.match(out, /would: systemctl start caretaker\.service/);
+    assert.equal(await ct.ok('ls /opt/caretaker /etc/caretaker /etc/systemd/system/caretaker.service 2>/dev/null | wc -l'), '0');
+  });
+
+  test('install.sh installs, and the unit is active (running) once the daemon said READY=1', async () => {
+    // The server commands of docs/install.md (as root, so without sudo).
+    const out = await ct.ok(`tar -xzf /mnt/release/${tarball}\ncd ${unpacked.slice('/root/'.length)}\n./install.sh`, 120_000);
+    assert.match(out, /is running as caretaker\.service/);
+    const p = await props('ActiveState', 'SubState', 'Type', 'NotifyAccess', 'StatusText', 'UnitFileState', 'WatchdogUSec');
+    assert.deepEqual(
+      [p.ActiveState, p.SubState, p.Type, p.NotifyAccess, p.UnitFileState, p.WatchdogUSec],
+      ['active', 'running', 'notify', 'all', 'enabled', '30s'],
+    );
+    // The status line travels with READY=1 (systemd-notify --ready --status=...).
+    assert.match(p.StatusText ?? '', /^running: certificates, backups, probes, logs/);
+    assert.deepEqual(JSON.parse(await ct.ok(adminGet('/health'))), { status: 'ok' });
+    assert.equal(await ct.ok(`stat -c '%a %U' /etc/caretaker /etc/caretaker/caretaker.yaml /var/lib/caretaker /var/backups/caretaker`), '750 root\n640 root\n700 root\n700 root');
+    assert.equal(await ct.ok(`cmp /etc/caretaker/caretaker.yaml ${unpacked}/examples/caretaker.yaml && echo same`), 'same');
+    // The installed program is the bundle alone: no node_modules on the server.
+    assert.equal(await ct.ok('find /opt/caretaker -name node_modules | wc -l'), '0');
+  });
+
+  test('the unit stays activating, with the API already up, while READY=1 does not arrive', async () => {
+    // Without systemd-notify on PATH the daemon runs but cannot report readiness.
+    await dropIn('Environment=PATH=/nonexistent\\nTimeoutStartSec=8s\\nRestart=no');
+    await ct.ok(`systemctl restart --no-block ${UNIT}`);
+    await ct.waitFor('the admin API of the unready daemon', async () => ((await ct.sh(adminGet('/health'))).code === 0 ? true : undefined), 15_000);
+    const p = await props('ActiveState', 'SubState');
+    assert.deepEqual([p.ActiveState, p.SubState], ['activating', 'start']);
+    const failed = await ct.waitFor('the start timeout', async () => {
+      const q = await props('ActiveState', 'Result');
+      return q.ActiveState === 'failed' ? q : undefined;
+    }, 20_000);
+    assert.equal(failed.Result, 'timeout');
+    await removeDropIn();
+    await ct.ok(`systemctl reset-failed ${UNIT} && systemctl start ${UNIT}`, 60_000);
+    assert.ok(await running()());
+  });
+
+  test('a second install.sh changes nothing and does not restart the daemon', async () => {
+    const pid = await mainPid();
+    const before = await ct.ok('find /opt/caretaker /usr/local/bin/caretaker /etc/caretaker /etc/systemd/system/caretaker.service -printf "%p %m %s %T@\\n" | sort');
+    const out = await ct.ok(`cd ${unpacked} && ./install.sh`, 60_000);
+    assert.match(out, /nothing changed/);
+    assert.doesNotMatch(out, /^ {2}(install|systemctl|chmod)/m);
+    assert.equal(await ct.ok('find /opt/caretaker /usr/local/bin/caretaker /etc/caretaker /etc/systemd/system/caretaker.service -printf "%p %m %s %T@\\n" | sort'), before);
+    assert.equal(await mainPid(), pid);
+    assert.match(await ct.ok(`cd ${unpacked} && ./install.sh --dry-run`), /nothing changed/);
+  });
+
+  test('systemctl reload applies a config change in the same process; an invalid file is refused', async () => {
+    const pid = await mainPid();
+    await ct.ok(`sed -i 's|^probes:$|probes:\\n  - { name: e2e-reload, type: tcp, address: "127.0.0.1:9470", interval: 2s }|' ${CONFIG}`);
+    await ct.ok(`systemctl reload ${UNIT}`);
+    // ExecReload=kill -HUP returns at once (systemd 252 has no Type=notify-reload): poll.
+    const probes = await ct.waitFor('the added probe', async () => {
+      const body = await ct.ok(adminGet('/probes'));
+      return body.includes('e2e-reload') ? body : undefined;
+    }, 15_000);
+    assert.match(probes, /e2e-reload/);
+    assert.equal(await mainPid(), pid);
+
+    await ct.ok(`cp ${CONFIG} /root/good.yaml && echo 'nonsense: [' >> ${CONFIG} && systemctl reload ${UNIT}`);
+    await ct.waitFor('the refused reload in the journal', async () => {
+      const journal = await ct.ok(`journalctl -u ${UNIT} --no-pager -o cat -n 50`);
+      return /reload (refused|failed)|invalid config/i.test(journal) ? true : undefined;
+    }, 15_000);
+    const p = await props('ActiveState', 'SubState', 'MainPID');
+    assert.deepEqual([p.ActiveState, p.SubState, p.MainPID], ['active', 'running', pid]);
+    assert.match(await ct.ok(adminGet('/probes')), /e2e-reload/);
+    await ct.ok(`cp /root/good.yaml ${CONFIG} && systemctl reload ${UNIT}`);
+  });
+
+  test('kill -9 of the main process is followed by a restart', async () => {
+    const pid = await mainPid();
+    const restartsBefore = Number((await props('NRestarts')).NRestarts);
+    await ct.ok(`kill -9 ${pid}`);
+    // RestartSec=10s, then start-up until READY=1.
+    const next = await ct.waitFor('the restarted daemon', running(pid), 40_000);
+    assert.notEqual(next, pid);
+    assert.equal(Number((await props('NRestarts')).NRestarts), restartsBefore + 1);
+  });
+
+  test('the watchdog restarts a daemon whose event loop is blocked', async () => {
+    // A shorter watchdog than the shipped 30 s keeps the test short; the mechanism is the same.
+    await dropIn('WatchdogSec=3s\\nRestartSec=1s');
+    await ct.ok(`systemctl restart ${UNIT}`, 60_000);
+    const pid = await mainPid();
+    // Healthy: the pings (every WatchdogSec/2 from the event loop) keep it alive past several periods.
+    await ct.ok('sleep 7');
+    assert.equal(await mainPid(), pid, 'a healthy daemon was restarted by the watchdog');
+    // Block the event loop for real: open the inspector (SIGUSR1) and evaluate an endless loop.
+    await ct.ok(`kill -USR1 ${pid}`);
+    await ct.ok(
+      `node --experimental-websocket -e "
+        const deadline = Date.now() + 10000;
+        (async () => {
+          for (;;) {
+            try {
+              const [target] = await (await fetch('http://127.0.0.1:9229/json/list')).json();
+              const ws = new WebSocket(target.webSocketDebuggerUrl);
+              ws.onopen = () => { ws.send(JSON.stringify({ id: 1, method: 'Runtime.evaluate', params: { expression: 'for (;;) {}' } })); setTimeout(() => process.exit(0), 300); };
+              return;
+            } catch (err) { if (Date.now() > deadline) throw err; await new Promise((r) => setTimeout(r, 100)); }
+          }
+        })();" 2>&1`,
+      20_000,
+    );
+    const next = await ct.waitFor('the restart after the watchdog', running(pid), 30_000);
+    assert.notEqual(next, pid);
+    assert.match(await ct.ok(`journalctl -u ${UNIT} --no-pager -o cat`), /[Ww]atchdog timeout/);
+    await removeDropIn();
+    await ct.ok(`systemctl restart ${UNIT}`, 60_000);
+  });
+
+  test('systemctl stop exits cleanly', async () => {
+    const started = Date.now();
+    await ct.ok(`systemctl stop ${UNIT}`, 60_000);
+    const elapsedMs = Date.now() - started;
+    const p = await props('ActiveState', 'Result', 'ExecMainCode', 'ExecMainStatus');
+    assert.deepEqual([p.ActiveState, p.Result, p.ExecMainStatus], ['inactive', 'success', '0']);
+    assert.ok(elapsedMs < 20_000, `stop took ${elapsedMs} ms`);
+    await ct.ok(`systemctl start ${UNIT}`, 60_000);
+  });
+
+  test(`systemd-analyze: verify is clean and security exposure is <= ${MAX_EXPOSURE}`, async () => {
+    const verify = await ct.sh(`systemd-analyze verify /etc/systemd/system/${UNIT}`);
+    assert.deepEqual([verify.code, verify.stdout.trim(), verify.stderr.trim()], [0, '', '']);
+    const report = await ct.ok(`systemd-analyze security --no-pager ${UNIT}`);
+    const exposure = exposureOf(report);
+    console.log(`systemd-analyze security ${UNIT} (running unit, systemd 252): ${exposure}`);
+    assert.ok(exposure <= MAX_EXPOSURE, report);
+  });
+
+  test('--uninstall keeps config, state and backups; --detect proposes a config beside the kept one', async () => {
+    await ct.ok('mkdir -p /var/backups/caretaker/e2e && echo keep > /var/backups/caretaker/e2e/marker');
+    const config = await ct.ok(`sha256sum ${CONFIG}`);
+    const out = await ct.ok(`cd ${unpacked} && ./install.sh --uninstall`, 60_000);
+    assert.match(out, /kept: \/etc\/caretaker/);
+    assert.equal(await ct.ok('ls -d /opt/caretaker /usr/local/bin/caretaker /etc/systemd/system/caretaker.service 2>/dev/null | wc -l'), '0');
+    assert.equal((await props('LoadState')).LoadState, 'not-found');
+    assert.equal(await ct.ok(`sha256sum ${CONFIG}`), config);
+    assert.equal(await ct.ok('cat /var/backups/caretaker/e2e/marker && ls -d /var/lib/caretaker/probes'), 'keep\n/var/lib/caretaker/probes');
+    assert.match(await ct.ok(`cd ${unpacked} && ./install.sh --uninstall`), /not installed: nothing changed/);
+
+    // What --detect looks for: something on Redis's port, nginx with its logs, a certbot lineage.
+    await ct.ok(`systemd-run --unit=fake-redis node -e "require('net').createServer((s) => s.end()).listen(6379, '127.0.0.1')"`);
+    await ct.ok(`printf '#!/bin/sh\\nexit 0\\n' > /usr/local/sbin/nginx && chmod +x /usr/local/sbin/nginx && mkdir -p /var/log/nginx /etc/letsencrypt/renewal && touch /etc/letsencrypt/renewal/shop.example.org.conf`);
+    const reinstall = await ct.ok(`cd ${unpacked} && ./install.sh --detect`, 120_000);
+    assert.match(reinstall, /caretaker\.yaml exists and is kept/);
+    assert.equal(await ct.ok(`sha256sum ${CONFIG}`), config);
+    const detected = await ct.ok(`cat ${CONFIG}.detected`);
+    assert.match(detected, /name: redis, type: redis, url: "redis:\/\/127\.0\.0\.1:6379"/);
+    assert.match(detected, /paths: \[\/var\/log\/nginx\/\*\.log\]/);
+    assert.match(detected, /reopen: \{ command: "nginx -s reopen" \}/);
+    assert.match(detected, /# {5}- \{ name: shop\.example\.org,/);
+    await ct.ok(`caretaker check-config --config ${CONFIG}.detected`);
+    assert.ok(await running()());
+    // The kept config came back with the program: the probe added before uninstall is there.
+    await ct.waitFor('the kept config in use', async () => ((await ct.ok(adminGet('/probes'))).includes('e2e-reload') ? true : undefined), 15_000);
+  });
+
+  test('--purge removes config, state and backups but keeps /etc/letsencrypt', async () => {
+    await ct.ok(`cd ${unpacked} && ./install.sh --purge`, 60_000);
+    assert.equal(await ct.ok('ls -d /opt/caretaker /etc/caretaker /var/lib/caretaker /var/backups/caretaker 2>/dev/null | wc -l'), '0');
+    assert.equal(await ct.ok('ls -d /etc/letsencrypt/renewal'), '/etc/letsencrypt/renewal');
+  });
+});
