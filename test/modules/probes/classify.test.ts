@@ -36,7 +36,7 @@ test('redis server errors', () => {
 });
 
 test('postgres SQLSTATEs', () => {
-  const pgError = (code: string) => Object.assign(new pg.DatabaseError('x', 1, 'error'), { code });
+  const pgError = (code: string) => Object.assign(new pg.DatabaseError('x', 1, 'error'), { code, severity: 'FATAL' });
   assert.equal(postgresReason(pgError('28P01')), 'auth');
   assert.equal(postgresReason(pgError('3D000')), 'auth');
   assert.equal(postgresReason(pgError('0A000')), 'unsupported');

@@ -1,6 +1,5 @@
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 
 const DEBIAN_PG_LIB = '/usr/lib/postgresql';
 
@@ -53,6 +52,8 @@ export function majorOf(version: string): number {
 
 /** The server's version, asked over a short-lived connection bounded by the caller's signal. */
 export async function serverVersion(url: string, signal: AbortSignal): Promise<string> {
+  // pg is loaded on first use, so an agent without PostgreSQL jobs never pays for it.
+  const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 15_000, query_timeout: 15_000 });
   const onAbort = () => void client.end().catch(() => undefined);
   signal.addEventListener('abort', onAbort, { once: true });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 
 export interface RedisTlsOptions {
   /** PEM file of the CA that signed the server certificate (default: the system store). */
@@ -40,8 +40,12 @@ export function parseRedisUrl(text: string, tlsOptions: RedisTlsOptions | undefi
   return endpoint;
 }
 
-/** An ioredis client that fails fast instead of retrying forever: a backup run reports, it does not wait. */
-export function redisClient(endpoint: RedisEndpoint): Redis {
+/**
+ * An ioredis client that fails fast instead of retrying forever: a backup run reports, it does not wait.
+ * ioredis is loaded on first use, so an agent without Redis jobs never pays for it.
+ */
+export async function redisClient(endpoint: RedisEndpoint): Promise<Redis> {
+  const { Redis } = await import('ioredis');
   const options: RedisOptions = {
     host: endpoint.host,
     port: endpoint.port,

@@ -3,7 +3,7 @@ import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { redisClient, type RedisEndpoint } from './redis-connection.js';
 
@@ -25,6 +25,7 @@ async function startScratchServer(file: string, signal: AbortSignal): Promise<{ 
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   const exited = new Promise<void>((done) => child.once('close', () => done()));
+  const { Redis } = await import('ioredis');
   const client = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   // Connection attempts fail until the server listens; they surface as rejected commands, not as events.
   client.on('error', () => undefined);
@@ -65,7 +66,7 @@ function databasesOf(keyspace: string): number[] {
  */
 export async function restoreRdbInto(file: string, target: RedisEndpoint, signal: AbortSignal, log: Logger): Promise<number> {
   const scratch = await startScratchServer(file, signal);
-  const destination = redisClient(target);
+  const destination = await redisClient(target);
   let moved = 0;
   try {
     await destination.connect();

@@ -46,7 +46,7 @@ export const redisKind: BackupKind<RedisJob> = {
 
   async dump(job, { sink, signal }) {
     const endpoint = parseRedisUrl(job.url, job.tls);
-    const client = redisClient(endpoint);
+    const client = await redisClient(endpoint);
     try {
       await client.connect();
       const server = (await redisVersion(client)) ?? 'unknown';

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type { Client } from 'pg';
 import { z } from 'zod';
 import { failure } from '../classify.js';
 import { commonProbeFields, redactUrl, tlsClientSchema, validUrl, type CheckOutcome, type Checker, type Reason } from '../kind.js';
@@ -27,11 +27,23 @@ export function postgresTarget(config: PostgresProbeConfig): string {
   return redactUrl(config.url);
 }
 
+/** pg, loaded by the first postgres check so an agent without postgres probes never pays for it. */
+let pg: typeof import('pg').default | undefined;
+async function loadPg(): Promise<typeof import('pg').default> {
+  return (pg ??= (await import('pg')).default);
+}
+
+/** pg's DatabaseError carries the server's severity and a five-character SQLSTATE; told apart without loading pg. */
+function sqlState(err: Error): string | undefined {
+  const { severity, code } = err as { severity?: unknown; code?: unknown };
+  return typeof severity === 'string' && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
 /** SQLSTATE classes: 28 = authorization, 3D = unknown database, 0A = feature not supported. */
 export function postgresReason(err: unknown): Reason | undefined {
   if (!(err instanceof Error)) return undefined;
   // Only the server's errors carry a SQLSTATE; socket errors have errno codes such as EPIPE.
-  const code = err instanceof pg.DatabaseError ? err.code : undefined;
+  const code = sqlState(err);
   if (code !== undefined) {
     if (code.startsWith('28') || code === '3D000') return 'auth';
     if (code.startsWith('0A')) return 'unsupported';
@@ -96,11 +108,11 @@ function statsOutcome(row: StatsRow): CheckOutcome {
  */
 export function createPostgresChecker(config: PostgresProbeConfig, timeoutMs: number): Checker {
   const host = new URL(config.url).hostname;
-  let client: pg.Client | undefined;
+  let client: Client | undefined;
   let broken = false;
 
   /** Drops the kept client, or only `which` when given, so a late-failing old check cannot drop a newer one. */
-  const drop = (which?: pg.Client) => {
+  const drop = (which?: Client) => {
     if (!client || (which && which !== client)) return;
     // end() waits for the server to say goodbye; a hung server would keep the socket, so cut it.
     client.connection.stream.destroy();
@@ -108,12 +120,12 @@ export function createPostgresChecker(config: PostgresProbeConfig, timeoutMs: nu
     client = undefined;
   };
 
-  const connected = async (signal: AbortSignal): Promise<pg.Client> => {
+  const connected = async (signal: AbortSignal): Promise<Client> => {
     if (client && !broken) return client;
     drop();
     const ssl = config.tls ? await tlsOptions(config.tls, host) : undefined;
     signal.throwIfAborted();
-    const fresh = new pg.Client({
+    const fresh = new (await loadPg()).Client({
       connectionString: config.url,
       connectionTimeoutMillis: timeoutMs,
       query_timeout: timeoutMs,
@@ -139,7 +151,7 @@ export function createPostgresChecker(config: PostgresProbeConfig, timeoutMs: nu
     async check(signal) {
       const onAbort = () => drop();
       signal.addEventListener('abort', onAbort, { once: true });
-      let db: pg.Client | undefined;
+      let db: Client | undefined;
       try {
         db = await connected(signal);
         const result = await db.query<StatsRow>(STATS_SQL);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Redis, ReplyError, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { z } from 'zod';
 import { parseListen } from '../../../agent/kit/schema.js';
 import { failure } from '../classify.js';
@@ -44,10 +44,22 @@ export function redisTarget(config: RedisProbeConfig): string {
   return config.sentinel ? `sentinel ${config.sentinel.master} (${config.sentinel.addresses.join(', ')})` : redactUrl(config.url);
 }
 
+/** ioredis, loaded by the first redis check so an agent without redis probes never pays for it. */
+const importIoredis = () => import('ioredis');
+let ioredis: Awaited<ReturnType<typeof importIoredis>> | undefined;
+async function loadIoredis() {
+  return (ioredis ??= await importIoredis());
+}
+
+/** A reply the server sent as an error (redis-errors' ReplyError), told by name so the check needs no loaded ioredis. */
+function isReplyError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ReplyError';
+}
+
 export function redisReason(err: unknown): Reason | undefined {
   if (!(err instanceof Error)) return undefined;
   if (/^(NOAUTH|WRONGPASS|NOPERM)|invalid (username-)?password/i.test(err.message)) return 'auth';
-  if (err instanceof ReplyError) return /^ERR unknown command/i.test(err.message) ? 'unsupported' : 'query';
+  if (isReplyError(err)) return /^ERR unknown command/i.test(err.message) ? 'unsupported' : 'query';
   if (/command timed out/i.test(err.message)) return 'timeout';
   if (/stream isn't writeable|connection is closed/i.test(err.message)) return 'refused';
   return undefined;
@@ -119,6 +131,7 @@ export function createRedisChecker(config: RedisProbeConfig, timeoutMs: number):
     drop();
     const options = await clientOptions(config, timeoutMs, url.hostname);
     signal.throwIfAborted();
+    const { Redis } = await loadIoredis();
     const fresh = new Redis(config.url, options);
     clientError = undefined;
     // Without a listener ioredis would print these to stderr.
@@ -141,7 +154,7 @@ export function createRedisChecker(config: RedisProbeConfig, timeoutMs: number):
     await redis.set(key, value, 'PX', ROUND_TRIP_TTL_MS);
     const read = await redis.get(key);
     await redis.del(key);
-    if (read !== value) throw new ReplyError(`round trip read back ${JSON.stringify(read)} instead of the value written`);
+    if (read !== value) throw new (await loadIoredis()).ReplyError(`round trip read back ${JSON.stringify(read)} instead of the value written`);
   };
 
   return {
@@ -164,8 +177,8 @@ export function createRedisChecker(config: RedisProbeConfig, timeoutMs: number):
         return { ok: true, reason: 'ok', message: `${facts.role ?? 'server'} answered${wrote ? ', round trip ok' : ''}`, series: factSeries(facts), details };
       } catch (err) {
         // A server error on a live connection (a refused write, a renamed command) keeps it; anything else drops it.
-        const cause = err instanceof ReplyError ? err : (clientError ?? err);
-        if (redis && (!(err instanceof ReplyError) || redisReason(err) === 'auth')) drop(redis);
+        const cause = isReplyError(err) ? err : (clientError ?? err);
+        if (redis && (!isReplyError(err) || redisReason(err) === 'auth')) drop(redis);
         return failure(cause, redisReason, 'query');
       } finally {
         signal.removeEventListener('abort', onAbort);
