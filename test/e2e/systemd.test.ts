@@ -188,6 +188,33 @@ describe('caretaker under systemd (nspawn)', { timeout: 15 * 60_000 }, () => {
     await ct.ok(`systemctl start ${UNIT}`, 60_000);
   });
 
+  test('inside the sandbox the modules still do their work: chown, a foreign-owned log dir, systemctl, tar', async () => {
+    // A log directory like /var/log/redis (owned by its service, 2750): rotating in it needs
+    // CAP_DAC_OVERRIDE, giving the new file back to its owner CAP_CHOWN, and the reopen command
+    // talks to systemd from under ProtectSystem=strict, as `systemctl reload nginx` deploys do.
+    await ct.ok(`install -d -o nobody -g nogroup -m 2750 /var/log/e2e && printf 'line\\n' > /var/log/e2e/app.log && chown nobody:nogroup /var/log/e2e/app.log && chmod 0640 /var/log/e2e/app.log`);
+    await ct.ok(`systemd-run --unit=e2e-writer -p ExecReload='/bin/touch /run/e2e-reopened' sleep infinity`);
+    await ct.ok(`sed -i 's|^logs:$|logs:\\n  - { name: e2e, paths: [/var/log/e2e/*.log], naming: numbered, rotate: { every: daily }, keep: 3, reopen: { command: "systemctl reload e2e-writer.service" } }|' ${CONFIG}`);
+    await ct.ok(`sed -i 's|^  jobs:$|  jobs:\\n    - { name: etc, type: files, paths: [/etc/caretaker], schedule: "0 3 * * *" }|' ${CONFIG}`);
+    await ct.ok(`caretaker check-config && systemctl reload ${UNIT}`);
+    await ct.waitFor('the e2e log set', async () => ((await ct.ok(adminGet('/logs'))).includes('"e2e"') ? true : undefined), 15_000);
+
+    await ct.ok(`caretaker logs rotate e2e`, 30_000);
+    await ct.waitFor('the reopen command', async () => ((await ct.sh('test -e /run/e2e-reopened')).code === 0 ? true : undefined), 15_000);
+    assert.equal(
+      await ct.ok('stat -c "%n %U:%G %a" /var/log/e2e/app.log /var/log/e2e/app.log.1'),
+      '/var/log/e2e/app.log nobody:nogroup 640\n/var/log/e2e/app.log.1 nobody:nogroup 640',
+    );
+    assert.equal(await ct.ok('cat /var/log/e2e/app.log.1'), 'line');
+
+    await ct.ok(`caretaker backups run etc`, 60_000);
+    const archives = await ct.waitFor('the files backup', async () => {
+      const out = await ct.ok('find /var/backups/caretaker/etc -name "*.tar.gz"');
+      return out === '' ? undefined : out;
+    }, 30_000);
+    await ct.ok(`tar -tzf ${archives.split('\n')[0]} | grep -q caretaker.yaml`);
+  });
+
   test(`systemd-analyze: verify is clean and security exposure is <= ${MAX_EXPOSURE}`, async () => {
     const verify = await ct.sh(`systemd-analyze verify /etc/systemd/system/${UNIT}`);
     assert.deepEqual([verify.code, verify.stdout.trim(), verify.stderr.trim()], [0, '', '']);
