@@ -3,7 +3,7 @@
 // built from this checkout and installed the way docs/install.md says.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -42,8 +42,15 @@ describe('caretaker under systemd (nspawn)', { timeout: 15 * 60_000 }, () => {
     await ensureRootfs();
     release = await makeTempDir('e2e-release');
     const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
-    // The release tarball exactly as a maintainer makes it (docs/install.md, "Build the release").
-    await promisify(execFile)('bash', [join(root, 'install.sh'), '--package', '--out', release.path], { cwd: root, timeout: 180_000 });
+    // The release tarball exactly as a maintainer makes it, built in a copy of the checkout so that
+    // its `npm run build` cannot rewrite dist/ under another test that runs the bundle meanwhile.
+    const checkout = join(release.path, 'checkout');
+    await mkdir(checkout);
+    for (const entry of ['install.sh', 'package.json', 'package-lock.json', 'tsconfig.json', 'scripts', 'src', 'systemd', 'examples', 'docs']) {
+      await cp(join(root, entry), join(checkout, entry), { recursive: true });
+    }
+    await symlink(join(root, 'node_modules'), join(checkout, 'node_modules'));
+    await promisify(execFile)('bash', ['install.sh', '--package', '--out', release.path], { cwd: checkout, timeout: 180_000 });
     tarball = `caretaker-${version}.tar.gz`;
     unpacked = `/root/caretaker-${version}`;
     ct = await Container.boot(`caretaker-e2e-${process.pid}`, [`--bind-ro=${release.path}:/mnt/release`]);
