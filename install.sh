@@ -141,7 +141,7 @@ detected_config() {
   ((${#databases[@]})) || databases=(postgres)
 
   cat <<EOF
-# /etc/caretaker/caretaker.yaml written by \`install.sh --detect\` on $(date -u +%F) for $(hostname).
+# /etc/caretaker/caretaker.yaml written by \`install.sh --detect\` for what runs on $(hostname).
 # Review it, validate with \`caretaker check-config\`, apply with \`systemctl reload caretaker\`.
 # The full example with every section: $PREFIX/examples/caretaker.yaml
 
