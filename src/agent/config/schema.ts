@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { AnyModuleSpec } from '../kit/module.js';
 import { duration, isLoopback, listenAddress } from '../kit/schema.js';
+import { readWebConfig } from '../../metrics/web-config.js';
 
 export const agentSchema = z
   .strictObject({
@@ -37,6 +38,22 @@ export const metricsSchema = z
     listen: listenAddress().prefault('127.0.0.1:9471'),
     host: z.boolean().default(true).meta({ description: 'export host metrics under node_exporter names; false where node_exporter runs' }),
     hostInterval: duration({ min: '1s', max: '5m' }).prefault('15s'),
+    // Read here, synchronously, rather than when the listener starts: a bad file is then a config error
+    // naming metrics.webConfig from `caretaker check-config` and on reload (where the running listener
+    // stays as it was), instead of a boot failure found only when the service restarts.
+    webConfig: z
+      .string()
+      .min(1, { error: 'must not be empty' })
+      .transform((path, ctx) => {
+        try {
+          return readWebConfig(path);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      })
+      .optional()
+      .meta({ description: "node_exporter web-config file (tls_server_config, bcrypt basic_auth_users, http_server_config.headers) protecting /metrics" }),
   })
   .meta({ description: 'The Prometheus /metrics listener.' });
 
