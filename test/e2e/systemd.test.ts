@@ -214,11 +214,11 @@ describe('caretaker under systemd (nspawn)', { timeout: 15 * 60_000 }, () => {
     );
     assert.equal(await ct.ok('cat /var/log/e2e/app.log.1'), 'line');
 
-    await ct.ok(`caretaker backups run etc`, 60_000);
-    const archives = await ct.waitFor('the files backup', async () => {
-      const out = await ct.ok('find /var/backups/caretaker/etc -name "*.tar.gz"');
-      return out === '' ? undefined : out;
-    }, 30_000);
+    const run = await ct.sh(`caretaker backups run etc`, 60_000);
+    const journal = async () => ct.ok(`journalctl -u ${UNIT} --no-pager -o cat -n 30 | grep -i backup || true`);
+    assert.match(run.stdout, /succeeded/, `${run.stdout}${run.stderr}\n${await journal()}`);
+    const archives = await ct.ok('find /var/backups/caretaker/etc -name "*.tar.gz"');
+    assert.notEqual(archives, '', await journal());
     await ct.ok(`tar -tzf ${archives.split('\n')[0]} | grep -q caretaker.yaml`);
   });
 
