@@ -1,9 +1,10 @@
-import { readdir, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import { MANIFEST_SUFFIX, PARTIAL_SUFFIX, jobDir, parseBackupFileName } from './backup-files.js';
+import { readdir, rm, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { MANIFEST_SUFFIX, PARTIAL_SUFFIX, jobDir, parseBackupFileName, sidecarOwner } from './backup-files.js';
+import { sizeOf } from './digest.js';
 import { readManifest, type Manifest } from './manifest.js';
 
-/** One finished backup on disk. */
+/** One finished backup on disk: a file, or a directory for pg_dump's directory format. */
 export interface BackupEntry {
   file: string;
   path: string;
@@ -24,17 +25,17 @@ async function namesIn(dir: string): Promise<string[]> {
   }
 }
 
-/** A job's backups, newest first. */
-export async function listBackups(dir: string, job: string, extension: string): Promise<BackupEntry[]> {
+/** A job's backups (any of `extensions`), newest first. */
+export async function listBackups(dir: string, job: string, extensions: readonly string[]): Promise<BackupEntry[]> {
   const folder = jobDir(dir, job);
   const entries: BackupEntry[] = [];
   for (const file of await namesIn(folder)) {
-    const time = parseBackupFileName(job, file, extension);
+    const time = parseBackupFileName(job, file, extensions);
     if (!time) continue;
     const path = join(folder, file);
-    const [manifest, info] = await Promise.all([readManifest(path), stat(path).catch(() => undefined)]);
-    if (!info) continue;
-    const entry: BackupEntry = { file, path, time, sizeBytes: info.size, verified: manifest?.verify.ok === true && manifest.sizeBytes === info.size };
+    const [manifest, size] = await Promise.all([readManifest(path), sizeOf(path).catch(() => undefined)]);
+    if (size === undefined) continue;
+    const entry: BackupEntry = { file, path, time, sizeBytes: size, verified: manifest?.verify.ok === true && manifest.sizeBytes === size };
     if (manifest) entry.manifest = manifest;
     entries.push(entry);
   }
@@ -42,30 +43,30 @@ export async function listBackups(dir: string, job: string, extension: string): 
 }
 
 /**
- * Removes what an interrupted run left behind: `.partial` files, and manifests whose backup never got its
- * final name. Only called while no run of the job is in progress.
+ * Removes what an interrupted run left behind: `.partial` files and directories, and sidecars (manifests,
+ * companions such as `….globals.sql`) whose backup never got its final name. Only called while no run of
+ * the job is in progress.
  */
-export async function removeLeftovers(dir: string, job: string, extension: string): Promise<string[]> {
+export async function removeLeftovers(dir: string, job: string, extensions: readonly string[]): Promise<string[]> {
   const folder = jobDir(dir, job);
   const names = await namesIn(folder);
   const present = new Set(names);
   const removed: string[] = [];
   for (const name of names) {
     const partial = name.startsWith(`${job}-`) && name.endsWith(PARTIAL_SUFFIX);
-    const backupName = name.endsWith(MANIFEST_SUFFIX) ? name.slice(0, -MANIFEST_SUFFIX.length) : undefined;
-    const orphanManifest = backupName !== undefined && parseBackupFileName(job, backupName, extension) !== undefined && !present.has(backupName);
-    if (partial || orphanManifest) {
-      await unlink(join(folder, name)).catch(() => undefined);
+    const owner = sidecarOwner(job, name, extensions);
+    if (partial || (owner !== undefined && !present.has(owner))) {
+      await rm(join(folder, name), { recursive: true, force: true }).catch(() => undefined);
       removed.push(name);
     }
   }
   return removed;
 }
 
-/** Deletes a backup and its manifest (retention). */
+/** Deletes a backup (file or directory), its companions and, last, its manifest (retention). */
 export async function deleteBackup(entry: BackupEntry): Promise<void> {
-  await unlink(entry.path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
-  });
+  await rm(entry.path, { recursive: true, force: true });
+  const folder = dirname(entry.path);
+  for (const companion of entry.manifest?.companions ?? []) await unlink(join(folder, companion.file)).catch(() => undefined);
   await unlink(entry.path + MANIFEST_SUFFIX).catch(() => undefined);
 }

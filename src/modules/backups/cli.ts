@@ -9,7 +9,7 @@ import { planPrune } from './prune.js';
 import { findJob, restoreBackup, restoreTarget, verifyBackup } from './restore.js';
 import type { JobDetail, JobSummary } from './runner.js';
 
-const USAGE = 'caretaker backups [run JOB | list JOB | verify JOB FILE | restore JOB FILE [--to URL] [--yes] | prune JOB --dry-run]';
+const USAGE = 'caretaker backups [run JOB | list JOB | verify JOB FILE | restore JOB FILE [--to URL] [--globals=no] [--yes] | prune JOB --dry-run]';
 const RUN_POLL_MS = 1000;
 /** `run` waits at most this long for the run it started (the longest sensible job timeout). */
 const RUN_WAIT_MS = 24 * 3_600_000;
@@ -94,7 +94,7 @@ async function list(ctx: CommandContext, job: string): Promise<number> {
   // The files are on this host: with the daemon stopped, read the directory directly.
   const config = await section(ctx);
   const definition = findJob(config, job);
-  const files = (await listBackups(config.dir, job, kindOf(definition).extension)).map((b) => ({
+  const files = (await listBackups(config.dir, job, kindOf(definition).extensions)).map((b) => ({
     file: b.file,
     time: b.time.toISOString(),
     sizeBytes: b.sizeBytes,
@@ -124,7 +124,9 @@ async function restore(ctx: CommandContext, job: string, file: string): Promise<
     return EXIT.failure;
   }
   if (!ctx.json) ctx.err(`restoring ${file} into ${target}…`);
-  const result = await restoreBackup(config, { job, file, to, signal: new AbortController().signal, log: pino({ level: 'silent' }) });
+  // `--globals=no` restores the database without the roles saved beside it (e.g. into a scratch database on a shared server).
+  const companions = ctx.flags.globals !== 'no';
+  const result = await restoreBackup(config, { job, file, to, companions, signal: new AbortController().signal, log: pino({ level: 'silent' }) });
   print(ctx, { restored: result.path, target, verify: result.verify }, () => `restored ${result.path} into ${target}`);
   return EXIT.ok;
 }
@@ -136,7 +138,7 @@ async function prune(ctx: CommandContext, job: string): Promise<number> {
   }
   const config = await section(ctx);
   const definition = findJob(config, job);
-  const plan = planPrune(definition, await listBackups(config.dir, job, kindOf(definition).extension));
+  const plan = planPrune(definition, await listBackups(config.dir, job, kindOf(definition).extensions));
   const data = {
     keep: plan.keep.map((k) => ({ file: k.entry.file, reasons: k.reasons })),
     remove: plan.remove.map((r) => r.file),

@@ -20,10 +20,25 @@ const manifestSchema = z.object({
     method: z.string(),
     message: z.string().optional(),
   }),
+  /** `directory` when the backup is a directory (pg_dump -Fd); its sha256 is then over the sorted `sha256  name` lines of its files. */
+  layout: z.enum(['file', 'directory']).default('file'),
+  /** Files made beside the backup in the same run (pg_dumpall --globals-only), each checked like the backup. */
+  companions: z
+    .array(
+      z.object({
+        suffix: z.string(),
+        file: z.string(),
+        sizeBytes: z.number(),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        method: z.string(),
+      }),
+    )
+    .default([]),
 });
 
 /** What is known about one backup file, kept beside it as `<file>.json`. */
 export type Manifest = z.output<typeof manifestSchema>;
+export type CompanionRecord = Manifest['companions'][number];
 
 export function manifestPathFor(backupPath: string): string {
   return backupPath + MANIFEST_SUFFIX;

@@ -23,7 +23,7 @@ export function planPrune(job: BackupJob, entries: readonly BackupEntry[]): Prun
 
 /** Applies retention on disk; resolves with the backups left, newest first. */
 export async function pruneJob(job: BackupJob, dir: string, log: Logger): Promise<BackupEntry[]> {
-  const entries = await listBackups(dir, job.name, kindOf(job).extension);
+  const entries = await listBackups(dir, job.name, kindOf(job).extensions);
   const plan = planPrune(job, entries);
   for (const entry of plan.remove) {
     await deleteBackup(entry);

@@ -1,4 +1,4 @@
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { NotFoundError } from '../../agent/kit/errors.js';
 import { jobDir } from './backup-files.js';
@@ -6,7 +6,7 @@ import { listBackups } from './catalog.js';
 import type { BackupJob, BackupsConfig } from './config.js';
 import { kindOf } from './kinds/all.js';
 import { readManifest } from './manifest.js';
-import { verifyBackupFile, type VerifyResult } from './verify.js';
+import { verifyBackupFile, verifyCompanions, type VerifyResult } from './verify.js';
 
 export function findJob(config: BackupsConfig, name: string): BackupJob {
   const job = config.jobs.find((j) => j.name === name);
@@ -20,7 +20,7 @@ export function findJob(config: BackupsConfig, name: string): BackupJob {
  */
 export async function resolveBackupFile(config: BackupsConfig, job: BackupJob, file: string): Promise<string> {
   if (file === 'latest') {
-    const newest = (await listBackups(config.dir, job.name, kindOf(job).extension)).find((b) => b.verified);
+    const newest = (await listBackups(config.dir, job.name, kindOf(job).extensions)).find((b) => b.verified);
     if (!newest) throw new NotFoundError(`verified backup of job '${job.name}'`, 'latest');
     return newest.path;
   }
@@ -29,12 +29,17 @@ export async function resolveBackupFile(config: BackupsConfig, job: BackupJob, f
 }
 
 /** Re-checks one backup (checksum against its manifest, then the kind's tool); works with the daemon stopped. */
-export async function verifyBackup(config: BackupsConfig, jobName: string, file: string, signal: AbortSignal): Promise<VerifyResult & { path: string; hasManifest: boolean }> {
+export async function verifyBackup(config: BackupsConfig, jobName: string, file: string, signal: AbortSignal): Promise<VerifyResult & { path: string; hasManifest: boolean; companions: string[] }> {
   const job = findJob(config, jobName);
   const path = await resolveBackupFile(config, job, file);
   const manifest = await readManifest(path);
   const result = await verifyBackupFile(job, path, manifest?.sha256, signal);
-  return { ...result, path, hasManifest: manifest !== undefined };
+  const companions = manifest?.companions ?? [];
+  if (!result.ok || companions.length === 0) return { ...result, path, hasManifest: manifest !== undefined, companions: [] };
+  const problem = await verifyCompanions(job, path, companions, signal);
+  const checked = companions.map((c) => join(dirname(path), c.file));
+  if (problem) return { ...result, ok: false, message: problem, path, hasManifest: true, companions: checked };
+  return { ...result, method: `${result.method}; ${companions.map((c) => `${c.suffix}: sha256 + ${c.method}`).join(', ')}`, path, hasManifest: true, companions: checked };
 }
 
 export interface RestoreRequest {
@@ -42,6 +47,8 @@ export interface RestoreRequest {
   file: string;
   /** Target URL (or directory for files jobs); the job's own source when absent. */
   to?: string;
+  /** Apply the backup's companions (postgres globals) first; default true. */
+  companions?: boolean;
   signal: AbortSignal;
   log: Logger;
 }
@@ -60,6 +67,16 @@ export async function restoreBackup(config: BackupsConfig, request: RestoreReque
   const job = findJob(config, request.job);
   const verified = await verifyBackup(config, request.job, request.file, request.signal);
   if (!verified.ok) throw new Error(`refusing to restore ${verified.path}: ${verified.message ?? 'verification failed'}`);
-  await kindOf(job).restore(job, verified.path, { to: request.to, signal: request.signal, log: request.log });
+  const kind = kindOf(job);
+  const options = { to: request.to, signal: request.signal, log: request.log };
+  // Roles before the database: its ALTER … OWNER TO and GRANTs need them.
+  if (request.companions !== false) {
+    const manifest = await readManifest(verified.path);
+    for (const record of manifest?.companions ?? []) {
+      const companion = kind.companions?.find((c) => c.suffix === record.suffix);
+      await companion?.restore(job, join(dirname(verified.path), record.file), options);
+    }
+  }
+  await kind.restore(job, verified.path, options);
   return { path: verified.path, verify: verified };
 }

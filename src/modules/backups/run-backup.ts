@@ -1,13 +1,14 @@
-import { mkdir, rename, statfs, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rename, rm, statfs, unlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import { fsyncDir } from '../../agent/kit/atomic-file.js';
 import { describeError } from '../../agent/kit/errors.js';
 import { PARTIAL_SUFFIX, backupFileName, jobDir } from './backup-files.js';
 import type { BackupJob } from './config.js';
 import { kindOf } from './kinds/all.js';
-import { UnsupportedError } from './kinds/kind.js';
-import { writeManifest, type Manifest } from './manifest.js';
+import { sizeOf } from './digest.js';
+import { UnsupportedError, type ByteSinkProducer, type ToolVersions } from './kinds/kind.js';
+import { writeManifest, type CompanionRecord, type Manifest } from './manifest.js';
 import { FileSink } from './sink.js';
 import { verifyBackupFile } from './verify.js';
 
@@ -33,8 +34,8 @@ export interface RunSettings {
   signal: AbortSignal;
   log: Logger;
   now: () => Date;
-  /** Called with the partial path as soon as it exists, so stop() can remove it if the run outlives its deadline. */
-  onPartial?: (path: string | undefined) => void;
+  /** Called with the run's partial paths (files or a directory) before they exist, and with [] once they are gone or renamed, so stop() can remove them if the run outlives its deadline. */
+  onPartial?: (paths: string[]) => void;
 }
 
 function failure(reason: FailureReason, message: string, startedAt: Date, now: () => Date): RunOutcome {
@@ -47,25 +48,53 @@ async function freeBytes(dir: string): Promise<number> {
   return info.bavail * info.bsize;
 }
 
+/** A companion's own check rejected it: the run fails as `verify_failed`. */
+class CompanionCheckError extends Error {}
+
+/** Streams one dump into a new `.partial` file: counted, hashed as written, fsynced. */
+async function streamToFile(path: string, produce: ByteSinkProducer): Promise<{ tools: ToolVersions; sizeBytes: number; sha256: string }> {
+  const sink = await FileSink.create(path);
+  try {
+    const tools = await produce(sink);
+    if (sink.bytes === 0) throw new Error('the dump produced no data');
+    const sizeBytes = sink.bytes;
+    return { tools, sizeBytes, sha256: await sink.finish() };
+  } catch (err) {
+    await sink.abandon();
+    throw err;
+  }
+}
+
 function classify(err: unknown, timedOut: boolean, cancelled: boolean): FailureReason {
   if (timedOut) return 'timeout';
   if (cancelled) return 'cancelled';
   if (err instanceof UnsupportedError) return 'unsupported';
-  if ((err as NodeJS.ErrnoException).code === 'ENOSPC') return 'disk_full';
+  if ((err as NodeJS.ErrnoException).code === 'ENOSPC' || /No space left on device/i.test(describeError(err))) return 'disk_full';
+  if (err instanceof CompanionCheckError) return 'verify_failed';
   return 'error';
 }
 
 /**
- * One backup of one job: dump into `<name>.partial` (hashed as written), fsync, verify, write the manifest,
- * then rename into place. Whatever fails, no file with a final name is left behind; the outcome says why.
+ * One backup of one job: companions first (`<backup>.<suffix>.partial`), then the dump into `<backup>.partial`
+ * (a file hashed as written, or a directory the tool fills), fsync, verify, write the manifest, then rename
+ * the companions and, last, the backup into place. Whatever fails, nothing with a final name is left behind
+ * except what a previous run finished; the outcome says why.
  */
 export async function runBackup(job: BackupJob, settings: RunSettings): Promise<RunOutcome> {
   const { log, now } = settings;
   const kind = kindOf(job);
+  const format = kind.formatFor(job);
+  const companions = kind.companionsFor?.(job) ?? [];
   const startedAt = now();
   const folder = jobDir(settings.dir, job.name);
-  const finalPath = join(folder, backupFileName(job.name, startedAt, kind.extension));
+  const finalPath = join(folder, backupFileName(job.name, startedAt, format.extension));
   const partialPath = finalPath + PARTIAL_SUFFIX;
+  const companionPath = (suffix: string) => `${finalPath}.${suffix}`;
+  const partials = [...companions.map((c) => companionPath(c.suffix) + PARTIAL_SUFFIX), partialPath];
+  const removePartials = async () => {
+    for (const path of partials) await rm(path, { recursive: true, force: true }).catch(() => undefined);
+    settings.onPartial?.([]);
+  };
 
   try {
     await mkdir(folder, { recursive: true, mode: 0o700 });
@@ -82,33 +111,47 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
   // An unref'd timer owned by the signal: it cannot keep the process alive or outlive the run.
   const timeout = AbortSignal.timeout(job.timeout);
   const signal = AbortSignal.any([settings.signal, timeout]);
-  let sink: FileSink | undefined;
-  let sha256: string;
+  let sha256: string | undefined;
   let sizeBytes: number;
-  let tools: Record<string, string>;
+  const tools: ToolVersions = {};
+  const records: CompanionRecord[] = [];
   try {
-    sink = await FileSink.create(partialPath);
-    settings.onPartial?.(partialPath);
-    log.debug({ file: partialPath }, 'dump started');
-    tools = await kind.dump(job, { sink, signal, log });
-    if (sink.bytes === 0) throw new Error('the dump produced no data');
-    sizeBytes = sink.bytes;
-    sha256 = await sink.finish();
-    sink = undefined;
+    settings.onPartial?.(partials);
+    for (const companion of companions) {
+      const path = companionPath(companion.suffix) + PARTIAL_SUFFIX;
+      const written = await streamToFile(path, (sink) => companion.dump(job, { sink, signal, log }));
+      Object.assign(tools, written.tools);
+      const method = await companion.check(job, path, signal).catch((err: unknown) => {
+        throw new CompanionCheckError(`${companion.suffix}: ${describeError(err)}`);
+      });
+      records.push({ suffix: companion.suffix, file: basename(companionPath(companion.suffix)), sizeBytes: written.sizeBytes, sha256: written.sha256, method });
+    }
+    log.debug({ file: partialPath, layout: format.layout }, 'dump started');
+    if (format.layout === 'directory') {
+      if (!kind.dumpToDirectory) throw new Error(`${job.type} jobs cannot write a directory`);
+      Object.assign(tools, await kind.dumpToDirectory(job, { path: partialPath, signal, log }));
+      // The tool fsyncs its files; the directory's own entries are ours to make durable.
+      await fsyncDir(partialPath);
+      sizeBytes = await sizeOf(partialPath);
+      if (sizeBytes === 0) throw new Error('the dump produced no data');
+    } else {
+      const written = await streamToFile(partialPath, (sink) => kind.dump(job, { sink, signal, log }));
+      Object.assign(tools, written.tools);
+      sizeBytes = written.sizeBytes;
+      sha256 = written.sha256;
+    }
   } catch (err) {
-    await sink?.abandon();
-    await unlink(partialPath).catch(() => undefined);
-    settings.onPartial?.(undefined);
+    await removePartials();
     const reason = classify(err, timeout.aborted, settings.signal.aborted);
     const message = reason === 'timeout' ? `timed out after ${job.timeout / 1000} s (${describeError(err)})` : describeError(err);
     return failure(reason, message, startedAt, now);
   }
 
   try {
+    // A file's sha256 was taken as it was written and is compared here; a directory's is taken here, once.
     const verify = await verifyBackupFile(job, partialPath, sha256, signal);
     if (!verify.ok) {
-      await unlink(partialPath).catch(() => undefined);
-      settings.onPartial?.(undefined);
+      await removePartials();
       return { ...failure('verify_failed', verify.message ?? 'verification failed', startedAt, now), verifyOk: false };
     }
     const finishedAt = now();
@@ -116,18 +159,22 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
       version: 1,
       job: job.name,
       type: job.type,
-      file: finalPath.slice(folder.length + 1),
+      file: basename(finalPath),
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
       durationMs: finishedAt.getTime() - startedAt.getTime(),
       sizeBytes,
-      sha256,
+      sha256: verify.sha256,
       tools,
       verify: { ok: true, checkedAt: finishedAt.toISOString(), method: verify.method },
+      layout: format.layout,
+      companions: records,
     };
+    // Companions first: until the backup itself is renamed, a crash leaves only orphans that start-up removes.
+    for (const record of records) await rename(join(folder, record.file) + PARTIAL_SUFFIX, join(folder, record.file));
     await writeManifest(finalPath, manifest);
     await rename(partialPath, finalPath);
-    settings.onPartial?.(undefined);
+    settings.onPartial?.([]);
     await fsyncDir(folder);
     return {
       result: 'success',
@@ -139,9 +186,9 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
       verifyOk: true,
     };
   } catch (err) {
-    await unlink(partialPath).catch(() => undefined);
+    await removePartials();
+    for (const record of records) await unlink(join(folder, record.file)).catch(() => undefined);
     await unlink(finalPath + '.json').catch(() => undefined);
-    settings.onPartial?.(undefined);
     return failure(classify(err, timeout.aborted, settings.signal.aborted), describeError(err), startedAt, now);
   }
 }

@@ -1,4 +1,4 @@
-import { unlink } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ConflictError, NotFoundError, describeError } from '../../agent/kit/errors.js';
@@ -24,7 +24,7 @@ interface RunningRun {
   startedAt: Date;
   controller: AbortController;
   done: Promise<void>;
-  partialPath?: string;
+  partialPaths: string[];
 }
 
 interface JobSlot {
@@ -131,8 +131,8 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     }
     const settled = Promise.allSettled([...runs.map((r) => r.done), ...this.background]);
     await Promise.race([settled, sleep(STOP_DEADLINE_MS, undefined, { ref: false })]);
-    // A run that ignored the abort past the deadline still must not leave its partial file.
-    for (const run of runs) if (run.partialPath) await unlink(run.partialPath).catch(() => undefined);
+    // A run that ignored the abort past the deadline still must not leave its partial files.
+    for (const run of runs) for (const path of run.partialPaths) await rm(path, { recursive: true, force: true }).catch(() => undefined);
   }
 
   health(): ModuleHealth {
@@ -245,13 +245,13 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
   /** Start-up work for a job: remove leftovers of killed runs, read what is on disk, then catch up a missed run. */
   private async prepare(slot: JobSlot, catchUp: boolean): Promise<void> {
     const { job } = slot;
-    const extension = kindOf(job).extension;
+    const extensions = kindOf(job).extensions;
     try {
       if (!slot.running) {
-        const removed = await removeLeftovers(this.config.dir, job.name, extension);
+        const removed = await removeLeftovers(this.config.dir, job.name, extensions);
         if (removed.length > 0) slot.log.info({ files: removed }, 'removed leftovers of an interrupted run');
       }
-      this.setBackups(slot, await listBackups(this.config.dir, job.name, extension));
+      this.setBackups(slot, await listBackups(this.config.dir, job.name, extensions));
     } catch (err) {
       slot.log.error({ err: describeError(err) }, 'reading backup directory failed');
       return;
@@ -281,7 +281,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
   private begin(slot: JobSlot, trigger: Trigger): void {
     if (this.stopped) return;
     const controller = new AbortController();
-    const run: RunningRun = { trigger, startedAt: this.now(), controller, done: Promise.resolve() };
+    const run: RunningRun = { trigger, startedAt: this.now(), controller, done: Promise.resolve(), partialPaths: [] };
     slot.running = run;
     run.done = this.execute(slot, run).finally(() => {
       if (slot.running === run) slot.running = undefined;
@@ -299,7 +299,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
       signal,
       log,
       now: this.now,
-      onPartial: (path) => (run.partialPath = path),
+      onPartial: (paths) => (run.partialPaths = paths),
     }).catch((err: unknown): RunOutcome => {
       const at = this.now();
       return { result: 'failure', reason: 'error', message: describeError(err), startedAt: run.startedAt, finishedAt: at, durationMs: at.getTime() - run.startedAt.getTime() };

@@ -76,15 +76,3 @@ export async function pipeInto(source: Readable, sink: ByteSink, signal: AbortSi
     signal.removeEventListener('abort', onAbort);
   }
 }
-
-/** sha256 of a file by stream, for re-checking a backup against its manifest. */
-export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
-  const hash = createHash('sha256');
-  const handle = await open(path, 'r');
-  try {
-    for await (const chunk of handle.createReadStream({ signal })) hash.update(chunk as Buffer);
-  } finally {
-    await handle.close().catch(() => undefined);
-  }
-  return hash.digest('hex');
-}

@@ -18,7 +18,7 @@ describe('backups config', () => {
     assert.ok(snippet, 'README has a yaml block');
     const expanded = snippet.replace(/\$\{env:[A-Z_]+\}/g, 'secret');
     const config = backupsConfigSchema.parse((parse(expanded) as { backups: unknown }).backups);
-    assert.equal(config.jobs.length, 3);
+    assert.equal(config.jobs.length, 4);
     assert.equal(config.minFreeSpace, 2 * 1024 ** 3);
     const pg = config.jobs[0]!;
     assert.equal(pg.timeout, 2 * 3_600_000);
@@ -30,6 +30,9 @@ describe('backups config', () => {
     assert.equal(config.dir, '/var/backups/caretaker');
     assert.equal(config.jobs[0]!.timeout, 6 * 3_600_000);
     assert.equal(config.jobs[1]!.type === 'redis' && config.jobs[1]!.mode, 'replication');
+    const pg = config.jobs[0]!;
+    assert.equal(pg.type === 'postgres' && pg.globals, false);
+    assert.equal(pg.type === 'postgres' && pg.jobs, undefined);
   });
 
   it('reports each problem at its key', () => {
@@ -41,6 +44,9 @@ describe('backups config', () => {
     assert.match(issues({ jobs: [{ ...pgJob, retention: { keepForever: 1 } }] })[0]!, /^jobs\.0\.retention: /);
     assert.match(issues({ jobs: [{ ...pgJob, bogus: 1 }] })[0]!, /^jobs\.0: .*bogus/);
     assert.match(issues({ jobs: [{ ...pgJob, type: 'mysql' }] })[0]!, /^jobs\.0\.type: /);
+    assert.match(issues({ jobs: [{ ...pgJob, jobs: 0 }] })[0]!, /^jobs\.0\.jobs: /);
+    assert.match(issues({ jobs: [{ ...pgJob, jobs: 2.5 }] })[0]!, /^jobs\.0\.jobs: /);
+    assert.match(issues({ jobs: [{ ...pgJob, globals: 'yes' }] })[0]!, /^jobs\.0\.globals: /);
     assert.match(issues({ jobs: [pgJob, pgJob] })[0]!, /^jobs\.1\.name: duplicate name 'pg'/);
     assert.match(issues({ minFreeSpace: 'lots', jobs: [] })[0]!, /^minFreeSpace: /);
     assert.match(

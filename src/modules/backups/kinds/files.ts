@@ -24,7 +24,8 @@ async function tarVersion(signal: AbortSignal): Promise<string> {
 }
 
 export const filesKind: BackupKind<FilesJob> = {
-  extension: 'tar.gz',
+  extensions: ['tar.gz'],
+  formatFor: () => ({ extension: 'tar.gz', layout: 'file' }),
 
   async dump(job, { sink, signal }) {
     // Members are stored relative to / so a restore can land anywhere with --to.

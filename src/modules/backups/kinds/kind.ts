@@ -4,10 +4,39 @@ import type { ByteSink } from '../sink.js';
 /** Versions of the tools and the server a backup was made with, recorded in its manifest. */
 export type ToolVersions = Record<string, string>;
 
+/** Writes one dump into a sink; resolves with the versions of the tools used. */
+export type ByteSinkProducer = (sink: ByteSink) => Promise<ToolVersions>;
+
 export interface DumpContext {
   sink: ByteSink;
   signal: AbortSignal;
   log: Logger;
+}
+
+/** What a run writes: one file streamed through a sink, or a directory the tool fills itself (pg_dump -Fd). */
+export interface OutputFormat {
+  extension: string;
+  layout: 'file' | 'directory';
+}
+
+export interface DirectoryDumpContext {
+  /** Does not exist yet; the tool creates it (it becomes the backup's `.partial` directory). */
+  path: string;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/**
+ * A second file made in the same run beside the main backup, as `<backup>.<suffix>` (pg_dumpall --globals-only
+ * beside a pg_dump). It is streamed, fsynced, checked and renamed like the backup; its size and sha256 are in
+ * the backup's manifest; a restore applies it before the backup.
+ */
+export interface Companion<J> {
+  /** e.g. `globals.sql`. */
+  readonly suffix: string;
+  dump(job: J, ctx: DumpContext): Promise<ToolVersions>;
+  check(job: J, file: string, signal: AbortSignal): Promise<string>;
+  restore(job: J, file: string, options: RestoreOptions): Promise<void>;
 }
 
 export interface RestoreOptions {
@@ -22,10 +51,18 @@ export interface RestoreOptions {
  * it asks the job's kind to dump, check and restore.
  */
 export interface BackupKind<J> {
-  /** File extension of a backup, without the dot. */
-  readonly extension: string;
+  /** Extensions (without the dot) of every format this kind writes; all are listed, whatever the job's current options. */
+  readonly extensions: readonly string[];
+  /** The format a new run of this job writes. */
+  formatFor(job: J): OutputFormat;
   /** Streams one backup into the sink; throws when the dump fails (UnsupportedError when the server cannot be backed up this way). */
   dump(job: J, ctx: DumpContext): Promise<ToolVersions>;
+  /** For jobs whose format is a directory: the tool writes the backup there itself. */
+  dumpToDirectory?(job: J, ctx: DirectoryDumpContext): Promise<ToolVersions>;
+  /** Extra files this job's runs make beside the backup (per its options). */
+  companionsFor?(job: J): Companion<J>[];
+  /** Every companion this kind knows, so a backup's recorded companions are checked and restored whatever the job's options are now. */
+  readonly companions?: readonly Companion<J>[];
   /** The kind's own integrity check of a finished file (pg_restore --list, redis-check-rdb…); resolves with what was run. */
   check(job: J, file: string, signal: AbortSignal): Promise<string>;
   restore(job: J, file: string, options: RestoreOptions): Promise<void>;

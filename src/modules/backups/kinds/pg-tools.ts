@@ -1,5 +1,6 @@
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFile } from '../../../agent/kit/exec.js';
 
 const DEBIAN_PG_LIB = '/usr/lib/postgresql';
 
@@ -16,7 +17,7 @@ function executable(path: string): boolean {
  * Path of a PostgreSQL client tool. Debian keeps one set per major version in /usr/lib/postgresql/<major>/bin;
  * the newest dumps every older server, so it wins. Falls back to PATH.
  */
-export function pgTool(name: 'pg_dump' | 'pg_dumpall' | 'pg_restore', binDir: string | undefined): string {
+export function pgTool(name: 'pg_dump' | 'pg_dumpall' | 'pg_restore' | 'psql', binDir: string | undefined): string {
   if (binDir) return join(binDir, name);
   let majors: string[] = [];
   try {
@@ -66,4 +67,29 @@ export async function serverVersion(url: string, signal: AbortSignal): Promise<s
     signal.removeEventListener('abort', onAbort);
     await client.end().catch(() => undefined);
   }
+}
+
+async function toolVersion(tool: string, signal: AbortSignal): Promise<string> {
+  const { stdout } = await execFile(tool, ['--version'], { signal, timeoutMs: 10_000 });
+  return parseToolVersion(stdout) ?? stdout.trim();
+}
+
+/**
+ * Versions of a dump tool and the server, for the manifest; refuses a tool older than the server, which
+ * cannot dump it, with what to do about it.
+ */
+export async function checkedToolVersions(
+  name: 'pg_dump' | 'pg_dumpall',
+  job: { url: string; binDir?: string | undefined },
+  signal: AbortSignal,
+): Promise<Record<string, string>> {
+  const tool = pgTool(name, job.binDir);
+  const [version, server] = await Promise.all([toolVersion(tool, signal), serverVersion(job.url, signal)]);
+  if (majorOf(version) < majorOf(server)) {
+    throw new Error(
+      `${tool} is version ${version} but the server runs ${server}: ${name} cannot dump a newer server; ` +
+        `install the PostgreSQL ${majorOf(server)} client tools or set binDir`,
+    );
+  }
+  return { [name]: version, server };
 }

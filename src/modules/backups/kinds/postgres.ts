@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { execFile } from '../../../agent/kit/exec.js';
 import { duration } from '../../../agent/kit/schema.js';
@@ -5,7 +6,8 @@ import { jobCommon } from '../job-common.js';
 import { pipeInto } from '../sink.js';
 import { spawnStreaming } from '../spawn-stream.js';
 import { redactUrl, type BackupKind } from './kind.js';
-import { majorOf, parseToolVersion, pgTool, serverVersion, splitPassword } from './pg-tools.js';
+import { checkedToolVersions, pgTool, splitPassword } from './pg-tools.js';
+import { globalsCompanion } from './postgres-globals.js';
 
 export const postgresJobSchema = z.strictObject({
   ...jobCommon,
@@ -18,32 +20,51 @@ export const postgresJobSchema = z.strictObject({
     .prefault('5m')
     .meta({ description: 'pg_dump --lock-wait-timeout: give up instead of waiting forever on a table lock' }),
   compress: z.number().int().min(0).max(9).optional().meta({ description: 'pg_dump -Z level (default: pg_dump chooses)' }),
-  binDir: z.string().optional().meta({ description: 'directory holding pg_dump and pg_restore (default: newest /usr/lib/postgresql/*/bin, else PATH)' }),
+  jobs: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .optional()
+    .meta({ description: 'dump with pg_dump --format=directory --jobs N (a directory backup, restored with pg_restore --jobs N) instead of one custom-format file' }),
+  globals: z.boolean().default(false).meta({ description: 'also save roles and tablespaces (pg_dumpall --globals-only) beside each dump; needs a superuser' }),
+  binDir: z.string().optional().meta({ description: 'directory holding pg_dump, pg_dumpall, pg_restore and psql (default: newest /usr/lib/postgresql/*/bin, else PATH)' }),
 });
 
 export type PostgresJob = z.output<typeof postgresJobSchema>;
 
-async function toolVersion(tool: string, signal: AbortSignal): Promise<string> {
-  const { stdout } = await execFile(tool, ['--version'], { signal, timeoutMs: 10_000 });
-  return parseToolVersion(stdout) ?? stdout.trim();
+function dumpArgs(job: PostgresJob, url: string): string[] {
+  const args = [`--lock-wait-timeout=${job.lockTimeout}`, '--no-password', `--dbname=${url}`];
+  if (job.compress !== undefined) args.push(`--compress=${job.compress}`);
+  return args;
+}
+
+/** pg_dump enforces --lock-wait-timeout with a statement timeout on LOCK TABLE; say what it means. */
+function explainLockTimeout(job: PostgresJob, err: Error): Error {
+  if (/statement timeout/.test(err.message) && /LOCK TABLE/.test(err.message)) {
+    return new Error(`gave up after lockTimeout (${job.lockTimeout / 1000} s) waiting for a table lock held by another session: ${err.message}`);
+  }
+  return err;
 }
 
 export const postgresKind: BackupKind<PostgresJob> = {
-  extension: 'dump',
+  // `dump`: one custom-format file; `dir`: pg_dump's directory format (jobs: N).
+  extensions: ['dump', 'dir'],
+
+  formatFor(job) {
+    return job.jobs === undefined ? { extension: 'dump', layout: 'file' } : { extension: 'dir', layout: 'directory' };
+  },
+
+  companionsFor(job) {
+    return job.globals ? [globalsCompanion] : [];
+  },
+
+  companions: [globalsCompanion],
 
   async dump(job, { sink, signal }) {
-    const pgDump = pgTool('pg_dump', job.binDir);
-    const [dumpVersion, server] = await Promise.all([toolVersion(pgDump, signal), serverVersion(job.url, signal)]);
-    if (majorOf(dumpVersion) < majorOf(server)) {
-      throw new Error(
-        `${pgDump} is version ${dumpVersion} but the server runs ${server}: pg_dump cannot dump a newer server; ` +
-          `install the PostgreSQL ${majorOf(server)} client tools or set binDir`,
-      );
-    }
+    const tools = await checkedToolVersions('pg_dump', job, signal);
     const { url, env } = splitPassword(job.url);
-    const args = ['--format=custom', `--lock-wait-timeout=${job.lockTimeout}`, '--no-password', `--dbname=${url}`];
-    if (job.compress !== undefined) args.push(`--compress=${job.compress}`);
-    const child = spawnStreaming(pgDump, args, { env, signal });
+    const child = spawnStreaming(pgTool('pg_dump', job.binDir), ['--format=custom', ...dumpArgs(job, url)], { env, signal });
     try {
       await pipeInto(child.stdout, sink, signal);
     } catch (err) {
@@ -53,13 +74,23 @@ export const postgresKind: BackupKind<PostgresJob> = {
       throw err;
     }
     await child.exited.catch((err: Error) => {
-      // pg_dump enforces --lock-wait-timeout with a statement timeout on LOCK TABLE; say what it means.
-      if (/statement timeout/.test(err.message) && /LOCK TABLE/.test(err.message)) {
-        throw new Error(`gave up after lockTimeout (${job.lockTimeout / 1000} s) waiting for a table lock held by another session: ${err.message}`);
-      }
-      throw err;
+      throw explainLockTimeout(job, err);
     });
-    return { pg_dump: dumpVersion, server };
+    return tools;
+  },
+
+  async dumpToDirectory(job, { path, signal }) {
+    const tools = await checkedToolVersions('pg_dump', job, signal);
+    const { url, env } = splitPassword(job.url);
+    // pg_dump creates the directory (it must not exist), writes one file per table from N connections sharing
+    // one snapshot, and fsyncs what it wrote.
+    const args = ['--format=directory', `--jobs=${job.jobs ?? 1}`, `--file=${path}`, ...dumpArgs(job, url)];
+    const child = spawnStreaming(pgTool('pg_dump', job.binDir), args, { env, signal });
+    child.stdout.resume();
+    await child.exited.catch((err: Error) => {
+      throw explainLockTimeout(job, err);
+    });
+    return tools;
   },
 
   async check(job, file, signal) {
@@ -69,9 +100,13 @@ export const postgresKind: BackupKind<PostgresJob> = {
 
   async restore(job, file, { to, signal }) {
     const { url, env } = splitPassword(to ?? job.url);
-    // One transaction: a failed restore leaves the database as it was.
-    const args = ['--clean', '--if-exists', '--single-transaction', '--exit-on-error', '--no-password', `--dbname=${url}`, file];
-    await execFile(pgTool('pg_restore', job.binDir), args, { env, signal, maxOutputBytes: 16 * 1024 });
+    const args = ['--clean', '--if-exists', '--exit-on-error', '--no-password', `--dbname=${url}`];
+    const parallel = (await stat(file)).isDirectory() && (job.jobs ?? 1) > 1;
+    // One transaction where pg_restore allows it, so a failed restore leaves the database as it was; a parallel
+    // restore (directory backups) cannot be one transaction and trades that for speed.
+    if (parallel) args.push(`--jobs=${job.jobs}`);
+    else args.push('--single-transaction');
+    await execFile(pgTool('pg_restore', job.binDir), [...args, file], { env, signal, maxOutputBytes: 16 * 1024 });
   },
 
   describeTarget(job, to) {

@@ -42,7 +42,8 @@ async function checkRdbVersion(signal: AbortSignal): Promise<string> {
 }
 
 export const redisKind: BackupKind<RedisJob> = {
-  extension: 'rdb',
+  extensions: ['rdb'],
+  formatFor: () => ({ extension: 'rdb', layout: 'file' }),
 
   async dump(job, { sink, signal }) {
     const endpoint = parseRedisUrl(job.url, job.tls);

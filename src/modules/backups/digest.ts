@@ -1,0 +1,41 @@
+import { createHash } from 'node:crypto';
+import { open, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** sha256 of a file by stream, for re-checking a backup against its manifest. */
+export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
+  const hash = createHash('sha256');
+  const handle = await open(path, 'r');
+  try {
+    for await (const chunk of handle.createReadStream({ signal })) hash.update(chunk as Buffer);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * sha256 of a directory backup (pg_dump -Fd writes a flat directory): the digest of its `sha256  name` lines
+ * sorted by name, the same text `sha256sum *` prints, so it can be re-checked by hand.
+ */
+export async function sha256Tree(path: string, signal?: AbortSignal): Promise<string> {
+  const outer = createHash('sha256');
+  for (const name of (await readdir(path)).sort()) {
+    outer.update(`${await sha256File(join(path, name), signal)}  ${name}\n`);
+  }
+  return outer.digest('hex');
+}
+
+/** sha256 of a backup, file or directory. */
+export async function sha256Of(path: string, signal?: AbortSignal): Promise<string> {
+  return (await stat(path)).isDirectory() ? sha256Tree(path, signal) : sha256File(path, signal);
+}
+
+/** Bytes a backup takes: the file's size, or the sum over a directory backup's files. */
+export async function sizeOf(path: string): Promise<number> {
+  const info = await stat(path);
+  if (!info.isDirectory()) return info.size;
+  let total = 0;
+  for (const name of await readdir(path)) total += (await stat(join(path, name))).size;
+  return total;
+}
