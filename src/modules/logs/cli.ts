@@ -1,17 +1,6 @@
-import { ApiError, DaemonUnreachableError, EXIT, formatTable, type CliCommand, type CommandContext } from '../../agent/kit/cli.js';
+import { ApiError, DaemonUnreachableError, EXIT, formatBytes, formatTable, type CliCommand, type CommandContext } from '../../agent/kit/cli.js';
 import type { RotationOutcome, SetStatus } from './log-set.js';
 import type { LogsStatus } from './rotator.js';
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
 
 function describeSet(set: SetStatus): string[] {
   const size = set.files.reduce((sum, f) => sum + f.size, 0);
