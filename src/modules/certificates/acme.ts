@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import acme, { type Authorization, type Order } from 'acme-client';
+import type { Authorization, Client, Order } from 'acme-client';
 import type { Logger } from 'pino';
 import type { AccountStore } from './account.js';
 import { httpRequest, TransportError, type HttpResponse, type TransportOptions } from './acme-http.js';
@@ -67,7 +67,10 @@ interface ClientInternals {
   };
 }
 
-type OrderCreateRequest = Parameters<acme.Client['createOrder']>[0] & { profile?: string; replaces?: string };
+/** acme-client (and the crypto it pulls in) is loaded by the first order, not by every agent at start. */
+const loadAcmeClient = async () => (await import('acme-client')).default;
+
+type OrderCreateRequest = Parameters<Client['createOrder']>[0] & { profile?: string; replaces?: string };
 
 /** Talks to one ACME directory: account, orders, renewal information. */
 export class AcmeService {
@@ -136,7 +139,7 @@ export class AcmeService {
     const replaces = dir.renewalInfo ? request.replaces : undefined;
     const order = await this.createOrder(session, { identifiers: request.domains.map((value) => ({ type: 'dns', value })), ...(profile ? { profile } : {}) }, replaces, request.log);
     await this.authorize(session, order, request);
-    const [, csr] = await acme.crypto.createCsr({ altNames: [...request.domains] }, request.keyPem);
+    const [, csr] = await (await loadAcmeClient()).crypto.createCsr({ altNames: [...request.domains] }, request.keyPem);
     const finalized = await session.step('finalizing the order', (c) => c.finalizeOrder(order, csr));
     const valid = await session.poll('waiting for the certificate', async (c) => {
       const current = finalized.status === 'valid' ? finalized : await c.getOrder(finalized);
@@ -230,7 +233,7 @@ export class AcmeService {
 
 /** One order's acme-client Client, on our transport, remembering the last problem document for error messages. */
 class OrderSession {
-  client!: acme.Client;
+  client!: Client;
   private lastProblem: AcmeProblem | undefined;
   private lastRetryAfter: string | undefined;
 
@@ -243,6 +246,7 @@ class OrderSession {
   async useAccount(accountUrl: string | undefined): Promise<void> {
     const transport = await this.service.transportOptions(this.signal);
     const { directory, eab } = this.service.config;
+    const acme = await loadAcmeClient();
     this.client = new acme.Client({ directoryUrl: directory, accountKey: this.accountKey, ...(accountUrl ? { accountUrl } : {}), ...(eab ? { externalAccountBinding: eab } : {}) });
     const internals = this.client as unknown as ClientInternals;
     internals.http.maxBadNonceRetries = BAD_NONCE_RETRIES;
@@ -281,7 +285,7 @@ class OrderSession {
   }
 
   /** Runs one acme-client call; any failure becomes an AcmeError naming the step and the root cause. */
-  async step<T>(what: string, call: (client: acme.Client) => Promise<T>): Promise<T> {
+  async step<T>(what: string, call: (client: Client) => Promise<T>): Promise<T> {
     this.lastProblem = undefined;
     try {
       return await call(this.client);
@@ -291,7 +295,7 @@ class OrderSession {
   }
 
   /** Polls until `check` returns a value, honouring Retry-After within bounds; transport errors end it at once. */
-  async poll<T>(what: string, check: (client: acme.Client) => Promise<T | undefined>): Promise<T> {
+  async poll<T>(what: string, check: (client: Client) => Promise<T | undefined>): Promise<T> {
     const deadline = Date.now() + POLL_LIMIT_MS;
     let delay = POLL_MIN_MS;
     for (;;) {
