@@ -91,7 +91,7 @@ export class Agent {
     this.config = await loadConfig(this.options.configPath, { modules: this.options.modules });
     this.applyAgentSettings(this.config);
     this.admin = await startAdminServer(this, this.slots, this.log.child({ component: 'admin' }));
-    this.metricsServer = await startMetricsServer(this.metrics.registry, this.config.metrics.listen, this.log.child({ component: 'metrics' }));
+    this.metricsServer = await this.openMetricsListener(this.config);
     this.startHost(this.config);
     for (const slot of this.slots) {
       const section = this.config.sections.get(slot.name);
@@ -221,16 +221,33 @@ export class Agent {
     return out;
   }
 
-  /** A new metrics address is bound before the old listener closes, so scrapes never see a gap. */
+  private openMetricsListener(config: Config) {
+    const options = config.metrics.webConfig ? { webConfig: config.metrics.webConfig } : {};
+    return startMetricsServer(this.metrics.registry, config.metrics.listen, this.log.child({ component: 'metrics' }), options);
+  }
+
+  /**
+   * A new metrics address is bound before the old listener closes, so scrapes never see a gap. A new
+   * web config on the same address needs the port, so there the old listener closes first, and comes
+   * back with the previous settings if the new ones cannot be applied.
+   */
   private async applyMetricsSettings(previous: Config, next: Config, report: ReloadReport): Promise<void> {
-    if (formatListen(previous.metrics.listen) !== formatListen(next.metrics.listen)) {
+    const moved = formatListen(previous.metrics.listen) !== formatListen(next.metrics.listen);
+    if (moved || !isDeepStrictEqual(previous.metrics.webConfig, next.metrics.webConfig)) {
       try {
-        const replacement = await startMetricsServer(this.metrics.registry, next.metrics.listen, this.log.child({ component: 'metrics' }));
-        await this.metricsServer?.close();
-        this.metricsServer = replacement;
+        if (moved) {
+          const replacement = await this.openMetricsListener(next);
+          await this.metricsServer?.close();
+          this.metricsServer = replacement;
+        } else {
+          await this.metricsServer?.close();
+          this.metricsServer = undefined;
+          this.metricsServer = await this.openMetricsListener(next);
+        }
       } catch (err) {
         report.ok = false;
         report.modules.metrics = { change: 'failed', error: `cannot listen on ${formatListen(next.metrics.listen)}: ${describeError(err)}` };
+        this.metricsServer ??= await this.openMetricsListener(previous).catch(() => undefined);
       }
     }
     if (previous.metrics.host !== next.metrics.host || previous.metrics.hostInterval !== next.metrics.hostInterval) {

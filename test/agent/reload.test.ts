@@ -89,3 +89,23 @@ test('a new metrics address is bound before the old one closes; a new admin addr
   assert.equal((await fetch(newMetrics)).status, 200);
   await assert.rejects(fetch(oldMetrics));
 });
+
+test('a web config added by reload protects the running metrics listener on the same port', async () => {
+  const { hashSync } = await import('bcryptjs');
+  const { writeFile } = await import('node:fs/promises');
+  const webConfig = `${t.dir}/web.yml`;
+  await writeFile(webConfig, `basic_auth_users:\n  prometheus: '${hashSync('scrape-secret', 4)}'\n`);
+  const port = await freePort();
+  const config = (extra: string) =>
+    `agent: { stateDir: ${t.dir}/state }\nadmin: { listen: "127.0.0.1:1" }\nmetrics: { listen: "127.0.0.1:${port}", host: false${extra} }\n`;
+  await t.writeConfig(config(''));
+  await t.agent.reload();
+  assert.equal((await fetch(t.metricsUrl())).status, 200);
+  await t.writeConfig(config(`, webConfig: ${webConfig}`));
+  const report = await t.agent.reload();
+  assert.equal(report.modules.metrics, undefined, JSON.stringify(report));
+  assert.equal(t.metricsUrl(), `http://127.0.0.1:${port}/metrics`);
+  assert.equal((await fetch(t.metricsUrl())).status, 401);
+  const auth = `Basic ${Buffer.from('prometheus:scrape-secret').toString('base64')}`;
+  assert.equal((await fetch(t.metricsUrl(), { headers: { authorization: auth } })).status, 200);
+});
