@@ -98,14 +98,22 @@ test('a web config added by reload protects the running metrics listener on the 
   const port = await freePort();
   const config = (extra: string) =>
     `agent: { stateDir: ${t.dir}/state }\nadmin: { listen: "127.0.0.1:1" }\nmetrics: { listen: "127.0.0.1:${port}", host: false${extra} }\n`;
+  // Fresh connections each time: the point is what a new scrape sees, not a pooled socket to the old listener.
+  const { get } = await import('node:http');
+  const scrape = (authorization?: string) =>
+    new Promise<number>((resolve, reject) => {
+      get(t.metricsUrl(), { agent: false, headers: authorization ? { authorization } : {} }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject);
+    });
   await t.writeConfig(config(''));
   await t.agent.reload();
-  assert.equal((await fetch(t.metricsUrl())).status, 200);
+  assert.equal(await scrape(), 200);
   await t.writeConfig(config(`, webConfig: ${webConfig}`));
   const report = await t.agent.reload();
   assert.equal(report.modules.metrics, undefined, JSON.stringify(report));
   assert.equal(t.metricsUrl(), `http://127.0.0.1:${port}/metrics`);
-  assert.equal((await fetch(t.metricsUrl())).status, 401);
-  const auth = `Basic ${Buffer.from('prometheus:scrape-secret').toString('base64')}`;
-  assert.equal((await fetch(t.metricsUrl(), { headers: { authorization: auth } })).status, 200);
+  assert.equal(await scrape(), 401);
+  assert.equal(await scrape(`Basic ${Buffer.from('prometheus:scrape-secret').toString('base64')}`), 200);
 });
