@@ -30,7 +30,7 @@ readonly NODE_MAJOR_MIN=20
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly SRC
 # What a release carries, relative to its root; a checkout has the same layout once built.
-readonly PROGRAM_FILES=(dist/caretaker.mjs dist/caretaker.mjs.map docs/caretaker.schema.json docs/install.md examples/caretaker.yaml)
+readonly PROGRAM_FILES=(dist/caretaker.mjs dist/caretaker.mjs.map docs/caretaker.schema.json docs/install.md examples/caretaker.yaml examples/full.yaml)
 
 action=install
 dry_run=0
@@ -143,7 +143,7 @@ detected_config() {
   cat <<EOF
 # /etc/caretaker/caretaker.yaml written by \`install.sh --detect\` for what runs on $(hostname).
 # Review it, validate with \`caretaker check-config\`, apply with \`systemctl reload caretaker\`.
-# The full example with every section: $PREFIX/examples/caretaker.yaml
+# The full example with every section: $PREFIX/examples/full.yaml
 
 agent:
   stateDir: $STATE_DIR

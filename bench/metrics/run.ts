@@ -1,7 +1,7 @@
 // /metrics of the agent against node_exporter, measured in the same run on the same machine:
 // wrk latency (p50/p99) and requests/s, then the agent's idle CPU and RSS.
 // Usage: node --import tsx bench/metrics/run.ts [--config caretaker.yaml] [--duration 10] [--idle 60]
-//   --config   an agent config (its listeners and stateDir are replaced); by default examples/caretaker.yaml
+//   --config   an agent config (its listeners and stateDir are replaced); by default examples/full.yaml
 //              with every module on, pointed at temp dirs and a dead port (test/metrics/all-modules.ts).
 // Builds the production bundle (dist/caretaker.mjs) first, so the agent runs as it does when installed.
 // Each target is loaded twice: plain GETs, then with Prometheus 2.x's scrape headers (OpenMetrics, gzip).

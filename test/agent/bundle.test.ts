@@ -19,7 +19,7 @@ test('the production bundle builds and runs every module from one file', async (
 
   const dir = await mkdtemp(join(tmpdir(), 'caretaker-bundle-'));
   const [admin, metrics, dead] = [await freePort(), await freePort(), await freePort()];
-  const example = await readFile(join(root, 'examples', 'caretaker.yaml'), 'utf8');
+  const example = await readFile(join(root, 'examples', 'full.yaml'), 'utf8');
   // The shipped example, pointed at temp dirs and at nothing listening, so no module reaches outside.
   const config = example
     .replaceAll('/var/lib/caretaker', `${dir}/state`)

@@ -48,7 +48,7 @@ test('valid configs pass check-config with exit 0', async () => {
 });
 
 test('the shipped examples are valid configs', async () => {
-  for (const name of ['caretaker.yaml', 'dev.yaml']) {
+  for (const name of ['caretaker.yaml', 'full.yaml', 'dev.yaml']) {
     const result = await checkConfig(new URL(`../../examples/${name}`, import.meta.url).pathname);
     assert.equal(result.code, EXIT.ok, `${name}: ${result.err}`);
   }

@@ -6,14 +6,14 @@ import { freePort } from '../harness/ports.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
- * The shipped examples/caretaker.yaml with every module configured, pointed at dir and at a port where
+ * The shipped examples/full.yaml with every module configured, pointed at dir and at a port where
  * nothing listens, so no module reaches outside; admin and metrics on ports the OS picks (or given ones).
  */
 export async function allModulesConfig(dir: string, options: { host?: boolean; admin?: number; metrics?: number } = {}): Promise<string> {
   const dead = await freePort();
   await mkdir(join(dir, 'logs'), { recursive: true });
   await writeFile(join(dir, 'logs', 'access.log'), 'GET / 200\n');
-  const example = await readFile(join(root, 'examples', 'caretaker.yaml'), 'utf8');
+  const example = await readFile(join(root, 'examples', 'full.yaml'), 'utf8');
   return example
     .replaceAll('/var/lib/caretaker', `${dir}/state`)
     .replaceAll('/etc/letsencrypt', `${dir}/le`)
