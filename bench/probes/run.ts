@@ -1,0 +1,354 @@
+// 50 probes at 1 s intervals (redis, postgres, http, tcp) run by the agent, against the same checks done by
+// Debian's redis_exporter + postgres_exporter + blackbox_exporter scraped once a second per probe, as
+// Prometheus would. Same servers, same duration, one run: CPU (utime+stime, children included) and RSS of
+// the agent against the three exporters together, and the agent's /metrics latency.
+//
+//   node --import tsx bench/probes/run.ts [--duration 60] [--probes 50] [--warmup 5] [--exporters-first]
+//
+// Needs redis-server, postgresql and prometheus-{redis,postgres,blackbox}-exporter (Debian packages).
+// The agent is the production bundle, built into a temp dir (dist/ is left alone) and run as its own process.
+import { execFileSync } from 'node:child_process';
+import { existsSync, symlinkSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { canConnect, freePort } from '../../test/harness/ports.js';
+import { startPostgres, type PostgresServer } from '../../test/harness/postgres.js';
+import { startServerProcess, type ServerProcess } from '../../test/harness/process.js';
+import { startRedis, type RedisServer } from '../../test/harness/redis.js';
+import { makeTempDir } from '../../test/harness/tmpdir.js';
+import { requireExporters, startExporters, stopExporters, type Exporters } from './exporters.js';
+import { usageOf, type Usage } from './proc-usage.js';
+import { everySecond, get, percentile, type Tally } from './scrape.js';
+import { HEALTH_BODY_MATCH, startTargets, type Targets } from './targets.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '60' },
+    probes: { type: 'string', default: '50' },
+    warmup: { type: 'string', default: '5' },
+    'exporters-first': { type: 'boolean', default: false },
+  },
+});
+const durationS = Math.max(5, Math.min(600, Number(flags.duration)));
+const probeCount = Math.max(4, Math.min(200, Number(flags.probes)));
+const warmupS = Math.max(0, Math.min(60, Number(flags.warmup)));
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const KINDS = ['redis', 'postgres', 'http', 'tcp'] as const;
+type Kind = (typeof KINDS)[number];
+const kindOf = (i: number): Kind => KINDS[i % KINDS.length]!;
+/** Checks spread evenly over each second, as Prometheus spreads its targets. */
+const offsetOf = (i: number) => Math.floor((i * 1000) / probeCount);
+
+// Bounded: whatever hangs, the process exits and the harness's exit hooks kill every server it started.
+const deadlineS = 2 * (durationS + warmupS) + 240;
+setTimeout(() => {
+  console.error(`bench/probes: still running after ${deadlineS}s; giving up`);
+  process.exit(3);
+}, deadlineS * 1000).unref();
+
+interface Servers {
+  redis: RedisServer;
+  postgres: PostgresServer;
+  targets: Targets;
+}
+
+interface Sampled {
+  /** Usage at the start and the end of the measured window. */
+  first: Usage;
+  last: Usage;
+  rssKiB: number[];
+  serverCpuMs: number;
+  loadBefore: string;
+  loadAfter: string;
+}
+
+const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+
+/** Waits for the window to start, then samples the processes once a second until it ends. */
+async function sample(pids: () => number[], servers: Servers, windowStart: number, windowEnd: number): Promise<Sampled> {
+  const serverPids = () => [servers.redis.pid, servers.postgres.pid];
+  await sleep(windowStart - Date.now());
+  const loadBefore = loadAverage();
+  const first = usageOf(pids());
+  const serverFirst = usageOf(serverPids()).cpuMs;
+  const rssKiB = [first.rssKiB];
+  for (let at = windowStart + 1000; at < windowEnd; at += 1000) {
+    await sleep(Math.max(0, at - Date.now()));
+    rssKiB.push(usageOf(pids()).rssKiB);
+  }
+  await sleep(Math.max(0, windowEnd - Date.now()));
+  const last = usageOf(pids());
+  rssKiB.push(last.rssKiB);
+  return { first, last, rssKiB, serverCpuMs: usageOf(serverPids()).cpuMs - serverFirst, loadBefore, loadAfter: loadAverage() };
+}
+
+function emptyTallies(): Record<Kind, Tally> {
+  return Object.fromEntries(KINDS.map((k) => [k, { ok: 0, failed: 0, latenciesMs: [] }])) as unknown as Record<Kind, Tally>;
+}
+
+// ---- the agent -------------------------------------------------------------------------------------------
+
+function buildBundle(dir: string): string {
+  // scripts/build.mjs writes dist/caretaker.mjs under its working directory; a temp dir whose src links to
+  // the checkout keeps the shared dist/ untouched (other engineers' tests run from it).
+  symlinkSync(path.join(ROOT, 'src'), path.join(dir, 'src'));
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts/build.mjs')], { cwd: dir, stdio: 'pipe' });
+  const bundle = path.join(dir, 'dist/caretaker.mjs');
+  if (!existsSync(bundle)) throw new Error(`build produced no ${bundle}`);
+  return bundle;
+}
+
+function agentProbes(servers: Servers): Record<string, unknown>[] {
+  return Array.from({ length: probeCount }, (_, i) => {
+    const name = `${kindOf(i)}-${i}`;
+    const common = { name, type: kindOf(i), interval: '1s', timeout: '1s' };
+    switch (kindOf(i)) {
+      case 'redis':
+        return { ...common, url: servers.redis.url };
+      case 'postgres':
+        return { ...common, url: servers.postgres.url };
+      case 'http':
+        return { ...common, url: servers.targets.healthUrl, expectStatus: 200, bodyMatch: HEALTH_BODY_MATCH };
+      case 'tcp':
+        return { ...common, address: servers.targets.tcpAddress };
+    }
+  });
+}
+
+/** caretaker_probe_checks_total summed by kind and result. */
+function checkCounts(metrics: string): Record<Kind, { success: number; failure: number }> {
+  const counts = Object.fromEntries(KINDS.map((k) => [k, { success: 0, failure: 0 }])) as Record<Kind, { success: number; failure: number }>;
+  for (const match of metrics.matchAll(/^caretaker_probe_checks_total\{([^}]*)\} (\S+)$/gm)) {
+    const kind = /kind="(\w+)"/.exec(match[1]!)?.[1] as Kind | undefined;
+    const result = /result="(\w+)"/.exec(match[1]!)?.[1] as 'success' | 'failure' | undefined;
+    if (kind && result && counts[kind]) counts[kind][result] += Number(match[2]);
+  }
+  return counts;
+}
+
+interface PhaseResult {
+  sampled: Sampled;
+  tallies: Record<Kind, Tally>;
+  /** Per-process breakdown at the end of the window: name → [cpu ms in window, VmHWM KiB]. */
+  parts: Array<{ name: string; cpuMs: number; hwmKiB: number }>;
+}
+
+interface AgentResult extends PhaseResult {
+  metricsLatency: Tally;
+  metricsBytes: number;
+}
+
+async function runAgent(bundle: string, dir: string, servers: Servers): Promise<AgentResult> {
+  const adminPort = await freePort();
+  const metricsPort = await freePort();
+  const configFile = path.join(dir, 'caretaker.yaml');
+  await writeFile(
+    configFile,
+    stringify({
+      agent: { stateDir: path.join(dir, 'state'), logLevel: 'warn' },
+      admin: { listen: `127.0.0.1:${adminPort}` },
+      // The exporters export no host metrics either.
+      metrics: { listen: `127.0.0.1:${metricsPort}`, host: false },
+      probes: agentProbes(servers),
+    }),
+  );
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  const agent: ServerProcess = await startServerProcess({
+    name: 'caretaker',
+    command: process.execPath,
+    args: [bundle, 'run', '--config', configFile],
+    isReady: async () => (await canConnect(metricsPort)) && (await canConnect(adminPort)),
+    stopTimeoutMs: 10_000,
+  });
+  try {
+    await waitAllUp(`http://127.0.0.1:${adminPort}/probes`, agent);
+    const startMs = Date.now();
+    const windowStart = startMs + warmupS * 1000;
+    const windowEnd = windowStart + durationS * 1000;
+    const metricsLatency: Tally = { ok: 0, failed: 0, latenciesMs: [] };
+    let metricsBytes = 0;
+    const scrapes = everySecond(
+      async () => {
+        const response = await get(metricsUrl, 1000);
+        metricsBytes = response.body.length;
+        return { ok: response.status === 200, ms: response.ms };
+      },
+      { startMs, offsetMs: 500, countFromMs: windowStart, endMs: windowEnd },
+      metricsLatency,
+    );
+    const countsAt = async (at: number) => {
+      await sleep(Math.max(0, at - Date.now()));
+      return checkCounts((await get(metricsUrl, 5000)).body);
+    };
+    const before = countsAt(windowStart);
+    const sampled = await sample(() => [agent.pid], servers, windowStart, windowEnd);
+    const after = await countsAt(windowEnd);
+    await scrapes;
+    const tallies = emptyTallies();
+    const start = await before;
+    for (const kind of KINDS) {
+      tallies[kind].ok = after[kind].success - start[kind].success;
+      tallies[kind].failed = after[kind].failure - start[kind].failure;
+    }
+    const parts = [{ name: 'caretaker', cpuMs: sampled.last.cpuMs - sampled.first.cpuMs, hwmKiB: sampled.last.hwmKiB }];
+    return { sampled, tallies, parts, metricsLatency, metricsBytes };
+  } finally {
+    await agent.stop();
+  }
+}
+
+async function waitAllUp(probesUrl: string, agent: ServerProcess): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let statuses = '';
+  while (Date.now() < deadline) {
+    const response = await get(probesUrl, 2000).catch(() => undefined);
+    if (response?.status === 200) {
+      const probes = (JSON.parse(response.body) as { probes: Array<{ name: string; status: string }> }).probes;
+      if (probes.length === probeCount && probes.every((p) => p.status === 'up')) return;
+      statuses = probes.filter((p) => p.status !== 'up').map((p) => `${p.name}=${p.status}`).join(' ');
+    }
+    await sleep(200);
+  }
+  throw new Error(`not every probe came up within 30 s: ${statuses}\n${agent.output()}`);
+}
+
+// ---- the exporters ---------------------------------------------------------------------------------------
+
+async function runExporters(dir: string, servers: Servers): Promise<PhaseResult> {
+  const exporters: Exporters = await startExporters({
+    dir,
+    redisUrl: servers.redis.url,
+    postgresUrl: servers.postgres.url,
+    bodyMatch: HEALTH_BODY_MATCH,
+    timeoutS: 1,
+  });
+  try {
+    const base = (port: number) => `http://127.0.0.1:${port}`;
+    const probe = (target: string, module: string) =>
+      `${base(exporters.blackbox.port)}/probe?target=${encodeURIComponent(target)}&module=${module}`;
+    // Each kind's request and what says its check passed.
+    const checks: Record<Kind, { url: string; up: RegExp }> = {
+      redis: { url: `${base(exporters.redis.port)}/metrics`, up: /^redis_up 1$/m },
+      postgres: { url: `${base(exporters.postgres.port)}/metrics`, up: /^pg_up 1$/m },
+      http: { url: probe(servers.targets.healthUrl, 'http_ok'), up: /^probe_success 1$/m },
+      tcp: { url: probe(servers.targets.tcpAddress, 'tcp_connect'), up: /^probe_success 1$/m },
+    };
+    const startMs = Date.now();
+    const windowStart = startMs + warmupS * 1000;
+    const windowEnd = windowStart + durationS * 1000;
+    const tallies = emptyTallies();
+    const loops = Array.from({ length: probeCount }, (_, i) => {
+      const check = checks[kindOf(i)];
+      return everySecond(
+        async () => {
+          // Prometheus sends its scrape timeout; blackbox_exporter sizes its probe from it.
+          const response = await get(check.url, 1000, { 'X-Prometheus-Scrape-Timeout-Seconds': '1' });
+          return { ok: response.status === 200 && check.up.test(response.body), ms: response.ms };
+        },
+        { startMs, offsetMs: offsetOf(i), countFromMs: windowStart, endMs: windowEnd },
+        tallies[kindOf(i)],
+      );
+    });
+    const named = Object.entries(exporters) as Array<[string, Exporters[keyof Exporters]]>;
+    const firstParts = named.map(([, e]) => usageOf([e.process.pid]).cpuMs);
+    const sampled = await sample(() => named.map(([, e]) => e.process.pid), servers, windowStart, windowEnd);
+    const parts = named.map(([name, e], i) => {
+      const end = usageOf([e.process.pid]);
+      return { name: `${name}_exporter`, cpuMs: end.cpuMs - firstParts[i]!, hwmKiB: end.hwmKiB };
+    });
+    await Promise.all(loops);
+    return { sampled, tallies, parts };
+  } finally {
+    await stopExporters(exporters);
+  }
+}
+
+// ---- report ----------------------------------------------------------------------------------------------
+
+const mib = (kib: number) => (kib / 1024).toFixed(1);
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+
+function report(agent: AgentResult, exporters: PhaseResult, order: string): void {
+  const cpu = (r: PhaseResult) => r.sampled.last.cpuMs - r.sampled.first.cpuMs;
+  const avgRss = (r: PhaseResult) => mean(r.sampled.rssKiB);
+  const peakRss = (r: PhaseResult) => Math.max(...r.sampled.rssKiB);
+  const checks = (r: PhaseResult) =>
+    KINDS.map((k) => `${k} ${r.tallies[k].ok}/${r.tallies[k].ok + r.tallies[k].failed}`).join(', ');
+  const row = (what: string, a: number, e: number, fmt: (n: number) => string) =>
+    console.log(`| ${what} | ${fmt(a)} | ${fmt(e)} | ${(a / e).toFixed(2)} |`);
+  const seconds = (ms: number) => (ms / 1000).toFixed(2);
+  const percent = (ms: number) => ((ms / (durationS * 1000)) * 100).toFixed(2);
+
+  console.log(`\n${probeCount} probes (${KINDS.map((k) => `${probeCountOf(k)} ${k}`).join(', ')}) at 1 s, ${durationS} s measured after ${warmupS} s warm-up; order: ${order}`);
+  console.log(`${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`);
+  console.log(`load average (1 5 15 min): agent phase ${agent.sampled.loadBefore} -> ${agent.sampled.loadAfter}; exporters phase ${exporters.sampled.loadBefore} -> ${exporters.sampled.loadAfter}`);
+  console.log('\n| measure | caretaker | 3 exporters | caretaker / exporters |');
+  console.log('|---|---|---|---|');
+  row(`CPU seconds over ${durationS} s`, cpu(agent), cpu(exporters), seconds);
+  row('CPU, % of one core', cpu(agent), cpu(exporters), percent);
+  row('RSS average, MiB', avgRss(agent), avgRss(exporters), mib);
+  row('RSS peak sampled, MiB', peakRss(agent), peakRss(exporters), mib);
+  row('VmHWM (sum), MiB', agent.sampled.last.hwmKiB, exporters.sampled.last.hwmKiB, mib);
+  row('server CPU (redis-server + postgres), s', agent.sampled.serverCpuMs, exporters.sampled.serverCpuMs, seconds);
+  console.log(`\nchecks passed/done in the window: caretaker ${checks(agent)}; exporters ${checks(exporters)}`);
+  console.log('per process (CPU s in window, VmHWM MiB): ' + [...agent.parts, ...exporters.parts].map((p) => `${p.name} ${seconds(p.cpuMs)} s ${mib(p.hwmKiB)} MiB`).join('; '));
+  const lat = agent.metricsLatency.latenciesMs;
+  console.log(
+    `caretaker /metrics (${(agent.metricsBytes / 1024).toFixed(0)} KiB, ${lat.length} requests, 1/s): p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms, max ${Math.max(...lat).toFixed(2)} ms, failed ${agent.metricsLatency.failed}`,
+  );
+  console.log(
+    'exporter scrape latency p50/p99 ms: ' +
+      KINDS.map((k) => `${k} ${percentile(exporters.tallies[k].latenciesMs, 50).toFixed(2)}/${percentile(exporters.tallies[k].latenciesMs, 99).toFixed(2)}`).join(', '),
+  );
+  const verdict = (a: number, e: number) => (a < e ? 'met' : 'NOT met');
+  console.log(`\nCPU caretaker / exporters: ${(cpu(agent) / cpu(exporters)).toFixed(2)} (target < 1: ${verdict(cpu(agent), cpu(exporters))})`);
+  console.log(`RSS caretaker / exporters (average): ${(avgRss(agent) / avgRss(exporters)).toFixed(2)} (target < 1: ${verdict(avgRss(agent), avgRss(exporters))})`);
+  console.log(`RSS caretaker / exporters (peak sampled): ${(peakRss(agent) / peakRss(exporters)).toFixed(2)} (target < 1: ${verdict(peakRss(agent), peakRss(exporters))})`);
+}
+
+function probeCountOf(kind: Kind): number {
+  return Array.from({ length: probeCount }, (_, i) => kindOf(i)).filter((k) => k === kind).length;
+}
+
+// ---- main ------------------------------------------------------------------------------------------------
+
+requireExporters();
+const work = await makeTempDir('bench-probes');
+let redis: RedisServer | undefined;
+let postgres: PostgresServer | undefined;
+let targets: Targets | undefined;
+try {
+  console.error('building the bundle…');
+  const bundle = buildBundle(work.path);
+  console.error('starting redis-server, postgres and the http/tcp targets…');
+  [redis, postgres, targets] = await Promise.all([startRedis(), startPostgres(), startTargets()]);
+  const servers: Servers = { redis, postgres, targets };
+  const order = flags['exporters-first'] ? 'exporters, then caretaker' : 'caretaker, then exporters';
+  let agentResult: AgentResult;
+  let exportersResult: PhaseResult;
+  const agentPhase = () => {
+    console.error(`caretaker: ${warmupS + durationS} s…`);
+    return runAgent(bundle, work.path, servers);
+  };
+  const exportersPhase = () => {
+    console.error(`exporters: ${warmupS + durationS} s…`);
+    return runExporters(work.path, servers);
+  };
+  if (flags['exporters-first']) {
+    exportersResult = await exportersPhase();
+    agentResult = await agentPhase();
+  } else {
+    agentResult = await agentPhase();
+    exportersResult = await exportersPhase();
+  }
+  report(agentResult, exportersResult, order);
+  console.log(`target hits: http ${targets.counts().http}, tcp ${targets.counts().tcp}`);
+} finally {
+  await Promise.allSettled([redis?.stop(), postgres?.stop(), targets?.close()]);
+  await work.cleanup();
+}
+process.exit(0);
