@@ -15,6 +15,14 @@ await build({
   format: 'esm',
   sourcemap: 'linked',
   logLevel: 'warning',
+  // V8 keeps the script's source in memory, as two bytes a character once a single one is not ASCII:
+  // ASCII-only output without comments or indentation halves that (about 11 MiB down to 4 MiB).
+  charset: 'ascii',
+  legalComments: 'none',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  // Identifiers keep their names: some dependencies tell errors apart by constructor name.
+  keepNames: true,
   define: { __CARETAKER_VERSION__: JSON.stringify(version) },
   // Some dependencies are CommonJS and call require(); an ES module bundle has to provide it.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
