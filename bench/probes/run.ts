@@ -4,7 +4,11 @@
 // the agent against the three exporters together, and the agent's /metrics latency.
 //
 //   node --import tsx bench/probes/run.ts [--duration 60] [--probes 50] [--warmup 5] [--exporters-first]
+//                                         [--agent-node-flags='--max-semi-space-size=1']
 //
+// --agent-node-flags: V8/Node flags for the agent process only, to see what memory settings buy.
+// The agent is also run for a few seconds with no probes first, so its RSS can be split into the agent's
+// floor and what the probes add.
 // Needs redis-server, postgresql and prometheus-{redis,postgres,blackbox}-exporter (Debian packages).
 // The agent is the production bundle, built into a temp dir (dist/ is left alone) and run as its own process.
 import { execFileSync } from 'node:child_process';
@@ -31,11 +35,13 @@ const { values: flags } = parseArgs({
     probes: { type: 'string', default: '50' },
     warmup: { type: 'string', default: '5' },
     'exporters-first': { type: 'boolean', default: false },
+    'agent-node-flags': { type: 'string', default: '' },
   },
 });
 const durationS = Math.max(5, Math.min(600, Number(flags.duration)));
 const probeCount = Math.max(4, Math.min(200, Number(flags.probes)));
 const warmupS = Math.max(0, Math.min(60, Number(flags.warmup)));
+const agentNodeFlags = flags['agent-node-flags'].split(' ').filter(Boolean);
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const KINDS = ['redis', 'postgres', 'http', 'tcp'] as const;
 type Kind = (typeof KINDS)[number];
@@ -66,6 +72,8 @@ interface Sampled {
   loadAfter: string;
 }
 
+const mib = (kib: number) => (kib / 1024).toFixed(1);
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
 /** Waits for the window to start, then samples the processes once a second until it ends. */
@@ -142,7 +150,7 @@ interface AgentResult extends PhaseResult {
   metricsBytes: number;
 }
 
-async function runAgent(bundle: string, dir: string, servers: Servers): Promise<AgentResult> {
+async function startAgent(bundle: string, dir: string, probes: Record<string, unknown>[]) {
   const adminPort = await freePort();
   const metricsPort = await freePort();
   const configFile = path.join(dir, 'caretaker.yaml');
@@ -153,19 +161,41 @@ async function runAgent(bundle: string, dir: string, servers: Servers): Promise<
       admin: { listen: `127.0.0.1:${adminPort}` },
       // The exporters export no host metrics either.
       metrics: { listen: `127.0.0.1:${metricsPort}`, host: false },
-      probes: agentProbes(servers),
+      ...(probes.length > 0 ? { probes } : {}),
     }),
   );
-  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-  const agent: ServerProcess = await startServerProcess({
+  const process_: ServerProcess = await startServerProcess({
     name: 'caretaker',
     command: process.execPath,
-    args: [bundle, 'run', '--config', configFile],
+    args: [...agentNodeFlags, bundle, 'run', '--config', configFile],
     isReady: async () => (await canConnect(metricsPort)) && (await canConnect(adminPort)),
     stopTimeoutMs: 10_000,
   });
+  return { process: process_, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, probesUrl: `http://127.0.0.1:${adminPort}/probes` };
+}
+
+/** RSS of the agent with no probes, after the same warm-up, averaged over 5 s (one /metrics scrape a second). */
+async function agentFloor(bundle: string, dir: string): Promise<{ rssKiB: number; cpuMs: number }> {
+  const { process: agent, metricsUrl } = await startAgent(bundle, dir, []);
   try {
-    await waitAllUp(`http://127.0.0.1:${adminPort}/probes`, agent);
+    await sleep(warmupS * 1000);
+    const first = usageOf([agent.pid]);
+    const rss: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await get(metricsUrl, 1000).catch(() => undefined);
+      await sleep(1000);
+      rss.push(usageOf([agent.pid]).rssKiB);
+    }
+    return { rssKiB: mean(rss), cpuMs: usageOf([agent.pid]).cpuMs - first.cpuMs };
+  } finally {
+    await agent.stop();
+  }
+}
+
+async function runAgent(bundle: string, dir: string, servers: Servers): Promise<AgentResult> {
+  const { process: agent, metricsUrl, probesUrl } = await startAgent(bundle, dir, agentProbes(servers));
+  try {
+    await waitAllUp(probesUrl, agent);
     const startMs = Date.now();
     const windowStart = startMs + warmupS * 1000;
     const windowEnd = windowStart + durationS * 1000;
@@ -269,10 +299,8 @@ async function runExporters(dir: string, servers: Servers): Promise<PhaseResult>
 
 // ---- report ----------------------------------------------------------------------------------------------
 
-const mib = (kib: number) => (kib / 1024).toFixed(1);
-const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 
-function report(agent: AgentResult, exporters: PhaseResult, order: string): void {
+function report(agent: AgentResult, exporters: PhaseResult, floor: { rssKiB: number; cpuMs: number }, order: string): void {
   const cpu = (r: PhaseResult) => r.sampled.last.cpuMs - r.sampled.first.cpuMs;
   const avgRss = (r: PhaseResult) => mean(r.sampled.rssKiB);
   const peakRss = (r: PhaseResult) => Math.max(...r.sampled.rssKiB);
@@ -296,6 +324,9 @@ function report(agent: AgentResult, exporters: PhaseResult, order: string): void
   row('server CPU (redis-server + postgres), s', agent.sampled.serverCpuMs, exporters.sampled.serverCpuMs, seconds);
   console.log(`\nchecks passed/done in the window: caretaker ${checks(agent)}; exporters ${checks(exporters)}`);
   console.log('per process (CPU s in window, VmHWM MiB): ' + [...agent.parts, ...exporters.parts].map((p) => `${p.name} ${seconds(p.cpuMs)} s ${mib(p.hwmKiB)} MiB`).join('; '));
+  console.log(
+    `caretaker with no probes (same bundle and flags${agentNodeFlags.length ? ` ${agentNodeFlags.join(' ')}` : ''}): RSS ${mib(floor.rssKiB)} MiB, so the ${probeCount} probes add ${mib(mean(agent.sampled.rssKiB) - floor.rssKiB)} MiB; CPU ${((floor.cpuMs / 5000) * 100).toFixed(2)} % of a core`,
+  );
   const lat = agent.metricsLatency.latenciesMs;
   console.log(
     `caretaker /metrics (${(agent.metricsBytes / 1024).toFixed(0)} KiB, ${lat.length} requests, 1/s): p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms, max ${Math.max(...lat).toFixed(2)} ms, failed ${agent.metricsLatency.failed}`,
@@ -328,6 +359,9 @@ try {
   [redis, postgres, targets] = await Promise.all([startRedis(), startPostgres(), startTargets()]);
   const servers: Servers = { redis, postgres, targets };
   const order = flags['exporters-first'] ? 'exporters, then caretaker' : 'caretaker, then exporters';
+  if (agentNodeFlags.length > 0) console.error(`agent node flags: ${agentNodeFlags.join(' ')}`);
+  console.error(`caretaker with no probes: ${warmupS + 5} s…`);
+  const floor = await agentFloor(bundle, work.path);
   let agentResult: AgentResult;
   let exportersResult: PhaseResult;
   const agentPhase = () => {
@@ -345,7 +379,7 @@ try {
     agentResult = await agentPhase();
     exportersResult = await exportersPhase();
   }
-  report(agentResult, exportersResult, order);
+  report(agentResult, exportersResult, floor, order);
   console.log(`target hits: http ${targets.counts().http}, tcp ${targets.counts().tcp}`);
 } finally {
   await Promise.allSettled([redis?.stop(), postgres?.stop(), targets?.close()]);
