@@ -1,29 +1,37 @@
-import { createHash } from 'node:crypto';
-import { open, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { HashWorker } from './hash-worker.js';
 
-/** sha256 of a file by stream, for re-checking a backup against its manifest. */
-export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
-  const hash = createHash('sha256');
-  const handle = await open(path, 'r');
+/** Runs `work` with a hash worker that an abort terminates. */
+async function withWorker<T>(signal: AbortSignal | undefined, work: (worker: HashWorker) => Promise<T>): Promise<T> {
+  signal?.throwIfAborted();
+  const worker = new HashWorker();
+  const onAbort = () => void worker.close();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    for await (const chunk of handle.createReadStream({ signal })) hash.update(chunk as Buffer);
+    return await work(worker);
   } finally {
-    await handle.close().catch(() => undefined);
+    signal?.removeEventListener('abort', onAbort);
+    await worker.close();
   }
-  return hash.digest('hex');
+}
+
+/** sha256 of a file, read and hashed in a worker thread, for re-checking a backup against its manifest. */
+export function sha256File(path: string, signal?: AbortSignal): Promise<string> {
+  return withWorker(signal, (worker) => worker.file(path));
 }
 
 /**
  * sha256 of a directory backup (pg_dump -Fd writes a flat directory): the digest of its `sha256  name` lines
  * sorted by name, the same text `sha256sum *` prints, so it can be re-checked by hand.
  */
-export async function sha256Tree(path: string, signal?: AbortSignal): Promise<string> {
-  const outer = createHash('sha256');
-  for (const name of (await readdir(path)).sort()) {
-    outer.update(`${await sha256File(join(path, name), signal)}  ${name}\n`);
-  }
-  return outer.digest('hex');
+export function sha256Tree(path: string, signal?: AbortSignal): Promise<string> {
+  return withWorker(signal, async (worker) => {
+    const outer = createHash('sha256');
+    for (const name of (await readdir(path)).sort()) outer.update(`${await worker.file(join(path, name))}  ${name}\n`);
+    return outer.digest('hex');
+  });
 }
 
 /** sha256 of a backup, file or directory. */

@@ -51,14 +51,14 @@ async function freeBytes(dir: string): Promise<number> {
 /** A companion's own check rejected it: the run fails as `verify_failed`. */
 class CompanionCheckError extends Error {}
 
-/** Streams one dump into a new `.partial` file: counted, hashed as written, fsynced. */
+/** One dump into a new `.partial` file: counted, hashed (as written, or read back when a child wrote it directly), fsynced. */
 async function streamToFile(path: string, produce: ByteSinkProducer): Promise<{ tools: ToolVersions; sizeBytes: number; sha256: string }> {
   const sink = await FileSink.create(path);
   try {
     const tools = await produce(sink);
+    const sha256 = await sink.finish();
     if (sink.bytes === 0) throw new Error('the dump produced no data');
-    const sizeBytes = sink.bytes;
-    return { tools, sizeBytes, sha256: await sink.finish() };
+    return { tools, sizeBytes: sink.bytes, sha256 };
   } catch (err) {
     await sink.abandon();
     throw err;

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import type { Readable } from 'node:stream';
 
@@ -19,6 +19,21 @@ const BACKGROUND_NICENESS = 10;
  */
 export function spawnStreaming(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; signal: AbortSignal }): StreamingProcess {
   const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return supervise(child, command, options.signal);
+}
+
+/**
+ * Spawns a dump tool whose stdout is an open file descriptor: the tool writes the backup straight to disk and
+ * not one byte passes through the agent's event loop. The exit status is all there is to watch.
+ */
+export function spawnToFile(command: string, args: string[], fd: number, options: { env?: NodeJS.ProcessEnv; signal: AbortSignal }): Omit<StreamingProcess, 'stdout'> {
+  const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['ignore', fd, 'pipe'] });
+  const { exited, kill } = supervise(child, command, options.signal);
+  return { exited, kill };
+}
+
+function supervise(child: ChildProcess, command: string, signal: AbortSignal): StreamingProcess {
+  const options = { signal };
   // A backup is background work: under CPU contention the agent (admin API, /metrics) and the server come first.
   if (child.pid !== undefined) {
     try {
@@ -28,8 +43,8 @@ export function spawnStreaming(command: string, args: string[], options: { env?:
     }
   }
   let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (text: string) => {
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (text: string) => {
     stderr = (stderr + text).slice(-STDERR_LIMIT);
   });
   let killTimer: NodeJS.Timeout | undefined;
@@ -53,5 +68,5 @@ export function spawnStreaming(command: string, args: string[], options: { env?:
   });
   // Callers always await `exited`; this keeps an early rejection from counting as unhandled meanwhile.
   exited.catch(() => undefined);
-  return { stdout: child.stdout, exited, kill };
+  return { stdout: child.stdout!, exited, kill };
 }

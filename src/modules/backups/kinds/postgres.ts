@@ -4,7 +4,7 @@ import { execFile } from '../../../agent/kit/exec.js';
 import { duration } from '../../../agent/kit/schema.js';
 import { jobCommon } from '../job-common.js';
 import { pipeInto } from '../sink.js';
-import { spawnStreaming } from '../spawn-stream.js';
+import { spawnStreaming, spawnToFile } from '../spawn-stream.js';
 import { redactUrl, type BackupKind } from './kind.js';
 import { checkedToolVersions, pgTool, splitPassword } from './pg-tools.js';
 import { globalsCompanion } from './postgres-globals.js';
@@ -64,16 +64,23 @@ export const postgresKind: BackupKind<PostgresJob> = {
   async dump(job, { sink, signal }) {
     const tools = await checkedToolVersions('pg_dump', job, signal);
     const { url, env } = splitPassword(job.url);
-    const child = spawnStreaming(pgTool('pg_dump', job.binDir), ['--format=custom', ...dumpArgs(job, url)], { env, signal });
-    try {
-      await pipeInto(child.stdout, sink, signal);
-    } catch (err) {
-      // Our side failed (disk full, cancelled): that is the error to report, not the tool's death by our hand.
-      child.kill();
-      await child.exited.catch(() => undefined);
-      throw err;
+    const args = ['--format=custom', ...dumpArgs(job, url)];
+    const tool = pgTool('pg_dump', job.binDir);
+    let exited: Promise<void>;
+    if (sink.takeFd) {
+      // pg_dump writes straight into the backup file: no pipe to hide its exit status, no bytes through the event loop.
+      exited = spawnToFile(tool, args, sink.takeFd(), { env, signal }).exited;
+    } else {
+      const streaming = spawnStreaming(tool, args, { env, signal });
+      await pipeInto(streaming.stdout, sink, signal).catch(async (err: unknown) => {
+        // Our side failed (disk full, cancelled): that is the error to report, not the tool's death by our hand.
+        streaming.kill();
+        await streaming.exited.catch(() => undefined);
+        throw err;
+      });
+      exited = streaming.exited;
     }
-    await child.exited.catch((err: Error) => {
+    await exited.catch((err: Error) => {
       throw explainLockTimeout(job, err);
     });
     return tools;
