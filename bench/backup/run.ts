@@ -7,7 +7,7 @@
 // --size-mb 1024 gives the issue's >= 1 GB database (about 10 minutes on 2 cores).
 import { spawn } from 'node:child_process';
 import { rm, stat } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -138,7 +138,7 @@ try {
     `agent RSS over idle during backup:    +${(results.peakRssDelta / 1024 / 1024).toFixed(1)} MB`,
     `slowest GET /backups/:job during it:  ${results.maxAdminMs.toFixed(1)} ms; slowest /metrics: ${results.maxMetricsMs.toFixed(1)} ms (${results.probes} probes)`,
     `event loop delay during it:           p99 ${results.p99LoopDelayMs.toFixed(1)} ms, max ${results.maxLoopDelayMs.toFixed(1)} ms; event loop busy ${(results.loopUtilization * 100).toFixed(1)} %`,
-    `host: ${cpus().length} CPUs (pg_dump, the postgres backend and the agent share them)`,
+    `host: ${cpus().length} CPUs (pg_dump, the postgres backend and the agent share them); load average at the end ${loadavg().map((l) => l.toFixed(2)).join(', ')}`,
   ];
   console.log(report.join('\n'));
 } finally {
