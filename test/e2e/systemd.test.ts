@@ -83,13 +83,21 @@ describe('caretaker under systemd (nspawn)', { timeout: 15 * 60_000 }, () => {
       [p.ActiveState, p.SubState, p.Type, p.NotifyAccess, p.UnitFileState, p.WatchdogUSec],
       ['active', 'running', 'notify', 'all', 'enabled', '30s'],
     );
-    // The status line travels with READY=1 (systemd-notify --ready --status=...).
-    assert.match(p.StatusText ?? '', /^running: certificates, backups, probes, logs/);
+    // The status line travels with READY=1 (systemd-notify --ready --status=...); the installed config enables no module.
+    assert.match(p.StatusText ?? '', /^running: no modules/);
     assert.deepEqual(JSON.parse(await ct.ok(adminGet('/health'))), { status: 'ok' });
     assert.equal(await ct.ok(`stat -c '%a %U' /etc/caretaker /etc/caretaker/caretaker.yaml /var/lib/caretaker /var/backups/caretaker`), '750 root\n640 root\n700 root\n700 root');
     assert.equal(await ct.ok(`cmp /etc/caretaker/caretaker.yaml ${unpacked}/examples/caretaker.yaml && echo same`), 'same');
     // The installed program is the bundle alone: no node_modules on the server.
     assert.equal(await ct.ok('find /opt/caretaker -name node_modules | wc -l'), '0');
+
+    // The rest of the tests run every module: the shipped full example, applied by a reload.
+    await ct.ok(`cp /opt/caretaker/examples/full.yaml ${CONFIG} && caretaker check-config && systemctl reload ${UNIT}`);
+    const status = await ct.waitFor('every module running', async () => {
+      const text = (await props('StatusText')).StatusText ?? '';
+      return /^running: certificates, backups, probes, logs/.test(text) ? text : undefined;
+    }, 15_000);
+    assert.match(status, /^running: certificates, backups, probes, logs/);
   });
 
   test('the unit stays activating, with the API already up, while READY=1 does not arrive', async () => {
