@@ -148,6 +148,19 @@ interface PhaseResult {
 interface AgentResult extends PhaseResult {
   metricsLatency: Tally;
   metricsBytes: number;
+  /** The agent's own V8 heap figures at the end of the window (prom-client default metrics). */
+  heap: string;
+}
+
+/** Where the agent's memory is, from its own default metrics: V8 heap total/used and external memory. */
+function heapSummary(metrics: string): string {
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN);
+  const part = (label: string, name: string) => `${label} ${mib(value(name) / 1024)} MiB`;
+  return [
+    part('heap total', 'nodejs_heap_size_total_bytes'),
+    part('heap used', 'nodejs_heap_size_used_bytes'),
+    part('external', 'nodejs_external_memory_bytes'),
+  ].join(', ');
 }
 
 async function startAgent(bundle: string, dir: string, probes: Record<string, unknown>[]) {
@@ -210,9 +223,11 @@ async function runAgent(bundle: string, dir: string, servers: Servers): Promise<
       { startMs, offsetMs: 500, countFromMs: windowStart, endMs: windowEnd },
       metricsLatency,
     );
+    let lastMetrics = '';
     const countsAt = async (at: number) => {
       await sleep(Math.max(0, at - Date.now()));
-      return checkCounts((await get(metricsUrl, 5000)).body);
+      lastMetrics = (await get(metricsUrl, 5000)).body;
+      return checkCounts(lastMetrics);
     };
     const before = countsAt(windowStart);
     const sampled = await sample(() => [agent.pid], servers, windowStart, windowEnd);
@@ -225,7 +240,7 @@ async function runAgent(bundle: string, dir: string, servers: Servers): Promise<
       tallies[kind].failed = after[kind].failure - start[kind].failure;
     }
     const parts = [{ name: 'caretaker', cpuMs: sampled.last.cpuMs - sampled.first.cpuMs, hwmKiB: sampled.last.hwmKiB }];
-    return { sampled, tallies, parts, metricsLatency, metricsBytes };
+    return { sampled, tallies, parts, metricsLatency, metricsBytes, heap: heapSummary(lastMetrics) };
   } finally {
     await agent.stop();
   }
@@ -325,7 +340,7 @@ function report(agent: AgentResult, exporters: PhaseResult, floor: { rssKiB: num
   console.log(`\nchecks passed/done in the window: caretaker ${checks(agent)}; exporters ${checks(exporters)}`);
   console.log('per process (CPU s in window, VmHWM MiB): ' + [...agent.parts, ...exporters.parts].map((p) => `${p.name} ${seconds(p.cpuMs)} s ${mib(p.hwmKiB)} MiB`).join('; '));
   console.log(
-    `caretaker with no probes (same bundle and flags${agentNodeFlags.length ? ` ${agentNodeFlags.join(' ')}` : ''}): RSS ${mib(floor.rssKiB)} MiB, so the ${probeCount} probes add ${mib(mean(agent.sampled.rssKiB) - floor.rssKiB)} MiB; CPU ${((floor.cpuMs / 5000) * 100).toFixed(2)} % of a core`,
+    `caretaker with no probes (same bundle and flags${agentNodeFlags.length ? ` ${agentNodeFlags.join(' ')}` : ''}): RSS ${mib(floor.rssKiB)} MiB, so the ${probeCount} probes add ${mib(mean(agent.sampled.rssKiB) - floor.rssKiB)} MiB (with probes, at the end: ${agent.heap}); CPU ${((floor.cpuMs / 5000) * 100).toFixed(2)} % of a core`,
   );
   const lat = agent.metricsLatency.latenciesMs;
   console.log(
