@@ -100,7 +100,13 @@ export class Agent {
     this.notify.startWatchdog();
     await this.notify.ready(this.statusLine());
     this.log.info(
-      { config: this.config.path, admin: this.admin.address, metrics: this.metricsServer.address, modules: this.configuredNames() },
+      {
+        config: this.config.path,
+        admin: this.admin.address,
+        metrics: this.metricsServer.address,
+        modules: this.configuredNames(),
+        startupMs: Math.round(process.uptime() * 1000),
+      },
       'agent ready',
     );
   }
