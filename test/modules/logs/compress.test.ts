@@ -1,3 +1,4 @@
+// caretaker-test: run-alone (it measures latency and timeouts, which other tests' load would distort)
 import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
 import { open, readdir } from 'node:fs/promises';
