@@ -1,37 +1,28 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { HashWorker } from './hash-worker.js';
+import { execFile } from '../../agent/kit/exec.js';
 
-/** Runs `work` with a hash worker that an abort terminates. */
-async function withWorker<T>(signal: AbortSignal | undefined, work: (worker: HashWorker) => Promise<T>): Promise<T> {
-  signal?.throwIfAborted();
-  const worker = new HashWorker();
-  const onAbort = () => void worker.close();
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    return await work(worker);
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-    await worker.close();
-  }
-}
-
-/** sha256 of a file, read and hashed in a worker thread, for re-checking a backup against its manifest. */
-export function sha256File(path: string, signal?: AbortSignal): Promise<string> {
-  return withWorker(signal, (worker) => worker.file(path));
+/**
+ * sha256 of a file by coreutils' `sha256sum`, for re-checking a backup: the bytes are read and hashed in
+ * another process, so a gigabyte costs the agent neither event-loop time nor memory (a worker thread's
+ * heap grew by tens of MB of read buffers before its GC caught up).
+ */
+export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
+  const { stdout } = await execFile('sha256sum', ['--binary', '--', path], { signal, maxOutputBytes: 64 * 1024 });
+  const digest = /^\\?([0-9a-f]{64}) /.exec(stdout)?.[1];
+  if (!digest) throw new Error(`sha256sum printed no digest for ${path}`);
+  return digest;
 }
 
 /**
  * sha256 of a directory backup (pg_dump -Fd writes a flat directory): the digest of its `sha256  name` lines
  * sorted by name, the same text `sha256sum *` prints, so it can be re-checked by hand.
  */
-export function sha256Tree(path: string, signal?: AbortSignal): Promise<string> {
-  return withWorker(signal, async (worker) => {
-    const outer = createHash('sha256');
-    for (const name of (await readdir(path)).sort()) outer.update(`${await worker.file(join(path, name))}  ${name}\n`);
-    return outer.digest('hex');
-  });
+export async function sha256Tree(path: string, signal?: AbortSignal): Promise<string> {
+  const outer = createHash('sha256');
+  for (const name of (await readdir(path)).sort()) outer.update(`${await sha256File(join(path, name), signal)}  ${name}\n`);
+  return outer.digest('hex');
 }
 
 /** sha256 of a backup, file or directory. */

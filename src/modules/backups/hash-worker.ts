@@ -3,30 +3,19 @@ import { Worker } from 'node:worker_threads';
 /**
  * sha256 off the event loop. A backup streams about a gigabyte a minute through the agent; hashing it on the
  * main thread took about a second of every four, which the admin API and /metrics waited behind. The worker
- * hashes buffers handed over (transferred, not copied) in order, or reads files itself.
+ * hashes buffers handed over (transferred, not copied) in order.
  *
  * The worker's code is inline JavaScript so it runs the same from the TypeScript sources (tsx) and the build.
  */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { createReadStream } = require('node:fs');
 let hash = createHash('sha256');
 parentPort.on('message', (message) => {
   if (message.type === 'update') hash.update(new Uint8Array(message.data));
   else if (message.type === 'digest') {
     parentPort.postMessage({ id: message.id, digest: hash.digest('hex') });
     hash = createHash('sha256');
-  } else if (message.type === 'file') {
-    // Answer on 'close', not 'end': the parent may terminate the worker right after, and a descriptor still
-    // open then would leak (and keep the backup's filesystem busy).
-    const fileHash = createHash('sha256');
-    let digest;
-    createReadStream(message.path, { highWaterMark: 1 << 20 })
-      .on('data', (chunk) => fileHash.update(chunk))
-      .on('end', () => { digest = fileHash.digest('hex'); })
-      .on('error', (err) => parentPort.postMessage({ id: message.id, error: err.message, code: err.code }))
-      .on('close', () => { if (digest !== undefined) parentPort.postMessage({ id: message.id, digest }); });
   }
 });
 `;
@@ -67,11 +56,6 @@ export class HashWorker {
   /** The digest of everything added since the last digest(). */
   digest(): Promise<string> {
     return this.request({ type: 'digest' });
-  }
-
-  /** sha256 of a file, read and hashed in the worker. */
-  file(path: string): Promise<string> {
-    return this.request({ type: 'file', path });
   }
 
   private request(message: Record<string, unknown>): Promise<string> {

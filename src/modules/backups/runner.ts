@@ -246,6 +246,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
   private async prepare(slot: JobSlot, catchUp: boolean): Promise<void> {
     const { job } = slot;
     const extensions = kindOf(job).extensions;
+    await kindOf(job).warmUp?.().catch((err: unknown) => slot.log.warn({ err: describeError(err) }, 'loading the client library failed'));
     try {
       if (!slot.running) {
         const removed = await removeLeftovers(this.config.dir, job.name, extensions);

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { sha256File } from './digest.js';
 import { HashWorker } from './hash-worker.js';
 
 /** Where a dump's bytes go: counted and hashed on the way (in a worker thread), so the sha256 costs no second read. */
@@ -25,7 +27,8 @@ const WRITE_AHEAD_BYTES = 4 * 1024 * 1024;
 const BATCH_BYTES = 1024 * 1024;
 
 export class FileSink implements ByteSink {
-  private readonly hash = new HashWorker();
+  /** Started with the first batch, so a sink handed to a child process (takeFd) never starts one. */
+  private hash: HashWorker | undefined;
   private written = 0;
   private pending = 0;
   private batch: Uint8Array[] = [];
@@ -86,7 +89,7 @@ export class FileSink implements ByteSink {
       try {
         let offset = 0;
         while (offset < size) offset += (await this.handle.write(data, offset, size - offset)).bytesWritten;
-        this.hash.update(data);
+        (this.hash ??= new HashWorker()).update(data);
       } catch (err) {
         this.failure = err;
       } finally {
@@ -104,14 +107,14 @@ export class FileSink implements ByteSink {
       await this.handle.sync();
       if (!this.direct) {
         await this.handle.close();
-        return await this.hash.digest();
+        return this.hash ? await this.hash.digest() : createHash('sha256').digest('hex');
       }
       this.written = (await this.handle.stat()).size;
       await this.handle.close();
-      // Read back from the page cache in the worker: the agent's event loop never sees the bytes.
-      return await this.hash.file(this.path);
+      // Read back from the page cache by sha256sum: the agent never sees the bytes.
+      return await sha256File(this.path);
     } finally {
-      await this.hash.close();
+      await this.hash?.close();
     }
   }
 
@@ -119,7 +122,7 @@ export class FileSink implements ByteSink {
     this.batch = [];
     await this.queue;
     await this.handle.close().catch(() => undefined);
-    await this.hash.close();
+    await this.hash?.close();
   }
 }
 

@@ -59,6 +59,11 @@ export interface BackupKind<J> {
   dump(job: J, ctx: DumpContext): Promise<ToolVersions>;
   /** For jobs whose format is a directory: the tool writes the backup there itself. */
   dumpToDirectory?(job: J, ctx: DirectoryDumpContext): Promise<ToolVersions>;
+  /**
+   * Loads what the kind's runs need (a client library) when a job of this kind is configured, so the one-time
+   * module loading (tens to hundreds of ms of blocked event loop) happens at start, not in the middle of a backup.
+   */
+  warmUp?(): Promise<void>;
   /** Extra files this job's runs make beside the backup (per its options). */
   companionsFor?(job: J): Companion<J>[];
   /** Every companion this kind knows, so a backup's recorded companions are checked and restored whatever the job's options are now. */

@@ -61,6 +61,10 @@ export const postgresKind: BackupKind<PostgresJob> = {
 
   companions: [globalsCompanion],
 
+  async warmUp() {
+    await import('pg');
+  },
+
   async dump(job, { sink, signal }) {
     const tools = await checkedToolVersions('pg_dump', job, signal);
     const { url, env } = splitPassword(job.url);
