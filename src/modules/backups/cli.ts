@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
-import { EXIT, ApiError, DaemonUnreachableError, formatTable, type CliCommand, type CommandContext } from '../../agent/kit/cli.js';
+import { EXIT, ApiError, DaemonUnreachableError, formatBytes, formatTable, type CliCommand, type CommandContext } from '../../agent/kit/cli.js';
 import { CaretakerError, describeError } from '../../agent/kit/errors.js';
 import { listBackups } from './catalog.js';
 import type { BackupsConfig } from './config.js';
@@ -13,17 +13,6 @@ const USAGE = 'caretaker backups [run JOB | list JOB | verify JOB FILE | restore
 const RUN_POLL_MS = 1000;
 /** `run` waits at most this long for the run it started (the longest sensible job timeout). */
 const RUN_WAIT_MS = 24 * 3_600_000;
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
 
 async function section(ctx: CommandContext): Promise<BackupsConfig> {
   const config = (await ctx.loadSection()) as BackupsConfig | undefined;

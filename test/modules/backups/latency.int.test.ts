@@ -1,3 +1,4 @@
+// caretaker-test: run-alone (it measures latency and timeouts, which other tests' load would distort)
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
