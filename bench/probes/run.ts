@@ -62,25 +62,30 @@ interface Servers {
   targets: Targets;
 }
 
+const mib = (kib: number) => (kib / 1024).toFixed(1);
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+
 interface Sampled {
-  /** Usage at the start and the end of the measured window. */
+  /** Usage at the start and the end of the measured window, all processes together. */
   first: Usage;
   last: Usage;
   rssKiB: number[];
+  /** Each process over the window: CPU used and VmHWM at the end. */
+  parts: Array<{ name: string; cpuMs: number; hwmKiB: number }>;
   serverCpuMs: number;
   loadBefore: string;
   loadAfter: string;
 }
 
-const mib = (kib: number) => (kib / 1024).toFixed(1);
-const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
-const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
-
-/** Waits for the window to start, then samples the processes once a second until it ends. */
-async function sample(pids: () => number[], servers: Servers, windowStart: number, windowEnd: number): Promise<Sampled> {
+/** Waits for the window to start, then samples the named processes once a second until it ends. */
+async function sample(processes: () => Record<string, number>, servers: Servers, windowStart: number, windowEnd: number): Promise<Sampled> {
+  const pids = () => Object.values(processes());
   const serverPids = () => [servers.redis.pid, servers.postgres.pid];
+  const each = () => Object.entries(processes()).map(([name, pid]) => ({ name, usage: usageOf([pid]) }));
   await sleep(windowStart - Date.now());
   const loadBefore = loadAverage();
+  const firstEach = each();
   const first = usageOf(pids());
   const serverFirst = usageOf(serverPids()).cpuMs;
   const rssKiB = [first.rssKiB];
@@ -90,8 +95,9 @@ async function sample(pids: () => number[], servers: Servers, windowStart: numbe
   }
   await sleep(Math.max(0, windowEnd - Date.now()));
   const last = usageOf(pids());
+  const parts = each().map(({ name, usage }, i) => ({ name, cpuMs: usage.cpuMs - firstEach[i]!.usage.cpuMs, hwmKiB: usage.hwmKiB }));
   rssKiB.push(last.rssKiB);
-  return { first, last, rssKiB, serverCpuMs: usageOf(serverPids()).cpuMs - serverFirst, loadBefore, loadAfter: loadAverage() };
+  return { first, last, rssKiB, parts, serverCpuMs: usageOf(serverPids()).cpuMs - serverFirst, loadBefore, loadAfter: loadAverage() };
 }
 
 function emptyTallies(): Record<Kind, Tally> {
@@ -141,8 +147,6 @@ function checkCounts(metrics: string): Record<Kind, { success: number; failure: 
 interface PhaseResult {
   sampled: Sampled;
   tallies: Record<Kind, Tally>;
-  /** Per-process breakdown at the end of the window: name → [cpu ms in window, VmHWM KiB]. */
-  parts: Array<{ name: string; cpuMs: number; hwmKiB: number }>;
 }
 
 interface AgentResult extends PhaseResult {
@@ -230,7 +234,7 @@ async function runAgent(bundle: string, dir: string, servers: Servers): Promise<
       return checkCounts(lastMetrics);
     };
     const before = countsAt(windowStart);
-    const sampled = await sample(() => [agent.pid], servers, windowStart, windowEnd);
+    const sampled = await sample(() => ({ caretaker: agent.pid }), servers, windowStart, windowEnd);
     const after = await countsAt(windowEnd);
     await scrapes;
     const tallies = emptyTallies();
@@ -239,8 +243,7 @@ async function runAgent(bundle: string, dir: string, servers: Servers): Promise<
       tallies[kind].ok = after[kind].success - start[kind].success;
       tallies[kind].failed = after[kind].failure - start[kind].failure;
     }
-    const parts = [{ name: 'caretaker', cpuMs: sampled.last.cpuMs - sampled.first.cpuMs, hwmKiB: sampled.last.hwmKiB }];
-    return { sampled, tallies, parts, metricsLatency, metricsBytes, heap: heapSummary(lastMetrics) };
+    return { sampled, tallies, metricsLatency, metricsBytes, heap: heapSummary(lastMetrics) };
   } finally {
     await agent.stop();
   }
@@ -298,15 +301,14 @@ async function runExporters(dir: string, servers: Servers): Promise<PhaseResult>
         tallies[kindOf(i)],
       );
     });
-    const named = Object.entries(exporters) as Array<[string, Exporters[keyof Exporters]]>;
-    const firstParts = named.map(([, e]) => usageOf([e.process.pid]).cpuMs);
-    const sampled = await sample(() => named.map(([, e]) => e.process.pid), servers, windowStart, windowEnd);
-    const parts = named.map(([name, e], i) => {
-      const end = usageOf([e.process.pid]);
-      return { name: `${name}_exporter`, cpuMs: end.cpuMs - firstParts[i]!, hwmKiB: end.hwmKiB };
+    const pids = () => ({
+      redis_exporter: exporters.redis.process.pid,
+      postgres_exporter: exporters.postgres.process.pid,
+      blackbox_exporter: exporters.blackbox.process.pid,
     });
+    const sampled = await sample(pids, servers, windowStart, windowEnd);
     await Promise.all(loops);
-    return { sampled, tallies, parts };
+    return { sampled, tallies };
   } finally {
     await stopExporters(exporters);
   }
@@ -338,7 +340,7 @@ function report(agent: AgentResult, exporters: PhaseResult, floor: { rssKiB: num
   row('VmHWM (sum), MiB', agent.sampled.last.hwmKiB, exporters.sampled.last.hwmKiB, mib);
   row('server CPU (redis-server + postgres), s', agent.sampled.serverCpuMs, exporters.sampled.serverCpuMs, seconds);
   console.log(`\nchecks passed/done in the window: caretaker ${checks(agent)}; exporters ${checks(exporters)}`);
-  console.log('per process (CPU s in window, VmHWM MiB): ' + [...agent.parts, ...exporters.parts].map((p) => `${p.name} ${seconds(p.cpuMs)} s ${mib(p.hwmKiB)} MiB`).join('; '));
+  console.log('per process (CPU s in window, VmHWM MiB): ' + [...agent.sampled.parts, ...exporters.sampled.parts].map((p) => `${p.name} ${seconds(p.cpuMs)} s ${mib(p.hwmKiB)} MiB`).join('; '));
   console.log(
     `caretaker with no probes (same bundle and flags${agentNodeFlags.length ? ` ${agentNodeFlags.join(' ')}` : ''}): RSS ${mib(floor.rssKiB)} MiB, so the ${probeCount} probes add ${mib(mean(agent.sampled.rssKiB) - floor.rssKiB)} MiB (with probes, at the end: ${agent.heap}); CPU ${((floor.cpuMs / 5000) * 100).toFixed(2)} % of a core`,
   );
