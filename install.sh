@@ -29,8 +29,16 @@ readonly UNIT=/etc/systemd/system/$UNIT_NAME
 readonly NODE_MAJOR_MIN=20
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly SRC
-# What a release carries, relative to its root; a checkout has the same layout once built.
-readonly PROGRAM_FILES=(dist/caretaker.mjs dist/caretaker.mjs.map docs/caretaker.schema.json docs/install.md examples/caretaker.yaml examples/full.yaml)
+# What a release carries, relative to its root; a checkout has the same layout once built. The
+# bundle's chunks (code loaded only when a module needs it) have content-hashed names, so they are
+# listed from the build rather than named here.
+readonly STATIC_FILES=(dist/caretaker.mjs dist/caretaker.mjs.map docs/caretaker.schema.json docs/install.md examples/caretaker.yaml examples/full.yaml)
+program_files() {
+  printf '%s\n' "${STATIC_FILES[@]}"
+  if [[ -d $SRC/dist/chunks ]]; then
+    (cd "$SRC" && find dist/chunks -type f \( -name '*.mjs' -o -name '*.mjs.map' \) | LC_ALL=C sort)
+  fi
+}
 
 action=install
 dry_run=0
@@ -96,8 +104,9 @@ node_path() {
 }
 
 require_built_source() {
-  local file
-  for file in "${PROGRAM_FILES[@]}" systemd/$UNIT_NAME; do
+  local file files
+  mapfile -t files < <(program_files)
+  for file in "${files[@]}" systemd/$UNIT_NAME; do
     [[ -f $SRC/$file ]] || die "$SRC/$file is missing: run this from a release tarball, or build the checkout first (npm ci && npm run build)"
   done
 }
@@ -201,10 +210,17 @@ EOF
 
 # Returns 0 when anything of the program changed (the running daemon must restart).
 install_program() {
-  local node=$1 file unchanged=1
-  for file in "${PROGRAM_FILES[@]}"; do
+  local node=$1 file unchanged=1 files
+  mapfile -t files < <(program_files)
+  for file in "${files[@]}"; do
     install_file "$SRC/$file" "$PREFIX/$file" 0644 && unchanged=0
   done
+  # Chunks of the previous version that this one no longer has.
+  if [[ -d $PREFIX/dist/chunks ]]; then
+    while IFS= read -r file; do
+      printf '%s\n' "${files[@]}" | grep -qxF "$file" || { change rm -f "$PREFIX/$file"; unchanged=0; }
+    done < <(cd "$PREFIX" && find dist/chunks -type f | LC_ALL=C sort)
+  fi
   local wrapper
   wrapper=$(mktemp)
   printf '#!/bin/sh\n# installed by caretaker install.sh\nexec %s %s/dist/caretaker.mjs "$@"\n' "$node" "$PREFIX" >"$wrapper"
@@ -347,8 +363,9 @@ cmd_package() {
   stage=$(mktemp -d)
   # shellcheck disable=SC2064 # expand now: $stage is local
   trap "rm -rf '$stage'" EXIT
-  local file
-  for file in install.sh systemd/$UNIT_NAME package.json "${PROGRAM_FILES[@]}"; do
+  local file files
+  mapfile -t files < <(program_files)
+  for file in install.sh systemd/$UNIT_NAME package.json "${files[@]}"; do
     install -D -m "$([[ $file == install.sh ]] && echo 0755 || echo 0644)" "$SRC/$file" "$stage/$name/$file"
   done
   mkdir -p "$out_dir"

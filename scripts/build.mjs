@@ -1,21 +1,31 @@
-// Builds the one file that runs in production: dist/caretaker.mjs, every dependency bundled in.
-// Why a bundle: start-up reads one file instead of ~1,500 modules (about twice as fast to ready, and
-// less memory), and install.sh ships a single file that needs no npm registry.
-import { readFileSync } from 'node:fs';
+// Builds what runs in production: dist/caretaker.mjs plus dist/chunks/, every dependency bundled in.
+// Why a bundle: start-up reads a few files instead of ~1,500 modules (about twice as fast to ready, and
+// less memory), and install.sh ships it with no node_modules and no npm registry.
+// Why chunks: the libraries a module loads only when it needs them (acme-client, ioredis, pg) are
+// split out, so an agent that does not use them never even compiles them (about 60 ms less to ready).
+import { readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+// `node scripts/build.mjs [OUTDIR]`: tests build into their own directory, never over a shared dist/.
+const outdir = process.argv[2] ?? 'dist';
 
+// Chunk names carry content hashes: start clean so no chunk of an older build is left beside the new.
+rmSync(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: ['src/agent/main.ts'],
-  outfile: 'dist/caretaker.mjs',
+  entryPoints: { caretaker: fileURLToPath(new URL('../src/agent/main.ts', import.meta.url)) },
+  outdir,
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
+  splitting: true,
   platform: 'node',
   target: 'node20',
   format: 'esm',
   sourcemap: 'linked',
   logLevel: 'warning',
-  // V8 keeps the script's source in memory, as two bytes a character once a single one is not ASCII:
+  // V8 keeps a script's source in memory, as two bytes a character once a single one is not ASCII:
   // ASCII-only output without comments or indentation halves that (about 11 MiB down to 4 MiB).
   charset: 'ascii',
   legalComments: 'none',

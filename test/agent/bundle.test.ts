@@ -11,13 +11,13 @@ import { freePort } from '../harness/ports.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 test('the production bundle builds and runs every module from one file', async () => {
-  const built = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root, encoding: 'utf8' });
+  const dir = await mkdtemp(join(tmpdir(), 'caretaker-bundle-'));
+  const built = spawnSync(process.execPath, ['scripts/build.mjs', join(dir, 'dist')], { cwd: root, encoding: 'utf8' });
   assert.equal(built.status, 0, built.stderr);
-  const bundle = join(root, 'dist', 'caretaker.mjs');
+  const bundle = join(dir, 'dist', 'caretaker.mjs');
   const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
   assert.equal(spawnSync(process.execPath, [bundle, 'version'], { encoding: 'utf8' }).stdout.trim(), `caretaker ${version} (node ${process.versions.node})`);
 
-  const dir = await mkdtemp(join(tmpdir(), 'caretaker-bundle-'));
   const [admin, metrics, dead] = [await freePort(), await freePort(), await freePort()];
   const example = await readFile(join(root, 'examples', 'full.yaml'), 'utf8');
   // The shipped example, pointed at temp dirs and at nothing listening, so no module reaches outside.

@@ -1,3 +1,4 @@
+// caretaker-test: run-alone (it boots containers and checks the watchdog, and rebuilds dist/ through install.sh --package)
 // install.sh and caretaker.service under a real systemd: a bookworm container booted with
 // systemd-nspawn (test/e2e/systemd-host.sh), the host's node bind-mounted, the release tarball
 // built from this checkout and installed the way docs/install.md says.
