@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { requireBinaries } from './deps.js';
 import { canConnect, freePort, retryOnPortClash } from './ports.js';
-import { runCommand, startServerProcess, type ServerProcess } from './process.js';
+import { runCommand, startServerProcess, type ServerProcess, restartable, type Restartable } from './process.js';
 import { makeTempDir } from './tmpdir.js';
 
 export interface NginxSite {
@@ -21,7 +21,7 @@ export interface NginxOptions {
   serverBlocks?: string;
 }
 
-export interface NginxServer {
+export interface NginxServer extends Restartable {
   /** One port per entry of `sites`. */
   ports: number[];
   /** Directory holding the config, logs, pid file and temp dirs (nginx's -p prefix). */
@@ -37,13 +37,6 @@ export interface NginxServer {
   reload(): Promise<void>;
   /** `nginx -s reopen`: reopen log files, as after a rotation. */
   reopen(): Promise<void>;
-  /** Stops nginx and removes its temp dir. */
-  stop(): Promise<void>;
-  /** Stops nginx only, keeping ports and files. */
-  down(): Promise<void>;
-  /** Starts it again after down(). */
-  up(): Promise<void>;
-  restart(): Promise<void>;
 }
 
 /** A server block listening on 127.0.0.1:port serving site.root, over TLS when site.ssl is given. */
@@ -108,16 +101,7 @@ export async function startNginx(options: NginxOptions): Promise<NginxServer> {
       },
       reload: () => signal('reload'),
       reopen: () => signal('reopen'),
-      async stop() {
-        await down();
-        await tmp.cleanup();
-      },
-      down,
-      up: launch,
-      async restart() {
-        await down();
-        await launch();
-      },
+      ...restartable({ down, launch, cleanup: () => tmp.cleanup() }),
     };
   } catch (error) {
     await tmp.cleanup();

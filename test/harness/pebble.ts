@@ -4,7 +4,7 @@ import { generateServerCerts } from './certs.js';
 import { requireBinaries } from './deps.js';
 import { httpsGet } from './https.js';
 import { canConnect, freePort, retryOnPortClash } from './ports.js';
-import { startServerProcess, type ServerProcess } from './process.js';
+import { startServerProcess, type ServerProcess, restartable, type Restartable } from './process.js';
 import { makeTempDir } from './tmpdir.js';
 
 export interface PebbleOptions {
@@ -14,7 +14,11 @@ export interface PebbleOptions {
   env?: Record<string, string>;
 }
 
-export interface PebbleServer {
+/**
+ * down() stops pebble only (challtestsrv keeps running), to test an outage; after up() on the same ports
+ * all ACME state and the root are new, as when a CA forgets accounts.
+ */
+export interface PebbleServer extends Restartable {
   /** ACME directory, https://127.0.0.1:<port>/dir */
   directoryUrl: string;
   /** Pebble's own management API (https, same certificate): /roots/0, /intermediates/0, ... */
@@ -34,13 +38,6 @@ export interface PebbleServer {
   readonly pid: number;
   /** PEM of the root that signs issued certificates; pebble makes a new one on every start. */
   rootCertPem(): Promise<string>;
-  /** Stops pebble and challtestsrv and removes the temp dir. */
-  stop(): Promise<void>;
-  /** Stops pebble only (challtestsrv keeps running), to test how clients handle an outage. */
-  down(): Promise<void>;
-  /** Starts pebble again after down(), on the same ports; all ACME state and the root are new. */
-  up(): Promise<void>;
-  restart(): Promise<void>;
 }
 
 /**
@@ -134,17 +131,14 @@ export async function startPebble(options: PebbleOptions = {}): Promise<PebbleSe
         if (response.status !== 200) throw new Error(`pebble /roots/0 answered ${response.status}: ${response.body}`);
         return response.body;
       },
-      async stop() {
-        await down();
-        await challtestsrv?.stop();
-        await tmp.cleanup();
-      },
-      down,
-      up: launch,
-      async restart() {
-        await down();
-        await launch();
-      },
+      ...restartable({
+        down,
+        launch,
+        async cleanup() {
+          await challtestsrv?.stop();
+          await tmp.cleanup();
+        },
+      }),
     };
   } catch (error) {
     await challtestsrv?.stop();

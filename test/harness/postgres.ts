@@ -4,7 +4,7 @@ import path from 'node:path';
 import { generateServerCerts } from './certs.js';
 import { requireBinaries } from './deps.js';
 import { freePort, retryOnPortClash } from './ports.js';
-import { runCommand, startServerProcess, type ServerProcess } from './process.js';
+import { runCommand, startServerProcess, type ServerProcess, restartable, type Restartable } from './process.js';
 import { makeTempDir } from './tmpdir.js';
 
 export interface PostgresOptions {
@@ -14,7 +14,7 @@ export interface PostgresOptions {
   password?: string;
 }
 
-export interface PostgresServer {
+export interface PostgresServer extends Restartable {
   host: string;
   port: number;
   password: string;
@@ -26,13 +26,6 @@ export interface PostgresServer {
   readonly pid: number;
   /** Runs SQL through psql over TCP as the superuser; resolves with unaligned, tuples-only stdout. */
   psql(sql: string, database?: string): Promise<string>;
-  /** Stops the server and removes its temp dir. */
-  stop(): Promise<void>;
-  /** Stops the server only, keeping port and data, to test how clients handle an outage. */
-  down(): Promise<void>;
-  /** Starts it again after down(), on the same port with the same data. */
-  up(): Promise<void>;
-  restart(): Promise<void>;
 }
 
 /**
@@ -105,16 +98,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
           ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', database, '-c', sql],
           { env: { ...process.env, PGPASSWORD: password } },
         ),
-      async stop() {
-        await down();
-        await tmp.cleanup();
-      },
-      down,
-      up: launch,
-      async restart() {
-        await down();
-        await launch();
-      },
+      ...restartable({ down, launch, cleanup: () => tmp.cleanup() }),
     };
   } catch (error) {
     await tmp.cleanup();

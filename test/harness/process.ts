@@ -171,3 +171,29 @@ export function runCommand(command: string, args: string[], options: RunOptions 
     child.stdin?.end(options.input);
   });
 }
+
+/** The lifecycle every harness server offers, built from its own `down` and `launch` steps. */
+export interface Restartable {
+  /** Stops the server and removes everything it wrote. */
+  stop(): Promise<void>;
+  /** Stops the server only, keeping its ports and files, to test how clients live through an outage. */
+  down(): Promise<void>;
+  /** Starts it again after down(), on the same ports. */
+  up(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+export function restartable(steps: { down(): Promise<void>; launch(): Promise<void>; cleanup(): Promise<void> }): Restartable {
+  return {
+    async stop() {
+      await steps.down();
+      await steps.cleanup();
+    },
+    down: () => steps.down(),
+    up: () => steps.launch(),
+    async restart() {
+      await steps.down();
+      await steps.launch();
+    },
+  };
+}

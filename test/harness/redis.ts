@@ -3,7 +3,7 @@ import path from 'node:path';
 import { generateServerCerts } from './certs.js';
 import { requireBinaries } from './deps.js';
 import { freePort, retryOnPortClash } from './ports.js';
-import { startServerProcess, type ServerProcess } from './process.js';
+import { startServerProcess, type ServerProcess, restartable, type Restartable } from './process.js';
 import { redisCommand } from './redis-client.js';
 import { makeTempDir } from './tmpdir.js';
 
@@ -17,7 +17,7 @@ export interface RedisOptions {
   renameCommands?: Record<string, string>;
 }
 
-export interface RedisServer {
+export interface RedisServer extends Restartable {
   host: string;
   port: number;
   tlsPort?: number;
@@ -30,13 +30,6 @@ export interface RedisServer {
   /** CA (PEM path) that signed the TLS certificate; set when tls is on. */
   ca?: string;
   readonly pid: number;
-  /** Stops the server and removes its temp dir. */
-  stop(): Promise<void>;
-  /** Stops the server only, keeping port and dir, to test how clients handle an outage. */
-  down(): Promise<void>;
-  /** Starts it again after down(), on the same ports. */
-  up(): Promise<void>;
-  restart(): Promise<void>;
 }
 
 /** A redis-server on 127.0.0.1 and a random port, with no persistence, in its own temp dir. */
@@ -83,16 +76,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
       get pid() {
         return current!.pid;
       },
-      async stop() {
-        await down();
-        await tmp.cleanup();
-      },
-      down,
-      up: launch,
-      async restart() {
-        await down();
-        await launch();
-      },
+      ...restartable({ down, launch, cleanup: () => tmp.cleanup() }),
     };
   } catch (error) {
     await tmp.cleanup();
