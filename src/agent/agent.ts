@@ -24,6 +24,8 @@ export interface ReloadReport {
   modules: Record<string, { change: ModuleChange; error?: string }>;
   /** Settings that changed but only take effect after a restart. */
   restartRequired: string[];
+  /** Why the /metrics listener could not take its new address or web config (it keeps the old ones). */
+  metricsError?: string;
 }
 
 export interface AgentOptions {
@@ -252,7 +254,7 @@ export class Agent {
         }
       } catch (err) {
         report.ok = false;
-        report.modules.metrics = { change: 'failed', error: `cannot listen on ${formatListen(next.metrics.listen)}: ${describeError(err)}` };
+        report.metricsError = `cannot listen on ${formatListen(next.metrics.listen)}: ${describeError(err)}`;
         this.metricsServer ??= await this.openMetricsListener(previous).catch(() => undefined);
       }
     }

@@ -112,8 +112,27 @@ test('a web config added by reload protects the running metrics listener on the 
   assert.equal(await scrape(), 200);
   await t.writeConfig(config(`, webConfig: ${webConfig}`));
   const report = await t.agent.reload();
-  assert.equal(report.modules.metrics, undefined, JSON.stringify(report));
+  assert.equal(report.metricsError, undefined, JSON.stringify(report));
   assert.equal(t.metricsUrl(), `http://127.0.0.1:${port}/metrics`);
   assert.equal(await scrape(), 401);
   assert.equal(await scrape(`Basic ${Buffer.from('prometheus:scrape-secret').toString('base64')}`), 200);
+});
+
+test('a metrics address that cannot be bound is reported and the old listener keeps serving', async () => {
+  const before = t.metricsUrl();
+  const blocker = (await import('node:net')).createServer();
+  const port = await freePort();
+  await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+  try {
+    const current = (await import('node:fs/promises')).readFile(t.configPath, 'utf8');
+    await t.writeConfig((await current).replace(/metrics: \{ listen: "[^"]+"/, `metrics: { listen: "127.0.0.1:${port}"`));
+    const report = await t.agent.reload();
+    assert.equal(report.ok, false);
+    assert.match(report.metricsError ?? '', new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+    assert.equal(t.metricsUrl(), before);
+    // Still the listener of the previous test, basic auth and all.
+    assert.equal((await fetch(before)).status, 401);
+  } finally {
+    blocker.close();
+  }
 });
