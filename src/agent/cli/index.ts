@@ -11,6 +11,13 @@ import { parseArgs, UsageError, type ParsedArgs } from './args.js';
 import { createAdminClient } from './client.js';
 import { formatStatus, statusExitCode, type StatusAnswer } from './output.js';
 
+interface ReloadAnswer {
+  ok: boolean;
+  modules: Record<string, { change: string; error?: string }>;
+  restartRequired: string[];
+  metricsError?: string;
+}
+
 export const DEFAULT_CONFIG = '/etc/caretaker/caretaker.yaml';
 
 export interface CliIo {
@@ -135,9 +142,13 @@ export async function runCli(argv: readonly string[], modules: readonly AnyModul
         return statusExitCode(status);
       }
       case 'reload': {
-        const report = await client.post<{ ok: boolean; modules: Record<string, { change: string; error?: string }> }>('/reload');
+        const report = await client.post<ReloadAnswer>('/reload');
         if (json) io.out(JSON.stringify(report, null, 2));
-        else for (const [name, entry] of Object.entries(report.modules)) io.out(`${name}: ${entry.change}${entry.error ? ` (${entry.error})` : ''}`);
+        else {
+          for (const [name, entry] of Object.entries(report.modules)) io.out(`${name}: ${entry.change}${entry.error ? ` (${entry.error})` : ''}`);
+          if (report.metricsError) io.out(`metrics listener: ${report.metricsError}`);
+          if (report.restartRequired.length) io.out(`needs a restart to apply: ${report.restartRequired.join(', ')}`);
+        }
         return report.ok ? EXIT.ok : EXIT.failure;
       }
     }
