@@ -71,6 +71,20 @@ test('reload through the CLI reports per module', async () => {
   assert.match(result.out, /widgets: unchanged/);
 });
 
+test('a refused reload lists the config problems and exits 1', async () => {
+  const { readFile, writeFile } = await import('node:fs/promises');
+  const good = await readFile(t.configPath, 'utf8');
+  await writeFile(t.configPath, `${good}bogus: 1\n`);
+  try {
+    const result = await cli(['reload', '--url', t.agent.adminAddress!]);
+    assert.equal(result.code, EXIT.failure);
+    assert.match(result.err, /the config file is invalid; the running config stays/);
+    assert.match(result.err, /caretaker\.yaml:\d+:\d+: bogus: unknown key/);
+  } finally {
+    await writeFile(t.configPath, good);
+  }
+});
+
 test('version, help and usage errors', async () => {
   assert.match((await cli(['version'])).out, /^caretaker \d+\.\d+\.\d+ \(node 20/);
   assert.deepEqual(Object.keys(JSON.parse((await cli(['version', '--json'])).out) as object), ['version', 'node']);

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../config/load.js';
 import { ApiError, DaemonUnreachableError, EXIT, type AdminClient, type CommandContext } from '../kit/cli.js';
-import { ConfigError, describeError, formatIssue } from '../kit/errors.js';
+import { ConfigError, describeError, formatIssue, type ConfigIssue } from '../kit/errors.js';
 import type { AnyModuleSpec } from '../kit/module.js';
 import { parseListen, type ListenAddress } from '../kit/schema.js';
 import { VERSION } from '../version.js';
@@ -179,6 +179,8 @@ function reportError(err: unknown, io: CliIo, json: boolean): number {
   if (err instanceof ApiError) {
     if (json) io.out(JSON.stringify(err.body ?? { error: err.error, message: err.message }));
     io.err(`caretaker: ${err.message}`);
+    const issues = (err.body as { issues?: ConfigIssue[] } | undefined)?.issues;
+    for (const issue of Array.isArray(issues) ? issues : []) io.err(`  ${formatIssue(issue)}`);
     return err.status === 503 ? EXIT.unavailable : EXIT.failure;
   }
   io.err(`caretaker: ${describeError(err)}`);
