@@ -14,9 +14,9 @@ import { routes } from '../../../src/modules/logs/routes.js';
 import { makeFixture } from './setup.js';
 
 const MIB = 1024 * 1024;
-const SIZE_MIB = 200;
+const SIZE_MIB = 1024;
 
-/** 200 MiB of access-log-like lines, written in a second or two (one 1 MiB block, varied per copy). */
+/** 1 GiB of access-log-like lines, written in a few seconds (one 1 MiB block, varied per copy). */
 async function writeBigLog(path: string): Promise<void> {
   const lines: string[] = [];
   for (let i = 0, length = 0; length < MIB; i++) {
@@ -43,7 +43,7 @@ async function gunzippedBytes(path: string): Promise<number> {
 }
 
 test(`the event loop, the admin API and /metrics stay responsive while ${SIZE_MIB} MiB are compressed`, async (t) => {
-  const f = await makeFixture((dir) => [{ name: 'big', paths: [join(dir, 'big.log')], rotate: { maxSize: '1GiB' }, compress: true }]);
+  const f = await makeFixture((dir) => [{ name: 'big', paths: [join(dir, 'big.log')], rotate: { maxSize: '2GiB' }, compress: true }]);
   t.after(() => f.cleanup());
   await writeBigLog(join(f.dir, 'big.log'));
   await f.rotator.start();
@@ -100,15 +100,10 @@ test(`the event loop, the admin API and /metrics stay responsive while ${SIZE_MI
   );
   assert.equal(outcome.result, 'success', outcome.errors.join('; '));
   assert.ok(latencies.length >= 4, 'the compression was too quick to measure anything');
-  // The spec is < 50 ms. On a quiet box the max is ~30 ms; on a shared 2-CPU box running other suites
-  // (load 9+) the baseline alone shows 60+ ms spikes, so the max is bounded loosely and the p99 is held
-  // to 50 ms. Compressing on the event loop would put every block (~100 ms) and the p99 far above.
+  // The spec: every admin/metrics answer in < 50 ms while 1 GiB is compressed. This file runs alone
+  // (test/run.sh), so the only load is its own; compressing on the event loop would stall every block.
+  assert.ok(maxLatencyMs < 50, `an admin/metrics request took ${maxLatencyMs} ms`);
   assert.ok(delay.percentile(99) / 1e6 < 50, `event loop p99 delay ${delay.percentile(99) / 1e6} ms`);
-  assert.ok(maxDelayMs < 250, `event loop blocked for ${maxDelayMs} ms`);
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const p95 = sorted[Math.floor(sorted.length * 0.95)]!;
-  assert.ok(p95 < 50, `admin/metrics p95 latency ${p95} ms`);
-  assert.ok(maxLatencyMs < 250, `an admin/metrics request took ${maxLatencyMs} ms`);
 
   const gz = (await readdir(f.dir)).find((n) => n.endsWith('.gz'))!;
   assert.equal(await gunzippedBytes(join(f.dir, gz)), SIZE_MIB * MIB, 'the multi-member .gz decompresses to the whole file');
