@@ -9,6 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
+// The daemon runs with the unit's NODE_OPTIONS in production; measure it the same way.
+const unitNodeOptions = /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(join(root, 'systemd', 'caretaker.service'), 'utf8'))?.[1] ?? '';
 const runsFlag = process.argv.indexOf('--runs');
 const runs = runsFlag > 0 ? Number(process.argv[runsFlag + 1]) : 7;
 
@@ -26,9 +28,9 @@ function rssKiB(pid) {
   return Number(line.split(/\s+/)[1]);
 }
 
-async function measure(args, readyUrl) {
+async function measure(args, readyUrl, env = process.env) {
   const started = performance.now();
-  const child = spawn(process.execPath, args, { stdio: 'ignore', cwd: root });
+  const child = spawn(process.execPath, args, { stdio: 'ignore', cwd: root, env });
   const deadline = started + 10_000;
   for (;;) {
     try {
@@ -56,7 +58,9 @@ try {
     const [admin, metrics, bare] = [await freePort(), await freePort(), await freePort()];
     const config = join(dir, 'caretaker.yaml');
     writeFileSync(config, `agent: { stateDir: ${dir}/state }\nadmin: { listen: "127.0.0.1:${admin}" }\nmetrics: { listen: "127.0.0.1:${metrics}", host: true }\n`);
-    results.caretaker.push(await measure(['dist/caretaker.mjs', 'run', '--config', config], `http://127.0.0.1:${admin}/health`));
+    results.caretaker.push(
+      await measure(['dist/caretaker.mjs', 'run', '--config', config], `http://127.0.0.1:${admin}/health`, { ...process.env, NODE_OPTIONS: unitNodeOptions }),
+    );
     results.bare.push(
       await measure(['-e', `require('http').createServer((q, s) => s.end('ok')).listen(${bare}, '127.0.0.1')`], `http://127.0.0.1:${bare}/`),
     );
@@ -68,7 +72,7 @@ try {
 const summary = Object.fromEntries(
   Object.entries(results).map(([name, samples]) => [name, { readyMs: median(samples.map((s) => s.readyMs)), rssMiB: median(samples.map((s) => s.rssKiB)) / 1024 }]),
 );
-console.log(`runs: ${runs} (medians)`);
+console.log(`runs: ${runs} (medians); caretaker with NODE_OPTIONS=${unitNodeOptions || '(none)'} as in systemd/caretaker.service`);
 console.log(`caretaker run : ready ${summary.caretaker.readyMs.toFixed(0)} ms, RSS ${summary.caretaker.rssMiB.toFixed(1)} MiB`);
 console.log(`bare node http: ready ${summary.bare.readyMs.toFixed(0)} ms, RSS ${summary.bare.rssMiB.toFixed(1)} MiB`);
 console.log(`ratio         : ready ${(summary.caretaker.readyMs / summary.bare.readyMs).toFixed(2)}x, RSS ${(summary.caretaker.rssMiB / summary.bare.rssMiB).toFixed(2)}x (targets: ready < 500 ms, RSS < 1.5x)`);

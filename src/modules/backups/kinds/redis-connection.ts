@@ -45,7 +45,8 @@ export function parseRedisUrl(text: string, tlsOptions: RedisTlsOptions | undefi
  * ioredis is loaded on first use, so an agent without Redis jobs never pays for it.
  */
 export async function redisClient(endpoint: RedisEndpoint): Promise<Redis> {
-  const { Redis } = await import('ioredis');
+  // ioredis is CommonJS: the bundle gives a lazily imported CommonJS package only its `default`.
+  const { Redis } = (await import('ioredis')).default;
   const options: RedisOptions = {
     host: endpoint.host,
     port: endpoint.port,

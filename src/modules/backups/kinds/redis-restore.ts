@@ -25,7 +25,7 @@ async function startScratchServer(file: string, signal: AbortSignal): Promise<{ 
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   const exited = new Promise<void>((done) => child.once('close', () => done()));
-  const { Redis } = await import('ioredis');
+  const { Redis } = (await import('ioredis')).default;
   const client = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   // Connection attempts fail until the server listens; they surface as rejected commands, not as events.
   client.on('error', () => undefined);

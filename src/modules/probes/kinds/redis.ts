@@ -44,16 +44,21 @@ export function redisTarget(config: RedisProbeConfig): string {
   return config.sentinel ? `sentinel ${config.sentinel.master} (${config.sentinel.addresses.join(', ')})` : redactUrl(config.url);
 }
 
-/** ioredis, loaded by the first redis check so an agent without redis probes never pays for it. */
-const importIoredis = () => import('ioredis');
-let ioredis: Awaited<ReturnType<typeof importIoredis>> | undefined;
-async function loadIoredis() {
-  return (ioredis ??= await importIoredis());
+/**
+ * The Redis client class, loaded by the first redis check so an agent without redis probes never pays
+ * for it. ioredis is CommonJS: the bundle gives a lazily imported CommonJS package only its `default`
+ * (module.exports), so the class is read from there, where Node has it too.
+ */
+async function loadRedisClass(): Promise<typeof Redis> {
+  return (await import('ioredis')).default.Redis;
 }
 
-/** A reply the server sent as an error (redis-errors' ReplyError), told by name so the check needs no loaded ioredis. */
+/** The server answered, but not what the round trip wrote: a query failure, the connection stays. */
+class UnexpectedReplyError extends Error {}
+
+/** A reply the server sent as an error (redis-errors' ReplyError, told by name so no ioredis is needed), or ours. */
 function isReplyError(err: unknown): boolean {
-  return err instanceof Error && err.name === 'ReplyError';
+  return err instanceof UnexpectedReplyError || (err instanceof Error && err.name === 'ReplyError');
 }
 
 export function redisReason(err: unknown): Reason | undefined {
@@ -131,8 +136,8 @@ export function createRedisChecker(config: RedisProbeConfig, timeoutMs: number):
     drop();
     const options = await clientOptions(config, timeoutMs, url.hostname);
     signal.throwIfAborted();
-    const { Redis } = await loadIoredis();
-    const fresh = new Redis(config.url, options);
+    const RedisClient = await loadRedisClass();
+    const fresh = new RedisClient(config.url, options);
     clientError = undefined;
     // Without a listener ioredis would print these to stderr.
     fresh.on('error', (err: Error) => {
@@ -154,7 +159,7 @@ export function createRedisChecker(config: RedisProbeConfig, timeoutMs: number):
     await redis.set(key, value, 'PX', ROUND_TRIP_TTL_MS);
     const read = await redis.get(key);
     await redis.del(key);
-    if (read !== value) throw new (await loadIoredis()).ReplyError(`round trip read back ${JSON.stringify(read)} instead of the value written`);
+    if (read !== value) throw new UnexpectedReplyError(`round trip read back ${JSON.stringify(read)} instead of the value written`);
   };
 
   return {
