@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import type { Readable } from 'node:stream';
+import { pipeInto, type ByteSink } from './sink.js';
 
 export interface StreamingProcess {
   stdout: Readable;
@@ -69,4 +70,19 @@ function supervise(child: ChildProcess, command: string, signal: AbortSignal): S
   // Callers always await `exited`; this keeps an early rejection from counting as unhandled meanwhile.
   exited.catch(() => undefined);
   return { stdout: child.stdout!, exited, kill };
+}
+
+/**
+ * Streams a dump tool's stdout into the sink. When our side fails (disk full, cancelled) the tool is
+ * stopped and our error is the one reported, not the tool's death by our hand. The caller still awaits
+ * `tool.exited` for the tool's own verdict.
+ */
+export async function streamToolInto(tool: StreamingProcess, sink: ByteSink, signal: AbortSignal): Promise<void> {
+  try {
+    await pipeInto(tool.stdout, sink, signal);
+  } catch (err) {
+    tool.kill();
+    await tool.exited.catch(() => undefined);
+    throw err;
+  }
 }

@@ -2,8 +2,7 @@ import { isAbsolute, relative } from 'node:path';
 import { z } from 'zod';
 import { execFile } from '../../../agent/kit/exec.js';
 import { jobCommon } from '../job-common.js';
-import { pipeInto } from '../sink.js';
-import { spawnStreaming } from '../spawn-stream.js';
+import { spawnStreaming, streamToolInto } from '../spawn-stream.js';
 import type { BackupKind } from './kind.js';
 
 export const filesJobSchema = z.strictObject({
@@ -32,13 +31,7 @@ export const filesKind: BackupKind<FilesJob> = {
     const members = job.paths.map((p) => relative('/', p) || '.');
     const args = ['--create', '--gzip', '--file=-', '--directory=/', ...job.exclude.map((e) => `--exclude=${e}`), '--', ...members];
     const child = spawnStreaming('tar', args, { signal });
-    try {
-      await pipeInto(child.stdout, sink, signal);
-    } catch (err) {
-      child.kill();
-      await child.exited.catch(() => undefined);
-      throw err;
-    }
+    await streamToolInto(child, sink, signal);
     await child.exited;
     return { tar: await tarVersion(signal) };
   },

@@ -1,7 +1,6 @@
 import { open } from 'node:fs/promises';
 import { execFile } from '../../../agent/kit/exec.js';
-import { pipeInto } from '../sink.js';
-import { spawnStreaming } from '../spawn-stream.js';
+import { spawnStreaming, streamToolInto } from '../spawn-stream.js';
 import type { Companion } from './kind.js';
 import { checkedToolVersions, pgTool, splitPassword } from './pg-tools.js';
 import type { PostgresJob } from './postgres.js';
@@ -48,13 +47,7 @@ export const globalsCompanion: Companion<PostgresJob> = {
     const { url, env } = splitPassword(job.url);
     const args = ['--globals-only', `--lock-wait-timeout=${job.lockTimeout}`, '--no-password', `--dbname=${url}`];
     const child = spawnStreaming(pgTool('pg_dumpall', job.binDir), args, { env, signal });
-    try {
-      await pipeInto(child.stdout, sink, signal);
-    } catch (err) {
-      child.kill();
-      await child.exited.catch(() => undefined);
-      throw err;
-    }
+    await streamToolInto(child, sink, signal);
     await child.exited;
     return tools;
   },

@@ -3,8 +3,7 @@ import { z } from 'zod';
 import { execFile } from '../../../agent/kit/exec.js';
 import { duration } from '../../../agent/kit/schema.js';
 import { jobCommon } from '../job-common.js';
-import { pipeInto } from '../sink.js';
-import { spawnStreaming, spawnToFile } from '../spawn-stream.js';
+import { spawnStreaming, spawnToFile, streamToolInto } from '../spawn-stream.js';
 import { redactUrl, type BackupKind } from './kind.js';
 import { checkedToolVersions, pgTool, splitPassword } from './pg-tools.js';
 import { globalsCompanion } from './postgres-globals.js';
@@ -76,12 +75,7 @@ export const postgresKind: BackupKind<PostgresJob> = {
       exited = spawnToFile(tool, args, sink.takeFd(), { env, signal }).exited;
     } else {
       const streaming = spawnStreaming(tool, args, { env, signal });
-      await pipeInto(streaming.stdout, sink, signal).catch(async (err: unknown) => {
-        // Our side failed (disk full, cancelled): that is the error to report, not the tool's death by our hand.
-        streaming.kill();
-        await streaming.exited.catch(() => undefined);
-        throw err;
-      });
+      await streamToolInto(streaming, sink, signal);
       exited = streaming.exited;
     }
     await exited.catch((err: Error) => {
