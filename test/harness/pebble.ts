@@ -12,6 +12,11 @@ export interface PebbleOptions {
   nonceReject?: number;
   /** Extra environment for pebble, e.g. { PEBBLE_VA_ALWAYS_VALID: '1' }; wins over the defaults. */
   env?: Record<string, string>;
+  /**
+   * External Account Binding keys, kid → base64url HMAC key. When given, pebble requires EAB on newAccount
+   * (`externalAccountBindingRequired`) and accepts only these.
+   */
+  eabKeys?: Record<string, string>;
 }
 
 /**
@@ -105,7 +110,8 @@ export async function startPebble(options: PebbleOptions = {}): Promise<PebbleSe
           httpPort,
           tlsPort,
           ocspResponderURL: '',
-          externalAccountBindingRequired: false,
+          externalAccountBindingRequired: options.eabKeys !== undefined,
+          ...(options.eabKeys ? { externalAccountMACKeys: options.eabKeys } : {}),
         },
       };
       await writeFile(configFile, JSON.stringify(config, null, 2));

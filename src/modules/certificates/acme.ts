@@ -159,8 +159,18 @@ export class AcmeService {
 
   private async register(session: OrderSession): Promise<void> {
     const contact = [`mailto:${this.config.email}`];
+    const eab = this.config.eab !== undefined;
     await session.useAccount(undefined);
-    await session.step('registering the ACME account', (c) => c.createAccount({ termsOfServiceAgreed: true, contact }));
+    // CAs word EAB failures their own way (often without saying "EAB"), so the step says it.
+    const what = eab ? 'registering the ACME account with External Account Binding (acme.eab)' : 'registering the ACME account';
+    try {
+      await session.step(what, (c) => c.createAccount({ termsOfServiceAgreed: true, contact }));
+    } catch (err) {
+      if (!eab && err instanceof AcmeError && err.details.problemType === `${PROBLEM_PREFIX}externalAccountRequired`) {
+        throw new AcmeError(`${err.message}; the CA requires External Account Binding: set acme.eab { kid, hmacKey }`, err.details, { cause: err });
+      }
+      throw err;
+    }
     await this.accounts.setUrl(this.config.directory, session.accountUrl());
   }
 
