@@ -12,9 +12,13 @@ export interface AgentProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** The real `caretaker` program (run from source through tsx), as a child process. */
-export function spawnCaretaker(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+/**
+ * The real `caretaker` program (run from source through tsx), as a child process; `via` is a
+ * command that execs it (e.g. systemd/notify-fd-exec), so the child's PID is still the program's.
+ */
+export function spawnCaretaker(args: string[], env: NodeJS.ProcessEnv = {}, via: string[] = []): AgentProcess {
+  const command = [...via, process.execPath, '--import', 'tsx', MAIN, ...args];
+  const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, NOTIFY_SOCKET: '', WATCHDOG_USEC: '', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

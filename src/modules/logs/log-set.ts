@@ -13,13 +13,15 @@ import { initSetMetrics, type LogsMetrics } from './metrics.js';
 import { compressedName, nextDateName, numberedShiftPlan, parseRotated, type RotatedFile } from './naming.js';
 import { resolveId } from './owners.js';
 import { selectForCompression, selectForPruning } from './prune.js';
-import { askWriterToReopen, heldOpen, waitUntilReleased } from './reopen.js';
+import { askWriterToReopen, waitUntilReleased, type HeldCheck } from './reopen.js';
 import type { StateStore } from './state.js';
 
 export interface SetDeps {
   log: Logger;
   metrics: LogsMetrics;
   store: StateStore;
+  /** Which rotated files a writer may still be appending to (compression waits for those). */
+  held: HeldCheck;
   now: () => Date;
   /** Aborted when the module stops. */
   signal: AbortSignal;
@@ -238,7 +240,7 @@ export class LogSet {
       outcome.errors.push(`reopen: ${describeError(err)}`);
       return;
     }
-    const released = await waitUntilReleased(outcome.rotated.map((r) => r.to), reopen.timeout, signal);
+    const released = await waitUntilReleased(outcome.rotated.map((r) => r.to), this.deps.held, reopen.timeout, signal);
     if (!released) outcome.errors.push(`the writer still holds the rotated file(s) ${reopen.timeout} ms after reopen; compression waits`);
   }
 
@@ -329,7 +331,7 @@ export class LogSet {
       let pending = 0;
       if (this.config.compress) {
         const candidates = selectForCompression(rotated, this.config.delayCompress) as RotatedOnDisk[];
-        const held = await heldOpen(new Set(candidates.map((c) => c.path)));
+        const held = await this.deps.held(new Set(candidates.map((c) => c.path)));
         for (const candidate of candidates) {
           if (held.has(candidate.path)) {
             pending++;

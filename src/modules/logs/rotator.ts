@@ -5,6 +5,7 @@ import { diffByName } from '../../agent/kit/named.js';
 import type { LogsConfig } from './config.js';
 import { LogSet, type RotationOutcome, type SetStatus } from './log-set.js';
 import { removeSetMetrics, type LogsMetrics } from './metrics.js';
+import { chooseHeldCheck, heldOpen, QUIET_MS, type HeldCheck } from './reopen.js';
 import { StateStore } from './state.js';
 
 export const CHECK_EVERY_MS = 60_000;
@@ -13,6 +14,8 @@ const STOP_DEADLINE_MS = 5_000;
 export interface RotatorOptions {
   /** The clock, injected so calendar triggers are tested without waiting for midnight. */
   now?: () => Date;
+  /** How a writer still holding a rotated file is seen; chosen at start from what /proc shows when not given. */
+  held?: HeldCheck;
 }
 
 export interface LogsStatus {
@@ -29,6 +32,7 @@ export class Rotator implements ModuleInstance<LogsConfig> {
   private readonly store: StateStore;
   private readonly now: () => Date;
   private readonly log: Logger;
+  private held: HeldCheck | undefined;
   private task: ScheduledTask | undefined;
   private ticking: Promise<void> | undefined;
   private stateRebuilt: string | null = null;
@@ -42,6 +46,7 @@ export class Rotator implements ModuleInstance<LogsConfig> {
     options: RotatorOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
+    this.held = options.held;
     this.log = ctx.log;
     this.store = new StateStore(ctx.stateDir);
     ctx.signal.addEventListener('abort', () => this.controller.abort(), { once: true });
@@ -54,6 +59,11 @@ export class Rotator implements ModuleInstance<LogsConfig> {
     if (loaded.corrupt) {
       this.stateRebuilt = loaded.corrupt;
       this.log.warn({ reason: loaded.corrupt }, 'rotation state rebuilt from disk');
+    }
+    if (this.held === undefined) {
+      const { check, method } = await chooseHeldCheck();
+      this.held = check;
+      if (method === 'quiet') this.log.info({ quietMs: QUIET_MS }, "other users' processes are hidden (no CAP_SYS_PTRACE): a rotated file is compressed once it has gone quiet");
     }
     for (const set of this.config) this.sets.set(set.name, this.newSet(set));
     this.task = this.ctx.schedule({ name: 'logs-check', everyMs: CHECK_EVERY_MS }, () => this.tick());
@@ -130,6 +140,6 @@ export class Rotator implements ModuleInstance<LogsConfig> {
   }
 
   private newSet(config: LogsConfig[number], after?: Promise<void>): LogSet {
-    return new LogSet(config, { log: this.log, metrics: this.metrics, store: this.store, now: this.now, signal: this.controller.signal, after });
+    return new LogSet(config, { log: this.log, metrics: this.metrics, store: this.store, held: this.held ?? heldOpen, now: this.now, signal: this.controller.signal, after });
   }
 }

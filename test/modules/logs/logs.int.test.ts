@@ -9,6 +9,7 @@ import { requireBinaries } from '../../harness/deps.js';
 import { startNginx } from '../../harness/nginx.js';
 import { freePort } from '../../harness/ports.js';
 import { runCommand } from '../../harness/process.js';
+import { QUIET_MS, recentlyWritten } from '../../../src/modules/logs/reopen.js';
 import { auditNumberedLines, readAllLogs } from './line-audit.js';
 import { makeFixture } from './setup.js';
 
@@ -25,8 +26,8 @@ interface WriterRun {
   stop(): void;
 }
 
-function startWriter(log: string, pidFile: string): WriterRun {
-  const child = spawn(process.execPath, [WRITER, log, pidFile, String(WRITE_MS), String(MAX_LINES)], { stdio: ['ignore', 'pipe', 'inherit'] });
+function startWriter(log: string, pidFile: string, reopenDelayMs = 0): WriterRun {
+  const child = spawn(process.execPath, [WRITER, log, pidFile, String(WRITE_MS), String(MAX_LINES), String(reopenDelayMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   let exited = false;
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -48,10 +49,10 @@ async function waitForFile(path: string): Promise<void> {
   throw new Error(`${path} did not appear`);
 }
 
-/** Rotates `ROTATIONS` times, GAP_MS apart, while the writer runs, then stops the writer. */
-async function rotateWhileWriting(writer: WriterRun, rotate: () => Promise<void>): Promise<number> {
+/** Rotates `count` times, GAP_MS apart, while the writer runs, then stops the writer. */
+async function rotateWhileWriting(writer: WriterRun, rotate: () => Promise<void>, count = ROTATIONS): Promise<number> {
   let rotations = 0;
-  while (writer.running() && rotations < ROTATIONS) {
+  while (writer.running() && rotations < count) {
     await sleep(GAP_MS);
     if (!writer.running()) break;
     await rotate();
@@ -87,6 +88,33 @@ test('reopen (signal + pid file): 0 lines lost, 0 duplicated over 6 gzipped rota
   report(t, 'agent reopen', audit, { rotations, reopens });
   assert.equal(rotations, ROTATIONS);
   assert.equal(reopens, rotations);
+  assert.deepEqual({ lost: audit.lost, duplicated: audit.duplicated, garbled: audit.garbled, lines: audit.lines }, { lost: 0, duplicated: 0, garbled: 0, lines });
+  assert.equal(audit.files, rotations + 1, 'live file + one .gz per rotation');
+});
+
+test('reopen as the installed unit sees it (other processes hidden, so quiet is the sign): a writer reopening 400 ms late loses 0 lines', async (t) => {
+  const f = await makeFixture(
+    (dir) => [{ name: 'app', paths: [join(dir, 'app.log')], rotate: { maxSize: '1GiB' }, keep: 100, compress: { level: 1 }, reopen: { signal: 'USR1', pidFile: join(dir, 'writer.pid'), timeout: '10s' } }],
+    undefined,
+    { held: recentlyWritten },
+  );
+  t.after(() => f.cleanup());
+  const log = join(f.dir, 'app.log');
+  const writer = startWriter(log, join(f.dir, 'writer.pid'), 400);
+  await waitForFile(join(f.dir, 'writer.pid'));
+  await f.rotator.start();
+  const rotations = await rotateWhileWriting(writer, async () => {
+    f.clock.advance(1000);
+    const started = Date.now();
+    const outcome = await f.rotator.rotate('app');
+    assert.equal(outcome.result, 'success', outcome.errors.join('; '));
+    assert.ok(Date.now() - started >= 400 + QUIET_MS - 100, 'compression waited for the late writer to go quiet');
+  }, 3);
+  const { lines, reopens } = await writer.done;
+  await f.rotator.tick();
+  const audit = auditNumberedLines(await readAllLogs(f.dir, 'app.log'), lines);
+  report(t, 'agent reopen, quiet check', audit, { rotations, reopens });
+  assert.equal(rotations, 3);
   assert.deepEqual({ lost: audit.lost, duplicated: audit.duplicated, garbled: audit.garbled, lines: audit.lines }, { lost: 0, duplicated: 0, garbled: 0, lines });
   assert.equal(audit.files, rotations + 1, 'live file + one .gz per rotation');
 });

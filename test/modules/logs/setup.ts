@@ -5,7 +5,7 @@ import { createTestContext, type TestModuleContext } from '../../helpers/module-
 import { makeTempDir, type TempDir } from '../../harness/tmpdir.js';
 import { configSchema } from '../../../src/modules/logs/config.js';
 import { defineLogsMetrics, type LogsMetrics } from '../../../src/modules/logs/metrics.js';
-import { Rotator } from '../../../src/modules/logs/rotator.js';
+import { Rotator, type RotatorOptions } from '../../../src/modules/logs/rotator.js';
 
 /** A fake clock the tests move by hand. */
 export class Clock {
@@ -32,7 +32,7 @@ export interface Fixture {
 }
 
 /** A Rotator over a temp directory (0755) with an injected clock; `config` items get `paths` relative to the dir. */
-export async function makeFixture(config: (dir: string) => unknown[], startIso = '2026-01-10T12:00:00Z'): Promise<Fixture> {
+export async function makeFixture(config: (dir: string) => unknown[], startIso = '2026-01-10T12:00:00Z', options: Omit<RotatorOptions, 'now'> = {}): Promise<Fixture> {
   const temp: TempDir = await makeTempDir('logs');
   const dir = join(temp.path, 'logs');
   await mkdir(dir, { mode: 0o755 });
@@ -41,7 +41,7 @@ export async function makeFixture(config: (dir: string) => unknown[], startIso =
   const clock = new Clock(new Date(startIso).getTime());
   const rotators: Rotator[] = [];
   const build = (items: unknown[]) => {
-    const rotator = new Rotator(tc.ctx, configSchema.parse(items), metrics, { now: clock.now });
+    const rotator = new Rotator(tc.ctx, configSchema.parse(items), metrics, { ...options, now: clock.now });
     rotators.push(rotator);
     return rotator;
   };
