@@ -24,6 +24,7 @@ readonly CONFIG=$CONF_DIR/caretaker.yaml
 readonly STATE_DIR=/var/lib/caretaker
 readonly BACKUP_DIR=/var/backups/caretaker
 readonly CERT_DIR=/etc/letsencrypt
+readonly SERVICE_USER=caretaker
 readonly UNIT_NAME=caretaker.service
 readonly UNIT=/etc/systemd/system/$UNIT_NAME
 readonly NODE_MAJOR_MIN=20
@@ -32,7 +33,7 @@ readonly SRC
 # What a release carries, relative to its root; a checkout has the same layout once built. The
 # bundle's chunks (code loaded only when a module needs it) have content-hashed names, so they are
 # listed from the build rather than named here.
-readonly STATIC_FILES=(dist/caretaker.mjs dist/caretaker.mjs.map docs/caretaker.schema.json docs/install.md examples/caretaker.yaml examples/full.yaml)
+readonly STATIC_FILES=(dist/caretaker.mjs dist/caretaker.mjs.map systemd/notify-fd-exec docs/caretaker.schema.json docs/install.md examples/caretaker.yaml examples/full.yaml)
 program_files() {
   printf '%s\n' "${STATIC_FILES[@]}"
   if [[ -d $SRC/dist/chunks ]]; then
@@ -120,13 +121,29 @@ install_file() {
   change install -D -m "$mode" "$from" "$to"
 }
 
+# ensure_dir DIR MODE [OWNER:GROUP [-R]]
 ensure_dir() {
-  local dir=$1 mode=$2
+  local dir=$1 mode=$2 owner=${3:-root:root} recursive=${4:-}
   if [[ ! -d $dir ]]; then
-    change install -d -m "$mode" "$dir"
-  elif [[ $(stat -c %a "$dir") != "${mode#0}" ]]; then
-    change chmod "$mode" "$dir"
+    change install -d -m "$mode" -o "${owner%:*}" -g "${owner#*:}" "$dir"
+    return 0
   fi
+  [[ $(stat -c %a "$dir") == "${mode#0}" ]] || change chmod "$mode" "$dir"
+  ensure_owner "$dir" "$owner" ${recursive:+"$recursive"}
+}
+
+# ensure_owner PATH OWNER:GROUP [-R]: a directory of an install made before the service user
+# existed is given to it, with what is inside (-R).
+ensure_owner() {
+  local path=$1 owner=$2
+  [[ $(stat -c %U:%G "$path") == "$owner" ]] || change chown ${3:+"$3"} "$owner" "$path"
+}
+
+# The daemon runs as its own system user; root keeps the config it reads (group caretaker, 0640).
+ensure_user() {
+  id -u "$SERVICE_USER" >/dev/null 2>&1 && return 0
+  change useradd --system --user-group --home-dir "$STATE_DIR" --no-create-home \
+    --shell /usr/sbin/nologin --comment "caretaker daemon" "$SERVICE_USER"
 }
 
 # ------------------------------------------------------------------------------------ detection
@@ -230,7 +247,7 @@ install_program() {
 }
 
 install_config() {
-  ensure_dir "$CONF_DIR" 0750
+  ensure_dir "$CONF_DIR" 0750 "root:$SERVICE_USER"
   local detected=""
   if ((detect)); then
     detected=$(mktemp)
@@ -242,17 +259,21 @@ install_config() {
     fi
   fi
   if [[ ! -e $CONFIG ]]; then
-    change install -m 0640 "${detected:-$SRC/examples/caretaker.yaml}" "$CONFIG"
-  elif [[ -n $detected ]] && ! cmp -s "$detected" "$CONFIG.detected"; then
-    say "$CONFIG exists and is kept; the detected config goes beside it for you to compare:"
-    change install -m 0640 "$detected" "$CONFIG.detected"
+    change install -m 0640 -g "$SERVICE_USER" "${detected:-$SRC/examples/caretaker.yaml}" "$CONFIG"
+  else
+    # Its content is the user's; only the group changes, for an install that predates the service user.
+    ensure_owner "$CONFIG" "$(stat -c %U "$CONFIG"):$SERVICE_USER"
+    if [[ -n $detected ]] && ! cmp -s "$detected" "$CONFIG.detected"; then
+      say "$CONFIG exists and is kept; the detected config goes beside it for you to compare:"
+      change install -m 0640 -g "$SERVICE_USER" "$detected" "$CONFIG.detected"
+    fi
   fi
   [[ -z $detected ]] || rm -f "$detected"
 }
 
 install_dirs() {
-  ensure_dir "$STATE_DIR" 0700
-  ensure_dir "$BACKUP_DIR" 0700
+  ensure_dir "$STATE_DIR" 0700 "$SERVICE_USER:$SERVICE_USER" -R
+  ensure_dir "$BACKUP_DIR" 0700 "$SERVICE_USER:$SERVICE_USER" -R
   # ProtectSystem=strict can only open up paths that exist; certbot creates it 0755 too.
   ensure_dir "$CERT_DIR" 0755
 }
@@ -311,6 +332,7 @@ cmd_install() {
   node=$(node_path)
   say "installing caretaker from $SRC (node: $node)"
   install_program "$node" && restart=1
+  ensure_user
   install_config
   install_dirs
   install_unit && restart=1
@@ -343,7 +365,7 @@ cmd_uninstall() {
     for path in "$CONF_DIR" "$STATE_DIR" "$BACKUP_DIR" "$UNIT.d"; do
       [[ -e $path ]] && change rm -rf "$path"
     done
-    say "purged config, state and backups; $CERT_DIR is kept (certbot and web servers may share it)"
+    say "purged config, state and backups; kept $CERT_DIR (certbot and web servers may share it) and the $SERVICE_USER user (files there may still be its)"
   else
     say "kept: $CONF_DIR, $STATE_DIR, $BACKUP_DIR, $CERT_DIR (remove them too with --purge)"
   fi

@@ -82,12 +82,19 @@ describe('caretaker under systemd (nspawn)', { timeout: 15 * 60_000 }, () => {
     const p = await props('ActiveState', 'SubState', 'Type', 'NotifyAccess', 'StatusText', 'UnitFileState', 'WatchdogUSec');
     assert.deepEqual(
       [p.ActiveState, p.SubState, p.Type, p.NotifyAccess, p.UnitFileState, p.WatchdogUSec],
-      ['active', 'running', 'notify', 'all', 'enabled', '30s'],
+      ['active', 'running', 'notify', 'main', 'enabled', '30s'],
     );
-    // The status line travels with READY=1 (systemd-notify --ready --status=...); the installed config enables no module.
+    // The status line travels with READY=1; the installed config enables no module.
     assert.match(p.StatusText ?? '', /^running: no modules/);
     assert.deepEqual(JSON.parse(await ct.ok(adminGet('/health'))), { status: 'ok' });
-    assert.equal(await ct.ok(`stat -c '%a %U' /etc/caretaker /etc/caretaker/caretaker.yaml /var/lib/caretaker /var/backups/caretaker`), '750 root\n640 root\n700 root\n700 root');
+    assert.equal(
+      await ct.ok(`stat -c '%a %U:%G' /etc/caretaker /etc/caretaker/caretaker.yaml /var/lib/caretaker /var/backups/caretaker`),
+      '750 root:caretaker\n640 root:caretaker\n700 caretaker:caretaker\n700 caretaker:caretaker',
+    );
+    // Its own user, holding exactly CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_KILL and CAP_NET_BIND_SERVICE (bits 0, 1, 3, 5, 10).
+    const pid = await mainPid();
+    assert.equal(await ct.ok(`ps -o user= -p ${pid}`), 'caretaker');
+    assert.equal(await ct.ok(`grep -E '^Cap(Eff|Bnd|Amb):' /proc/${pid}/status | cut -f2 | sort -u`), '000000000000042b');
     assert.equal(await ct.ok(`cmp /etc/caretaker/caretaker.yaml ${unpacked}/examples/caretaker.yaml && echo same`), 'same');
     // The installed program is the bundle alone: no node_modules on the server.
     assert.equal(await ct.ok('find /opt/caretaker -name node_modules | wc -l'), '0');
@@ -101,9 +108,10 @@ describe('caretaker under systemd (nspawn)', { timeout: 15 * 60_000 }, () => {
     assert.match(status, /^running: certificates, backups, probes, logs/);
   });
 
-  test('the unit stays activating, with the API already up, while READY=1 does not arrive', async () => {
-    // Without systemd-notify on PATH the daemon runs but cannot report readiness.
-    await dropIn('Environment=PATH=/nonexistent\\nTimeoutStartSec=8s\\nRestart=no');
+  test('the unit stays activating, with the API already up, while READY=1 comes from a child (NotifyAccess=main)', async () => {
+    // Started without notify-fd-exec, the daemon falls back to systemd-notify, a child process,
+    // whose READY=1 systemd ignores: only the main process may report readiness.
+    await dropIn(`ExecStart=\\nExecStart=/usr/local/bin/caretaker run --config ${CONFIG}\\nTimeoutStartSec=8s\\nRestart=no`);
     await ct.ok(`systemctl restart --no-block ${UNIT}`);
     await ct.waitFor('the admin API of the unready daemon', async () => ((await ct.sh(adminGet('/health'))).code === 0 ? true : undefined), 15_000);
     const p = await props('ActiveState', 'SubState');
@@ -123,10 +131,30 @@ describe('caretaker under systemd (nspawn)', { timeout: 15 * 60_000 }, () => {
     const before = await ct.ok('find /opt/caretaker /usr/local/bin/caretaker /etc/caretaker /etc/systemd/system/caretaker.service -printf "%p %m %s %T@\\n" | sort');
     const out = await ct.ok(`cd ${unpacked} && ./install.sh`, 60_000);
     assert.match(out, /nothing changed/);
-    assert.doesNotMatch(out, /^ {2}(install|systemctl|chmod)/m);
+    assert.doesNotMatch(out, /^ {2}(install|systemctl|chmod|chown|useradd)/m);
     assert.equal(await ct.ok('find /opt/caretaker /usr/local/bin/caretaker /etc/caretaker /etc/systemd/system/caretaker.service -printf "%p %m %s %T@\\n" | sort'), before);
     assert.equal(await mainPid(), pid);
     assert.match(await ct.ok(`cd ${unpacked} && ./install.sh --dry-run`), /nothing changed/);
+  });
+
+  test('an upgrade to a changed program restarts the daemon once, gives a root-era install to the service user, keeps the config', async () => {
+    const pid = await mainPid();
+    const config = await ct.ok(`sha256sum ${CONFIG}`);
+    // As a version that ran as root left things; and a release whose program differs.
+    await ct.ok(`chown -R root:root /var/lib/caretaker /var/backups/caretaker && chgrp root ${CONFIG}`);
+    await ct.ok(`echo '// next release' >> ${unpacked}/dist/caretaker.mjs`);
+    const out = await ct.ok(`cd ${unpacked} && ./install.sh`, 120_000);
+    assert.match(out, /^ {2}install -D -m 0644 \S+\/dist\/caretaker\.mjs \/opt\/caretaker\/dist\/caretaker\.mjs$/m);
+    assert.match(out, /^ {2}chown -R caretaker:caretaker \/var\/lib\/caretaker$/m);
+    assert.match(out, /^ {2}chown -R caretaker:caretaker \/var\/backups\/caretaker$/m);
+    assert.match(out, /^ {2}chown root:caretaker \/etc\/caretaker\/caretaker\.yaml$/m);
+    assert.equal((out.match(/^ {2}systemctl restart/gm) ?? []).length, 1);
+    const next = await running(pid)();
+    assert.ok(next, 'a new daemon process, active');
+    assert.equal(await ct.ok(`tail -n 1 /opt/caretaker/dist/caretaker.mjs`), '// next release');
+    assert.equal(await ct.ok(`sha256sum ${CONFIG}`), config);
+    assert.equal(await ct.ok(`find /var/lib/caretaker /var/backups/caretaker ! -user caretaker | wc -l`), '0');
+    assert.match(await ct.ok(`cd ${unpacked} && ./install.sh`, 60_000), /nothing changed/);
   });
 
   test('systemctl reload applies a config change in the same process; an invalid file is refused', async () => {
@@ -204,24 +232,29 @@ describe('caretaker under systemd (nspawn)', { timeout: 15 * 60_000 }, () => {
     await ct.ok(`systemctl start ${UNIT}`, 60_000);
   });
 
-  test('inside the sandbox the modules still do their work: chown, a foreign-owned log dir, systemctl, tar', async () => {
+  test('inside the sandbox the modules still do their work: chown, a foreign-owned log dir, a writer running as another user, tar', async () => {
     // A log directory like /var/log/redis (owned by its service, 2750): rotating in it needs
-    // CAP_DAC_OVERRIDE, giving the new file back to its owner CAP_CHOWN, and the reopen command
-    // talks to systemd from under ProtectSystem=strict, as `systemctl reload nginx` deploys do.
+    // CAP_DAC_OVERRIDE, giving the new file back to its owner CAP_CHOWN, and the writer runs as
+    // another user, so signalling it needs CAP_KILL (as `nginx -s reopen` does). Its process is
+    // hidden from the daemon (ProtectProc=invisible), so compression waits for the file to go quiet.
     await ct.ok(`install -d -o nobody -g nogroup -m 2750 /var/log/e2e && printf 'line\\n' > /var/log/e2e/app.log && chown nobody:nogroup /var/log/e2e/app.log && chmod 0640 /var/log/e2e/app.log`);
-    await ct.ok(`systemd-run --unit=e2e-writer -p ExecReload='/bin/touch /run/e2e-reopened' sleep infinity`);
-    await ct.ok(`sed -i 's|^logs:$|logs:\\n  - { name: e2e, paths: [/var/log/e2e/*.log], naming: numbered, rotate: { every: daily }, keep: 3, reopen: { command: "systemctl reload e2e-writer.service" } }|' ${CONFIG}`);
+    // systemd-run's command line is expanded by systemd, where $$ stands for a single $.
+    await ct.ok(`systemd-run --unit=e2e-writer -p User=nobody /bin/sh -c 'echo $$$$ > /var/log/e2e/writer.pid; trap "touch /var/log/e2e/reopened" HUP; while :; do sleep 0.2; done'`);
+    await ct.waitFor('the writer pid file', async () => ((await ct.sh('test -s /var/log/e2e/writer.pid')).code === 0 ? true : undefined), 15_000);
+    await ct.ok(`sed -i 's|^logs:$|logs:\\n  - { name: e2e, paths: [/var/log/e2e/*.log], naming: numbered, rotate: { every: daily }, keep: 3, compress: true, reopen: { signal: HUP, pidFile: /var/log/e2e/writer.pid } }|' ${CONFIG}`);
     await ct.ok(`sed -i 's|^  jobs:$|  jobs:\\n    - { name: etc, type: files, paths: [/etc/caretaker], schedule: "0 3 * * *" }|' ${CONFIG}`);
     await ct.ok(`caretaker check-config && systemctl reload ${UNIT}`);
     await ct.waitFor('the e2e log set', async () => ((await ct.ok(adminGet('/logs'))).includes('"e2e"') ? true : undefined), 15_000);
 
     await ct.ok(`caretaker logs rotate e2e`, 30_000);
-    await ct.waitFor('the reopen command', async () => ((await ct.sh('test -e /run/e2e-reopened')).code === 0 ? true : undefined), 15_000);
+    await ct.waitFor('the writer reopening', async () => ((await ct.sh('test -e /var/log/e2e/reopened')).code === 0 ? true : undefined), 15_000);
+    await ct.waitFor('the quiet rotated file compressed', async () => ((await ct.sh('test -e /var/log/e2e/app.log.1.gz')).code === 0 ? true : undefined), 15_000);
     assert.equal(
-      await ct.ok('stat -c "%n %U:%G %a" /var/log/e2e/app.log /var/log/e2e/app.log.1'),
-      '/var/log/e2e/app.log nobody:nogroup 640\n/var/log/e2e/app.log.1 nobody:nogroup 640',
+      await ct.ok('stat -c "%n %U:%G %a" /var/log/e2e/app.log /var/log/e2e/app.log.1.gz'),
+      '/var/log/e2e/app.log nobody:nogroup 640\n/var/log/e2e/app.log.1.gz nobody:nogroup 640',
     );
-    assert.equal(await ct.ok('cat /var/log/e2e/app.log.1'), 'line');
+    assert.equal(await ct.ok('zcat /var/log/e2e/app.log.1.gz'), 'line');
+    assert.match(await ct.ok(`journalctl -u ${UNIT} --no-pager -o cat | grep -c "compressed once it has gone quiet" || true`), /^[1-9]/);
 
     const run = await ct.sh(`caretaker backups run etc`, 60_000);
     const journal = async () => ct.ok(`journalctl -u ${UNIT} --no-pager -o cat -n 30 | grep -i backup || true`);

@@ -36,12 +36,15 @@ test(`systemd-analyze security --offline scores the unit at <= ${MAX_EXPOSURE}`,
 test('the unit keeps the promises install.sh and the daemon rely on', async () => {
   const unit = await readFile(unitPath, 'utf8');
   for (const line of [
-    'Type=notify', 'NotifyAccess=all', 'WatchdogSec=30s', 'Restart=on-failure', 'RestartSec=10s', 'StartLimitIntervalSec=200',
+    'Type=notify', 'NotifyAccess=main', 'User=caretaker', 'WatchdogSec=30s', 'Restart=on-failure', 'RestartSec=10s', 'StartLimitIntervalSec=200',
     'StartLimitBurst=5', 'ExecReload=/bin/kill -HUP $MAINPID', 'TimeoutStopSec=30s', 'ProtectSystem=strict', 'NoNewPrivileges=yes',
     'SystemCallFilter=@system-service', 'RestartPreventExitStatus=78',
   ]) {
     assert.ok(unit.split('\n').includes(line), line);
   }
+  // Readiness from the main PID needs the descriptor notify-fd-exec opens; install.sh ships the script there.
+  assert.match(unit, /^ExecStart=\/usr\/bin\/perl \/opt\/caretaker\/systemd\/notify-fd-exec \/usr\/local\/bin\/caretaker run /m);
+  assert.match(await readFile(join(root, 'install.sh'), 'utf8'), /^readonly STATIC_FILES=\(.* systemd\/notify-fd-exec /m);
   // Node's JIT needs W+X pages; host metrics need all of /proc.
   assert.doesNotMatch(unit, /^MemoryDenyWriteExecute=yes/m);
   assert.doesNotMatch(unit, /^ProcSubset=pid/m);

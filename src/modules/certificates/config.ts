@@ -43,7 +43,7 @@ export const challengeSchema = z.union([webrootChallengeSchema, standaloneChalle
 export const KEY_TYPES = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
 
 const deploySchema = z.strictObject({
-  /** Run by /bin/sh after a new certificate is live, e.g. `nginx -t && systemctl reload nginx`. */
+  /** Run by /bin/sh after a new certificate is live, e.g. `nginx -t && nginx -s reload`. */
   command: z.string().min(1),
   timeout: duration({ min: '1s', max: '1h' }).default(60_000),
   /** host:port that must serve the new certificate after the command (checked over TLS). */

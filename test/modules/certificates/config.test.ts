@@ -24,7 +24,7 @@ describe('certificates config', () => {
       ['api', 'ecdsa-p256', 'http-01'],
       ['wildcard', 'ecdsa-p256', 'dns-01'],
     ]);
-    assert.deepEqual(section.certs[0]!.deploy, { command: 'nginx -t && systemctl reload nginx', timeout: 60_000, verify: '127.0.0.1:443' });
+    assert.deepEqual(section.certs[0]!.deploy, { command: 'nginx -t && nginx -s reload', timeout: 60_000, verify: '127.0.0.1:443' });
   });
 
   test('defaults: standalone on 0.0.0.0:80, keyType ecdsa-p256, reuseKey false', () => {
