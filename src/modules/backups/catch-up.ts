@@ -1,5 +1,5 @@
 import cron from 'node-cron';
-import { zonedParts, type ZonedParts } from './zoned-time.js';
+import { zonedParts, type ZonedParts } from '../../agent/kit/zoned-time.js';
 
 const MINUTE = 60_000;
 /** How far back a missed run is looked for; a schedule rarer than yearly is not caught up. */

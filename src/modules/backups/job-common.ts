@@ -1,7 +1,7 @@
 import cron from 'node-cron';
 import { z } from 'zod';
 import { duration, itemName } from '../../agent/kit/schema.js';
-import { isValidTimeZone } from './zoned-time.js';
+import { isValidTimeZone } from '../../agent/kit/zoned-time.js';
 
 /** A cron expression as node-cron (the agent's scheduler) reads it, checked at load. */
 export function cronSchedule() {

@@ -3,7 +3,7 @@ import { deleteBackup, listBackups, type BackupEntry } from './catalog.js';
 import type { BackupJob } from './config.js';
 import { kindOf } from './kinds/all.js';
 import { applyRetention, type KeepReason } from './retention.js';
-import { systemTimeZone } from './zoned-time.js';
+import { systemTimeZone } from '../../agent/kit/zoned-time.js';
 
 export interface PrunePlan {
   keep: Array<{ entry: BackupEntry; reasons: KeepReason[] }>;

@@ -1,4 +1,4 @@
-import { isoWeek, zonedParts, type ZonedParts } from './zoned-time.js';
+import { isoWeek, zonedParts, type ZonedParts } from '../../agent/kit/zoned-time.js';
 
 /** How many backups to keep, restic-style: each rule keeps the newest backup of its last N calendar buckets. */
 export interface RetentionPolicy {

@@ -11,7 +11,7 @@ import { kindOf } from './kinds/all.js';
 import { initJobMetrics, removeJobMetrics, type BackupMetrics } from './metrics.js';
 import { pruneJob } from './prune.js';
 import { runBackup, type RunOutcome } from './run-backup.js';
-import { systemTimeZone } from './zoned-time.js';
+import { systemTimeZone } from '../../agent/kit/zoned-time.js';
 
 export type Trigger = 'schedule' | 'manual' | 'catch-up';
 export type JobStateName = 'never_run' | 'running' | 'ok' | 'failed' | 'unsupported' | 'low_disk';

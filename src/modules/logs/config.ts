@@ -1,17 +1,9 @@
 import { z } from 'zod';
 import { duration, itemName, namedList, size } from '../../agent/kit/schema.js';
+import { isValidTimeZone } from '../../agent/kit/zoned-time.js';
 
 /** Signals a writer may ask for on reopen; a fixed list so a typo is caught at load, not at 3 a.m. */
 const REOPEN_SIGNALS = ['HUP', 'USR1', 'USR2', 'INT', 'TERM', 'QUIT', 'WINCH'] as const;
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const absolutePath = z.string().refine((p) => p.startsWith('/'), { error: 'must be an absolute path' });
 
@@ -25,7 +17,7 @@ const rotateSchema = z
     minSize: size().optional(),
     timezone: z
       .string()
-      .refine(isTimeZone, { error: 'unknown IANA time zone (e.g. UTC, Europe/Paris)' })
+      .refine(isValidTimeZone, { error: 'unknown IANA time zone (e.g. UTC, Europe/Paris)' })
       .default('UTC'),
   })
   .superRefine((rotate, ctx) => {

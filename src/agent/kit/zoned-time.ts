@@ -1,4 +1,4 @@
-/** Wall-clock parts of an instant in an IANA time zone; the calendar that retention and catch-up reason in. */
+/** Wall-clock parts of an instant in an IANA time zone: the calendar that backup retention, catch-up and calendar log rotation reason in. */
 export interface ZonedParts {
   year: number;
   /** 1-12 */
