@@ -15,6 +15,7 @@ import { canConnect, freePort, waitForPort } from './ports.js';
 import { startPostgres } from './postgres.js';
 import { runCommand, startServerProcess } from './process.js';
 import { redisCommand } from './redis-client.js';
+import { startSentinel } from './redis-sentinel.js';
 import { startRedis } from './redis.js';
 import { makeTempDir } from './tmpdir.js';
 
@@ -109,6 +110,27 @@ describe('redis', () => {
     await redis.up();
     assert.notEqual(redis.pid, firstPid);
     assert.equal(await redisCommand({ port: redis.port, password }, 'PING'), 'PONG');
+  });
+});
+
+describe('redis sentinel', () => {
+  test('monitors the master, rewrites its own config, restarts on its port and stops leaving nothing', async (t) => {
+    const master = await startRedis({ password: 'mpw' });
+    t.after(() => master.stop());
+    const sentinel = await startSentinel(master, { masterPassword: 'mpw', password: 'spw' });
+    t.after(() => sentinel.stop());
+    await assert.rejects(redisCommand({ port: sentinel.port }, 'PING'), /NOAUTH/);
+    const ask = () => redisCommand({ port: sentinel.port, password: 'spw' }, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', sentinel.masterName);
+    assert.deepEqual(await ask(), ['127.0.0.1', String(master.port)]);
+    // A sentinel that can write its config records its id there; one that cannot refuses to start.
+    assert.match(await readFile(`${sentinel.dir}/sentinel.conf`, 'utf8'), /^sentinel myid [0-9a-f]{40}$/m);
+
+    await sentinel.restart();
+    assert.deepEqual(await ask(), ['127.0.0.1', String(master.port)]);
+    const { pid, dir } = sentinel;
+    await sentinel.stop();
+    assert.equal(alive(pid), false);
+    assert.equal(existsSync(dir), false);
   });
 });
 

@@ -1,16 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
 import { z } from 'zod';
-import { parseListen } from '../../../agent/kit/schema.js';
-import { failure } from '../classify.js';
+import { failure, networkReason } from '../classify.js';
 import { commonProbeFields, redactUrl, tlsClientSchema, validUrl, type CheckOutcome, type Checker, type Reason } from '../kind.js';
 import { tlsOptions } from '../tls-options.js';
 import { parseInfo, redisFacts, type RedisFacts } from './redis-info.js';
+import { resolveMaster, SentinelError, sentinelConfig, type MasterAddress } from './redis-sentinel.js';
 
 /** How long the round-trip key may outlive a check that died half-way. */
 const ROUND_TRIP_TTL_MS = 60_000;
-
-const hostPort = z.string().refine((text) => parseListen(text)?.kind === 'tcp', { error: 'expected host:port' });
 
 export const redisProbeConfig = z
   .strictObject({
@@ -24,14 +22,8 @@ export const redisProbeConfig = z
     roundTrip: z.boolean().default(true),
     /** Namespace of the round-trip key; the probe name is appended. */
     keyPrefix: z.string().min(1).default('caretaker:probe:'),
-    /** Ask these sentinels for the master instead of connecting to the URL's host. */
-    sentinel: z
-      .strictObject({
-        master: z.string().min(1),
-        addresses: z.array(hostPort).min(1),
-        password: z.string().optional(),
-      })
-      .optional(),
+    /** Ask these sentinels for the master's address; the url then gives only scheme, user, password and db. */
+    sentinel: sentinelConfig.optional(),
   })
   .superRefine((probe, ctx) => {
     if (probe.tls !== undefined && !probe.url.startsWith('rediss:')) {
@@ -62,6 +54,7 @@ function isReplyError(err: unknown): boolean {
 }
 
 export function redisReason(err: unknown): Reason | undefined {
+  if (err instanceof SentinelError) return sentinelReason(err);
   if (!(err instanceof Error)) return undefined;
   if (/^(NOAUTH|WRONGPASS|NOPERM)|invalid (username-)?password/i.test(err.message)) return 'auth';
   if (isReplyError(err)) return /^ERR unknown command/i.test(err.message) ? 'unsupported' : 'query';
@@ -70,8 +63,14 @@ export function redisReason(err: unknown): Reason | undefined {
   return undefined;
 }
 
-async function clientOptions(config: RedisProbeConfig, timeoutMs: number, host: string): Promise<RedisOptions> {
-  const options: RedisOptions = {
+/** A sentinel that answered (wrong password, unknown master) says more about the setup than one that could not be reached. */
+function sentinelReason(err: SentinelError): Reason {
+  const reasons = err.errors.map((inner: unknown) => redisReason(inner) ?? networkReason(inner) ?? 'query');
+  return reasons.find((reason) => reason === 'auth' || reason === 'query' || reason === 'unsupported') ?? reasons[0] ?? 'query';
+}
+
+function connectionOptions(timeoutMs: number): RedisOptions {
+  return {
     lazyConnect: true,
     // Fail fast instead of queueing or retrying in the background: the next check is the retry.
     enableOfflineQueue: false,
@@ -84,18 +83,20 @@ async function clientOptions(config: RedisProbeConfig, timeoutMs: number, host: 
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,
   };
+}
+
+async function clientOptions(config: RedisProbeConfig, timeoutMs: number, host: string): Promise<RedisOptions> {
+  const options = connectionOptions(timeoutMs);
   if (config.url.startsWith('rediss:')) options.tls = await tlsOptions(config.tls ?? { verify: true }, host);
-  if (config.sentinel) {
-    options.sentinels = config.sentinel.addresses.map((text) => {
-      const address = parseListen(text) as { host: string; port: number };
-      return { host: address.host, port: address.port };
-    });
-    options.name = config.sentinel.master;
-    if (config.sentinel.password !== undefined) options.sentinelPassword = config.sentinel.password;
-    options.sentinelMaxConnections = 1;
-    options.sentinelRetryStrategy = () => null;
-  }
   return options;
+}
+
+/** The probe's url pointed at the master a sentinel named, keeping its scheme, user, password and db. */
+function urlAt(url: URL, master: MasterAddress): string {
+  const moved = new URL(url);
+  moved.hostname = master.host.includes(':') ? `[${master.host}]` : master.host;
+  moved.port = String(master.port);
+  return moved.toString();
 }
 
 function factSeries(facts: RedisFacts): CheckOutcome['series'] {
@@ -121,6 +122,8 @@ function factSeries(facts: RedisFacts): CheckOutcome['series'] {
 export function createRedisChecker(config: RedisProbeConfig, timeoutMs: number): Checker {
   const url = new URL(config.url);
   let client: Redis | undefined;
+  /** The url `client` was opened with: with sentinels, the master's address can change between checks. */
+  let clientUrl: string | undefined;
   /** The kept connection's first socket-level error (refused, TLS, DNS): commands only say "Connection is closed". */
   let clientError: Error | undefined;
 
@@ -132,18 +135,26 @@ export function createRedisChecker(config: RedisProbeConfig, timeoutMs: number):
   };
 
   const connected = async (signal: AbortSignal): Promise<Redis> => {
-    if (client?.status === 'ready') return client;
-    drop();
-    const options = await clientOptions(config, timeoutMs, url.hostname);
-    signal.throwIfAborted();
-    const RedisClient = await loadRedisClass();
-    const fresh = new RedisClient(config.url, options);
+    // Errors from here on belong to this check, not to a connection an earlier one lost.
     clientError = undefined;
+    const RedisClient = await loadRedisClass();
+    // The sentinels are asked at every check: after a failover the old master may answer as a master for
+    // seconds, and only the sentinels know it no longer is one.
+    const master = config.sentinel
+      ? await resolveMaster(config.sentinel, (host, port, password) => new RedisClient({ ...connectionOptions(timeoutMs), host, port, password }), signal)
+      : undefined;
+    const target = master ? urlAt(url, master) : config.url;
+    if (client?.status === 'ready' && clientUrl === target) return client;
+    drop();
+    const options = await clientOptions(config, timeoutMs, master?.host ?? url.hostname);
+    signal.throwIfAborted();
+    const fresh = new RedisClient(target, options);
     // Without a listener ioredis would print these to stderr.
     fresh.on('error', (err: Error) => {
       if (client === fresh) clientError ??= err;
     });
     client = fresh;
+    clientUrl = target;
     try {
       await fresh.connect();
     } catch (err) {
