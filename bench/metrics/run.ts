@@ -1,9 +1,11 @@
 // /metrics of the agent against node_exporter, measured in the same run on the same machine:
 // wrk latency (p50/p99) and requests/s, then the agent's idle CPU and RSS.
-// Usage: node --import tsx bench/metrics/run.ts [--config caretaker.yaml] [--duration 10] [--idle 60]
+// Usage: node --import tsx bench/metrics/run.ts [--config caretaker.yaml] [--duration 10] [--idle 60] [--env NAME=VALUE ...]
 //   --config   an agent config (its listeners and stateDir are replaced); by default examples/full.yaml
 //              with every module on, pointed at temp dirs and a dead port (test/metrics/all-modules.ts).
-// Builds the production bundle (dist/caretaker.mjs) first, so the agent runs as it does when installed.
+// Builds the production bundle into a temp dir (the shared dist/ is left to the tests that run from it) and
+// runs it with the Environment= lines of systemd/caretaker.service (NODE_OPTIONS...), as installed; --env
+// adds or overrides one, to try a setting before the unit has it.
 // Each target is loaded twice: plain GETs, then with Prometheus 2.x's scrape headers (OpenMetrics, gzip).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -15,17 +17,23 @@ import { parseArgs } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { freePort, waitForPort } from '../../test/harness/ports.js';
 import { allModulesConfig } from '../../test/metrics/all-modules.js';
+import { agentEnvironment, describeEnvironment } from '../unit-env.mjs';
 
 const { values: flags } = parseArgs({
-  options: { config: { type: 'string' }, duration: { type: 'string', default: '10' }, idle: { type: 'string', default: '60' } },
+  options: {
+    config: { type: 'string' },
+    duration: { type: 'string', default: '10' },
+    idle: { type: 'string', default: '60' },
+    env: { type: 'string', multiple: true, default: [] },
+  },
 });
 const durationS = Math.min(60, Number(flags.duration));
 const idleS = Math.min(300, Number(flags.idle));
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-function build(): string {
-  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'pipe' });
-  const bundle = path.join(ROOT, 'dist/caretaker.mjs');
+function build(outdir: string): string {
+  execFileSync(process.execPath, ['scripts/build.mjs', outdir], { cwd: ROOT, stdio: 'pipe' });
+  const bundle = path.join(outdir, 'caretaker.mjs');
   if (!existsSync(bundle)) throw new Error(`build produced no ${bundle}`);
   return bundle;
 }
@@ -77,8 +85,8 @@ async function waitForMetrics(url: string): Promise<void> {
   throw new Error(`${url} never served host metrics`);
 }
 
-const main = build();
 const work = await mkdtemp(path.join(os.tmpdir(), 'caretaker-bench-metrics-'));
+const main = build(path.join(work, 'dist'));
 const children: number[] = [];
 try {
   const agentPort = await freePort();
@@ -90,7 +98,7 @@ try {
   const configPath = path.join(work, 'caretaker.yaml');
   await writeFile(configPath, stringify(config));
 
-  const agent = spawn(process.execPath, [main, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const agent = spawn(process.execPath, [main, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'], env: agentEnvironment(flags.env) });
   children.push(agent.pid!);
   const nePort = await freePort();
   const nodeExporter = spawn('prometheus-node-exporter', [`--web.listen-address=127.0.0.1:${nePort}`], { stdio: 'ignore' });
@@ -123,6 +131,7 @@ try {
   const row = (name: string, request: string, r: WrkResult, series: number) =>
     `| ${name} | ${request} | ${series} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.rps.toFixed(0)} |`;
   console.log(`modules: ${modules.map((m) => `${m.name}=${m.state}`).join(', ') || 'none'}`);
+  console.log(`caretaker environment: ${describeEnvironment(flags.env) || 'none'} (systemd/caretaker.service${flags.env.length ? ' plus --env' : ''})`);
   console.log(`wrk -t2 -c10 -d${durationS}s --latency, loopback, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'})`);
   console.log('| target | request | series | p50 ms | p99 ms | req/s |');
   console.log('|---|---|---|---|---|---|');

@@ -4,9 +4,12 @@
 // the agent against the three exporters together, and the agent's /metrics latency.
 //
 //   node --import tsx bench/probes/run.ts [--duration 60] [--probes 50] [--warmup 5] [--exporters-first]
-//                                         [--agent-node-flags='--max-semi-space-size=1']
+//                                         [--env NAME=VALUE ...] [--agent-node-flags='--max-semi-space-size=1']
 //
-// --agent-node-flags: V8/Node flags for the agent process only, to see what memory settings buy.
+// The agent runs with the Environment= lines of systemd/caretaker.service (NODE_OPTIONS...), as installed.
+// --env adds or overrides one (e.g. --env 'NODE_OPTIONS=--max-semi-space-size=2 --max-old-space-size=128'),
+// to try a setting before the unit has it; --agent-node-flags puts flags on the agent's command line (V8
+// flags that NODE_OPTIONS does not accept, such as --optimize-for-size).
 // The agent is also run for a few seconds with no probes first, so its RSS can be split into the agent's
 // floor and what the probes add.
 // Needs redis-server, postgresql and prometheus-{redis,postgres,blackbox}-exporter (Debian packages).
@@ -28,6 +31,7 @@ import { requireExporters, startExporters, stopExporters, type Exporters } from 
 import { usageOf, type Usage } from './proc-usage.js';
 import { everySecond, get, percentile, type Tally } from './scrape.js';
 import { HEALTH_BODY_MATCH, startTargets, type Targets } from './targets.js';
+import { agentEnvironment, describeEnvironment } from '../unit-env.mjs';
 
 const { values: flags } = parseArgs({
   options: {
@@ -36,6 +40,7 @@ const { values: flags } = parseArgs({
     warmup: { type: 'string', default: '5' },
     'exporters-first': { type: 'boolean', default: false },
     'agent-node-flags': { type: 'string', default: '' },
+    env: { type: 'string', multiple: true, default: [] },
   },
 });
 const durationS = Math.max(5, Math.min(600, Number(flags.duration)));
@@ -185,6 +190,7 @@ async function startAgent(bundle: string, dir: string, probes: Record<string, un
     name: 'caretaker',
     command: process.execPath,
     args: [...agentNodeFlags, bundle, 'run', '--config', configFile],
+    env: agentEnvironment(flags.env),
     isReady: async () => (await canConnect(metricsPort)) && (await canConnect(adminPort)),
     stopTimeoutMs: 10_000,
   });
@@ -330,6 +336,7 @@ function report(agent: AgentResult, exporters: PhaseResult, floor: { rssKiB: num
 
   console.log(`\n${probeCount} probes (${KINDS.map((k) => `${probeCountOf(k)} ${k}`).join(', ')}) at 1 s, ${durationS} s measured after ${warmupS} s warm-up; order: ${order}`);
   console.log(`${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`);
+  console.log(`caretaker environment: ${describeEnvironment(flags.env) || 'none'} (systemd/caretaker.service${flags.env.length ? ' plus --env' : ''})${agentNodeFlags.length ? `; node flags: ${agentNodeFlags.join(' ')}` : ''}`);
   console.log(`load average (1 5 15 min): agent phase ${agent.sampled.loadBefore} -> ${agent.sampled.loadAfter}; exporters phase ${exporters.sampled.loadBefore} -> ${exporters.sampled.loadAfter}`);
   console.log('\n| measure | caretaker | 3 exporters | caretaker / exporters |');
   console.log('|---|---|---|---|');

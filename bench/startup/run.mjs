@@ -1,5 +1,7 @@
 // Time to ready and RSS after start: `caretaker run` (built, from dist/) against a bare Node HTTP
-// server started the same way, in the same run. Usage: npm run bench:startup [-- --runs 7]
+// server started the same way, in the same run. Usage: npm run bench:startup [-- --runs 7] [--env NAME=VALUE ...]
+// The agent gets the Environment= lines of systemd/caretaker.service (NODE_OPTIONS...), as installed; --env
+// adds or overrides one, to try a setting before the unit has it.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -7,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { agentEnvironment, baseEnvironment, describeEnvironment } from '../unit-env.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-// The daemon runs with the unit's NODE_OPTIONS in production; measure it the same way.
-const unitNodeOptions = /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(join(root, 'systemd', 'caretaker.service'), 'utf8'))?.[1] ?? '';
-const runsFlag = process.argv.indexOf('--runs');
-const runs = runsFlag > 0 ? Number(process.argv[runsFlag + 1]) : 7;
+const { values: flags } = parseArgs({ options: { runs: { type: 'string', default: '7' }, env: { type: 'string', multiple: true, default: [] } } });
+const runs = Math.max(1, Math.min(50, Number(flags.runs)));
 
 function freePort() {
   return new Promise((resolve) => {
@@ -28,7 +30,7 @@ function rssKiB(pid) {
   return Number(line.split(/\s+/)[1]);
 }
 
-async function measure(args, readyUrl, env = process.env) {
+async function measure(args, readyUrl, env) {
   const started = performance.now();
   const child = spawn(process.execPath, args, { stdio: 'ignore', cwd: root, env });
   const deadline = started + 10_000;
@@ -59,10 +61,10 @@ try {
     const config = join(dir, 'caretaker.yaml');
     writeFileSync(config, `agent: { stateDir: ${dir}/state }\nadmin: { listen: "127.0.0.1:${admin}" }\nmetrics: { listen: "127.0.0.1:${metrics}", host: true }\n`);
     results.caretaker.push(
-      await measure(['dist/caretaker.mjs', 'run', '--config', config], `http://127.0.0.1:${admin}/health`, { ...process.env, NODE_OPTIONS: unitNodeOptions }),
+      await measure(['dist/caretaker.mjs', 'run', '--config', config], `http://127.0.0.1:${admin}/health`, agentEnvironment(flags.env)),
     );
     results.bare.push(
-      await measure(['-e', `require('http').createServer((q, s) => s.end('ok')).listen(${bare}, '127.0.0.1')`], `http://127.0.0.1:${bare}/`),
+      await measure(['-e', `require('http').createServer((q, s) => s.end('ok')).listen(${bare}, '127.0.0.1')`], `http://127.0.0.1:${bare}/`, baseEnvironment()),
     );
   }
 } finally {
@@ -72,7 +74,7 @@ try {
 const summary = Object.fromEntries(
   Object.entries(results).map(([name, samples]) => [name, { readyMs: median(samples.map((s) => s.readyMs)), rssMiB: median(samples.map((s) => s.rssKiB)) / 1024 }]),
 );
-console.log(`runs: ${runs} (medians); caretaker with NODE_OPTIONS=${unitNodeOptions || '(none)'} as in systemd/caretaker.service`);
+console.log(`runs: ${runs} (medians); caretaker with ${describeEnvironment(flags.env) || 'no Environment= lines'} (systemd/caretaker.service${flags.env.length ? ' plus --env' : ''})`);
 console.log(`caretaker run : ready ${summary.caretaker.readyMs.toFixed(0)} ms, RSS ${summary.caretaker.rssMiB.toFixed(1)} MiB`);
 console.log(`bare node http: ready ${summary.bare.readyMs.toFixed(0)} ms, RSS ${summary.bare.rssMiB.toFixed(1)} MiB`);
 console.log(`ratio         : ready ${(summary.caretaker.readyMs / summary.bare.readyMs).toFixed(2)}x, RSS ${(summary.caretaker.rssMiB / summary.bare.rssMiB).toFixed(2)}x (targets: ready < 500 ms, RSS < 1.5x)`);
