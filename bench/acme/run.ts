@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { requirePackages } from '../require-packages.js';
 import { startPebble } from '../../test/harness/pebble.js';
 import { makeTempDir } from '../../test/harness/tmpdir.js';
 import { createManager, pebbleConfig } from '../../test/modules/certificates/fixtures.js';
@@ -18,6 +19,7 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t;
 }
 
+requirePackages({ certbot: 'certbot', lego: 'lego' });
 const pebble = await startPebble();
 const tmp = await makeTempDir('bench-acme');
 try {

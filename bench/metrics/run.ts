@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { freePort, waitForPort } from '../../test/harness/ports.js';
 import { allModulesConfig } from '../../test/metrics/all-modules.js';
+import { requirePackages } from '../require-packages.js';
 import { agentEnvironment, describeEnvironment } from '../unit-env.mjs';
 
 const { values: flags } = parseArgs({
@@ -85,6 +86,7 @@ async function waitForMetrics(url: string): Promise<void> {
   throw new Error(`${url} never served host metrics`);
 }
 
+requirePackages({ 'prometheus-node-exporter': 'prometheus-node-exporter', wrk: 'wrk' });
 const work = await mkdtemp(path.join(os.tmpdir(), 'caretaker-bench-metrics-'));
 const main = build(path.join(work, 'dist'));
 const children: number[] = [];

@@ -1,8 +1,8 @@
 // The Debian exporters this module replaces, started by the bench on loopback ports with their files in a
 // temp dir (never the packaged systemd services).
-import { accessSync, constants } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { requirePackages } from '../require-packages.js';
 import { canConnect, freePort, retryOnPortClash } from '../../test/harness/ports.js';
 import { startServerProcess, type ServerProcess } from '../../test/harness/process.js';
 
@@ -25,15 +25,7 @@ export interface Exporters {
 
 /** Fails with the apt-get line when one is missing: the Debian package of each has the binary's name. */
 export function requireExporters(): void {
-  const missing = Object.values(BINARIES).filter((name) => {
-    try {
-      accessSync(path.join('/usr/bin', name), constants.X_OK);
-      return false;
-    } catch {
-      return true;
-    }
-  });
-  if (missing.length > 0) throw new Error(`missing exporters; run: apt-get install -y ${missing.join(' ')}`);
+  requirePackages(Object.fromEntries(Object.values(BINARIES).map((name) => [name, name])));
 }
 
 /** Blackbox modules doing what the agent's http and tcp probes do: status 200 plus body match, plain connect. */
