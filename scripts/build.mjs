@@ -11,6 +11,39 @@ const { version } = JSON.parse(readFileSync(new URL('../package.json', import.me
 // `node scripts/build.mjs [OUTDIR]`: tests build into their own directory, never over a shared dist/.
 const outdir = process.argv[2] ?? 'dist';
 
+// `import { z } from 'zod'` is a namespace holding every export, so nothing of zod can be tree-shaken,
+// including z.locales: 64 translations of its error messages, 300 KB (an eighth of the bundle) that V8
+// would parse and keep. The agent's messages are English and it never calls z.locales, so the index of
+// locales (z.locales and z.core.locales) resolves to English alone.
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir) ? { path: 'zod-locales-en', namespace: 'zod-english-only' } : undefined,
+    );
+    pluginBuild.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, () => ({
+      contents: "export { default as en } from 'zod/v4/locales/en.js';",
+      resolveDir: fileURLToPath(new URL('..', import.meta.url)),
+    }));
+  },
+};
+
+// pg asks at load whether it runs on Cloudflare Workers: on Node 20, which has no `navigator`, by
+// constructing a fetch Response, which loads Node's whole undici (about 12 MiB of RSS, 2 MiB of heap)
+// into an agent that never fetches. The bundle only runs on Node: the answer is no. The build fails
+// if a pg upgrade changes the function, so the patch cannot silently stop applying.
+const CLOUDFLARE_CHECK = 'function isCloudflareRuntime() {';
+const pgOnNodeOnly = {
+  name: 'pg-on-node-only',
+  setup(pluginBuild) {
+    pluginBuild.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      if (!source.includes(CLOUDFLARE_CHECK)) throw new Error(`${args.path}: no ${CLOUDFLARE_CHECK} to short-circuit; check the pg upgrade`);
+      return { contents: source.replace(CLOUDFLARE_CHECK, `${CLOUDFLARE_CHECK}\n  return false;`), loader: 'js' };
+    });
+  },
+};
+
 // Chunk names carry content hashes: start clean so no chunk of an older build is left beside the new.
 rmSync(outdir, { recursive: true, force: true });
 await build({
@@ -33,6 +66,7 @@ await build({
   minifySyntax: true,
   // Identifiers keep their names: some dependencies tell errors apart by constructor name.
   keepNames: true,
+  plugins: [zodEnglishOnly, pgOnNodeOnly],
   define: { __CARETAKER_VERSION__: JSON.stringify(version) },
   // Some dependencies are CommonJS and call require(); an ES module bundle has to provide it.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },

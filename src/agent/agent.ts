@@ -9,6 +9,7 @@ import { formatListen } from './kit/schema.js';
 import { forModule, type SecretSet } from './logger.js';
 import { ModuleSlot } from './module-slot.js';
 import { SdNotify } from './sd-notify.js';
+import { HeapTrimmer } from './heap-trim.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
 import { createAgentRegistry, type AgentRegistry } from '../metrics/registry.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/server.js';
@@ -53,11 +54,13 @@ export class Agent {
   private metricsServer: MetricsServer | undefined;
   private hostMetrics: HostMetrics | undefined;
   private readonly notify: SdNotify;
+  private readonly heapTrimmer: HeapTrimmer;
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
   constructor(private readonly options: AgentOptions) {
     this.notify = options.notify ?? new SdNotify(options.log);
+    this.heapTrimmer = new HeapTrimmer(options.log.child({ component: 'heap' }));
     this.metrics = createAgentRegistry(options.version, () => this.moduleUpValues());
     const registrar = createRegistrar(this.metrics.registry);
     // metrics() runs once per process so counters survive reloads.
@@ -100,6 +103,7 @@ export class Agent {
       if (section !== undefined) await slot.start(section, this.config.agent.stateDir);
     }
     this.notify.startWatchdog();
+    this.heapTrimmer.start();
     await this.notify.ready(this.statusLine());
     this.log.info(
       {
@@ -127,6 +131,7 @@ export class Agent {
     await this.queue;
     await this.notify.stopping();
     this.notify.stopWatchdog();
+    this.heapTrimmer.stop();
     this.log.info('agent stopping');
     const deadline = this.config?.agent.stopTimeout ?? 20_000;
     let failed = false;

@@ -15,6 +15,15 @@ test('the production bundle builds and runs every module from one file', async (
   const built = spawnSync(process.execPath, ['scripts/build.mjs', join(dir, 'dist')], { cwd: root, encoding: 'utf8' });
   assert.equal(built.status, 0, built.stderr);
   const bundle = join(dir, 'dist', 'caretaker.mjs');
+  // zod's other locales are left out of the bundle (scripts/build.mjs); its English messages stay.
+  const bad = join(dir, 'bad.yaml');
+  await writeFile(bad, 'agent:\n  stateDir: 5\n');
+  const checked = spawnSync(process.execPath, [bundle, 'check-config', '--config', bad], { encoding: 'utf8' });
+  assert.equal(checked.status, 78);
+  assert.match(checked.stderr + checked.stdout, /bad\.yaml:2:13: agent\.stateDir: Invalid input: expected string, received number/);
+  const source = await readFile(bundle, 'utf8');
+  assert.ok(!source.includes('Entr\\xE9e invalide'), 'the French locale was bundled');
+  assert.ok(source.includes('Invalid input'));
   const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
   assert.equal(spawnSync(process.execPath, [bundle, 'version'], { encoding: 'utf8' }).stdout.trim(), `caretaker ${version} (node ${process.versions.node})`);
 
@@ -32,7 +41,11 @@ test('the production bundle builds and runs every module from one file', async (
     .replace('127.0.0.1:9470', `127.0.0.1:${admin}`)
     .replace('127.0.0.1:9471', `127.0.0.1:${metrics}`);
   await writeFile(join(dir, 'caretaker.yaml'), config);
-  const child = spawn(process.execPath, [bundle, 'run', '--config', join(dir, 'caretaker.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // pg's Cloudflare check loaded Node's undici (12 MiB) into an agent that never fetches (scripts/build.mjs).
+  const reportUndici = "process.on('exit', () => process.stderr.write(`undici loaded: ${process.moduleLoadList.some((m) => m.includes('undici'))}\\n`));";
+  const child = spawn(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(reportUndici)}`, bundle, 'run', '--config', join(dir, 'caretaker.yaml')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   try {
@@ -56,4 +69,5 @@ test('the production bundle builds and runs every module from one file', async (
     await rm(dir, { recursive: true, force: true });
     assert.equal(code, 0, stderr);
   }
+  assert.match(stderr, /undici loaded: false/, 'a postgres probe and backup job are configured, so pg was loaded');
 });
