@@ -20,13 +20,18 @@ function heapNumbers(): HeapNumbers {
   return { total: stats.total_heap_size, used: stats.used_heap_size };
 }
 
+let exposedGc: (() => void) | undefined;
+
 /** A full, synchronous collection: `gc` of --expose-gc, turned on here when the process was not started with it. */
 export function exposeGc(): () => void {
   const existing = (globalThis as { gc?: () => void }).gc;
   if (typeof existing === 'function') return existing;
-  // The flag only decides whether a new context gets `gc`: a fresh one hands it over, ours stays as it was.
-  v8.setFlagsFromString('--expose-gc');
-  return vm.runInNewContext('gc') as () => void;
+  if (!exposedGc) {
+    // The flag only decides whether a new context gets `gc`: a fresh one hands it over, ours stays as it was.
+    v8.setFlagsFromString('--expose-gc');
+    exposedGc = vm.runInNewContext('gc') as () => void;
+  }
+  return exposedGc;
 }
 
 /**
@@ -34,7 +39,7 @@ export function exposeGc(): () => void {
  * its heap only in a full collection, which an idle daemon seldom needs, so after a burst the agent
  * could stay 10 MiB larger for minutes. Once a period, when the heap holds more than a quarter (and at
  * least 4 MiB) beyond what was live after the last collection, it collects; a steady agent is left
- * alone. One collection of the agent's ~20 MiB heap stops the event loop for 20-30 ms.
+ * alone. One collection of the agent's ~20 MiB heap stops the event loop for 20-50 ms.
  */
 export class HeapTrimmer {
   private timer: NodeJS.Timeout | undefined;
