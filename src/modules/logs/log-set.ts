@@ -155,13 +155,15 @@ export class LogSet {
     for (const file of found.files) {
       let last = this.deps.store.lastRotation(file.path);
       if (last === undefined) {
-        last = await this.baseline(file, nowMs);
-        this.deps.store.record(file.path, last);
+        const baseline = await this.baseline(file, nowMs);
+        last = baseline.atMs;
+        this.deps.store.record(file.path, last, baseline.firstSight);
         baselined = true;
       }
       if (this.isDue(file, last, nowMs, force)) due.push(file);
     }
     if (baselined) await this.deps.store.save().catch((err) => problems.push(`cannot save state: ${describeError(err)}`));
+    if (this.lastRotationMs === undefined) this.restoreLastRotation(found.files);
 
     if (due.length > 0) {
       await this.rotate(due, now, outcome);
@@ -191,10 +193,18 @@ export class LogSet {
    * When a file has no state (first sight, or the state file was lost): the newest rotation found
    * on disk, so a missed calendar rotation still happens; otherwise now, as logrotate does.
    */
-  private async baseline(file: LiveFile, nowMs: number): Promise<number> {
+  private async baseline(file: LiveFile, nowMs: number): Promise<{ atMs: number; firstSight: boolean }> {
     const rotated = await this.listRotated(file).catch(() => [] as RotatedOnDisk[]);
     const times = rotated.map((r) => r.stampMs ?? r.mtimeMs);
-    return times.length > 0 ? Math.max(...times) : nowMs;
+    return times.length > 0 ? { atMs: Math.max(...times), firstSight: false } : { atMs: nowMs, firstSight: true };
+  }
+
+  /** The first check after a restart takes the set's last rotation from the kept state, not only from this process's rotations. */
+  private restoreLastRotation(files: LiveFile[]): void {
+    const times = files.map((f) => this.deps.store.rotatedAt(f.path)).filter((t): t is number => t !== undefined);
+    if (times.length === 0) return;
+    this.lastRotationMs = Math.max(...times);
+    this.deps.metrics.lastRotation.set({ log: this.config.name }, this.lastRotationMs / 1000);
   }
 
   private async targetDir(liveDir: string): Promise<string> {
@@ -340,7 +350,7 @@ export class LogSet {
           await this.compress(candidate.path);
         }
       }
-      const lastRotation = this.deps.store.lastRotation(file.path);
+      const lastRotation = this.deps.store.rotatedAt(file.path);
       statuses.push({
         path: file.path,
         size: file.size,

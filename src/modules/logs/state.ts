@@ -6,7 +6,14 @@ import { writeFileAtomic } from '../../agent/kit/atomic-file.js';
 const stateSchema = z.object({
   version: z.literal(1),
   /** Keyed by the live file's real path. */
-  files: z.record(z.string(), z.object({ lastRotationMs: z.number().int().nonnegative() })),
+  files: z.record(
+    z.string(),
+    z.object({
+      lastRotationMs: z.number().int().nonnegative(),
+      /** lastRotationMs is only when the file was first seen (the calendar's baseline, as logrotate keeps it): nothing was rotated yet. */
+      firstSight: z.literal(true).optional(),
+    }),
+  ),
 });
 
 export type LogsState = z.output<typeof stateSchema>;
@@ -52,8 +59,14 @@ export class StateStore {
     return this.state.files[path]?.lastRotationMs;
   }
 
-  record(path: string, atMs: number): void {
-    this.state.files[path] = { lastRotationMs: atMs };
+  /** When the file was last really rotated (a first-sight baseline is not a rotation). */
+  rotatedAt(path: string): number | undefined {
+    const entry = this.state.files[path];
+    return entry && !entry.firstSight ? entry.lastRotationMs : undefined;
+  }
+
+  record(path: string, atMs: number, firstSight = false): void {
+    this.state.files[path] = firstSight ? { lastRotationMs: atMs, firstSight } : { lastRotationMs: atMs };
   }
 
   forget(paths: Iterable<string>): void {

@@ -79,6 +79,32 @@ test('catch-up: a rotation missed while the agent was down happens at start', as
   assert.equal(state.files[join(f.dir, 'a.log')].lastRotationMs, Date.UTC(2026, 0, 13, 9));
 });
 
+test('after a restart the kept state still shows the last rotation (status and metric); a file only seen shows none', async (t) => {
+  const f = await makeFixture((dir) => [
+    { name: 'app', paths: [join(dir, 'a.log')], rotate: { maxSize: '1KiB' } },
+    { name: 'quiet', paths: [join(dir, 'q.log')], rotate: { every: 'daily' } },
+  ]);
+  t.after(() => f.cleanup());
+  await writeFile(join(f.dir, 'a.log'), 'x'.repeat(2048));
+  await writeFile(join(f.dir, 'q.log'), 'first sight\n');
+  await f.rotator.start();
+  await f.rotator.tick();
+  await f.rotator.stop();
+  const rotatedAt = new Date(Date.UTC(2026, 0, 10, 12)).toISOString();
+  assert.equal(f.rotator.status().logs[0]!.lastRotation, rotatedAt);
+
+  f.clock.advance(HOUR);
+  const restarted = f.restart();
+  await restarted.start();
+  await restarted.tick();
+  const [app, quiet] = restarted.status().logs;
+  assert.equal(app!.lastRotation, rotatedAt);
+  assert.equal(app!.files[0]!.lastRotation, rotatedAt);
+  assert.equal(await f.metric('caretaker_log_last_rotation_timestamp_seconds', { log: 'app' }), Date.UTC(2026, 0, 10, 12) / 1000);
+  assert.equal(quiet!.lastRotation, null, 'the calendar baseline taken at first sight is not a rotation');
+  assert.equal(quiet!.files[0]!.lastRotation, null);
+});
+
 test('a corrupt state file is moved aside and rebuilt from the rotated files on disk', async (t) => {
   const f = await makeFixture((dir) => [{ name: 'app', paths: [join(dir, 'a.log')], rotate: { every: 'daily' } }], '2026-01-10T12:00:00Z');
   t.after(() => f.cleanup());
