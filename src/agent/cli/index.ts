@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../config/load.js';
-import { ApiError, DaemonUnreachableError, EXIT, type AdminClient, type CommandContext } from '../kit/cli.js';
+import { ApiError, DaemonUnreachableError, EXIT, isNotConfigured, type AdminClient, type CommandContext } from '../kit/cli.js';
 import { ConfigError, describeError, formatIssue, type ConfigIssue } from '../kit/errors.js';
 import type { AnyModuleSpec } from '../kit/module.js';
 import { parseListen, type ListenAddress } from '../kit/schema.js';
@@ -179,6 +179,7 @@ function reportError(err: unknown, io: CliIo, json: boolean): number {
   if (err instanceof ApiError) {
     if (json) io.out(JSON.stringify(err.body ?? { error: err.error, message: err.message }));
     io.err(`caretaker: ${err.message}`);
+    if (isNotConfigured(err)) return EXIT.config;
     const issues = (err.body as { issues?: ConfigIssue[] } | undefined)?.issues;
     for (const issue of Array.isArray(issues) ? issues : []) io.err(`  ${formatIssue(issue)}`);
     return err.status === 503 ? EXIT.unavailable : EXIT.failure;

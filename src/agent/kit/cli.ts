@@ -1,3 +1,5 @@
+import { CaretakerError } from './errors.js';
+
 /** Exit codes the CLI uses, from sysexits(3) where one fits, so scripts can branch on them. */
 export const EXIT = {
   ok: 0,
@@ -6,8 +8,17 @@ export const EXIT = {
   usage: 64,
   /** The daemon is not running or not reachable. */
   unavailable: 69,
+  /** An invalid config, or the command's module has no section in it (EX_CONFIG: "unconfigured or misconfigured"). */
   config: 78,
 } as const;
+
+/** The `error` the admin API answers (and a module's CLI throws) for a module with no section in the config. */
+export const NOT_CONFIGURED = 'not_configured';
+
+/** Whether `err` says the module is not configured: every command exits `EXIT.config` for it. */
+export function isNotConfigured(err: unknown): boolean {
+  return (err instanceof ApiError && err.error === NOT_CONFIGURED) || (err instanceof CaretakerError && err.code === NOT_CONFIGURED);
+}
 
 /** An answer from the admin API other than 2xx, with its JSON `{error, message}`. */
 export class ApiError extends Error {

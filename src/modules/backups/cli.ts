@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
-import { EXIT, ApiError, DaemonUnreachableError, formatBytes, formatTable, type CliCommand, type CommandContext } from '../../agent/kit/cli.js';
+import { EXIT, ApiError, DaemonUnreachableError, formatBytes, formatTable, isNotConfigured, NOT_CONFIGURED, type CliCommand, type CommandContext } from '../../agent/kit/cli.js';
 import { CaretakerError, describeError } from '../../agent/kit/errors.js';
 import { listBackups } from './catalog.js';
 import type { BackupsConfig } from './config.js';
@@ -16,7 +16,7 @@ const RUN_WAIT_MS = 24 * 3_600_000;
 
 async function section(ctx: CommandContext): Promise<BackupsConfig> {
   const config = (await ctx.loadSection()) as BackupsConfig | undefined;
-  if (!config) throw new CaretakerError(404, 'not_found', 'the config file has no backups section');
+  if (!config) throw new CaretakerError(404, NOT_CONFIGURED, 'the backups module is not configured (no \'backups\' section in the config)');
   return config;
 }
 
@@ -181,6 +181,7 @@ export const backupCommands: CliCommand[] = [
         }
         if (err instanceof ApiError || err instanceof CaretakerError) {
           ctx.err(err.message);
+          if (isNotConfigured(err)) return EXIT.config;
           return err.status === 404 ? EXIT.usage : EXIT.failure;
         }
         ctx.err(`backups: ${describeError(err)}`);

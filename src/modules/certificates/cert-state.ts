@@ -25,6 +25,15 @@ export interface CertificateView {
   deploy?: { ok: boolean; at: string; message?: string };
 }
 
+/**
+ * Whether the certificate needs no attention: valid, or being renewed on time with a certificate in
+ * place. A first order that failed or is still running (no certificate yet), an expired one and a
+ * failing renewal all need it; health and `caretaker certs` share this answer.
+ */
+export function isHealthy(view: CertificateView): boolean {
+  return view.state === 'valid' || (view.state === 'renewing' && view.consecutiveFailures === 0 && view.serial !== undefined);
+}
+
 /** Why the live certificate no longer fits its config (a new order is due at once), or undefined. */
 export function configMismatch(cert: X509Certificate, config: CertConfig): string | undefined {
   const names = new Set(

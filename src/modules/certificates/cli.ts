@@ -1,5 +1,5 @@
 import { EXIT, formatTable, type CliCommand, type CommandContext } from '../../agent/kit/cli.js';
-import type { CertificateView } from './cert-state.js';
+import { isHealthy, type CertificateView } from './cert-state.js';
 import type { RenewOutcome } from './manager.js';
 
 function day(iso: string | undefined): string {
@@ -17,7 +17,7 @@ function renderList(certs: CertificateView[]): string {
 async function list(ctx: CommandContext): Promise<number> {
   const { certificates } = await ctx.client.get<{ certificates: CertificateView[] }>('/certs');
   ctx.out(ctx.json ? JSON.stringify(certificates, null, 2) : renderList(certificates));
-  return certificates.some((c) => c.state === 'expired' || c.state === 'missing') ? EXIT.failure : EXIT.ok;
+  return certificates.every(isHealthy) ? EXIT.ok : EXIT.failure;
 }
 
 async function renew(ctx: CommandContext, name: string): Promise<number> {

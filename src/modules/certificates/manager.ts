@@ -7,7 +7,7 @@ import { diffByName } from '../../agent/kit/named.js';
 import { AccountStore } from './account.js';
 import { AcmeError, AcmeService } from './acme.js';
 import { ariCertId, type RenewalInfo } from './ari.js';
-import { choosePlan, configMismatch, validityOf, type CertificateView } from './cert-state.js';
+import { choosePlan, configMismatch, isHealthy, validityOf, type CertificateView } from './cert-state.js';
 import { solverFor } from './challenges/select.js';
 import type { CertConfig, CertificatesConfig } from './config.js';
 import { runDeployCommand, servernameFor, verifyServed } from './deploy.js';
@@ -148,7 +148,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
   health(): ModuleHealth {
     const checks = [...this.entries.values()].map(({ view }) => ({
       name: view.name,
-      ok: view.state === 'valid' || (view.state === 'renewing' && view.consecutiveFailures === 0 && view.serial !== undefined),
+      ok: isHealthy(view),
       critical: false,
       ...(view.lastError && view.consecutiveFailures > 0 ? { message: view.lastError } : view.state !== 'valid' ? { message: view.state } : {}),
     }));

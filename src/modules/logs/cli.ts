@@ -1,4 +1,4 @@
-import { ApiError, DaemonUnreachableError, EXIT, formatBytes, formatTable, type CliCommand, type CommandContext } from '../../agent/kit/cli.js';
+import { ApiError, DaemonUnreachableError, EXIT, formatBytes, formatTable, isNotConfigured, type CliCommand, type CommandContext } from '../../agent/kit/cli.js';
 import type { RotationOutcome, SetStatus } from './log-set.js';
 import type { LogsStatus } from './rotator.js';
 
@@ -18,6 +18,7 @@ async function withDaemon(ctx: CommandContext, work: () => Promise<number>): Pro
     }
     if (err instanceof ApiError) {
       ctx.err(err.message);
+      if (isNotConfigured(err)) return EXIT.config;
       return err.status === 404 ? EXIT.usage : EXIT.failure;
     }
     throw err;

@@ -52,6 +52,21 @@ describe('caretaker certs', () => {
     assert.equal(JSON.parse(out[0]!)[0].state, 'missing');
   });
 
+  test('exit 1 for every certificate that needs attention: a first order failed or running, a failing renewal', async () => {
+    const never = { name: 'web', domains: ['web.example.com'], consecutiveFailures: 1, lastError: 'connection refused' };
+    for (const cert of [
+      { ...never, state: 'failed' },
+      { ...never, state: 'renewing', consecutiveFailures: 0 },
+      { ...valid, state: 'failed', consecutiveFailures: 2, lastError: 'rate limited' },
+      { ...valid, state: 'expired' },
+    ]) {
+      const { ctx } = fakeContext([], { 'GET /certs': { certificates: [valid, cert] } });
+      assert.equal(await certsCommand.run(ctx), EXIT.failure, JSON.stringify(cert));
+    }
+    const renewing = fakeContext([], { 'GET /certs': { certificates: [{ ...valid, state: 'renewing' }] } });
+    assert.equal(await certsCommand.run(renewing.ctx), EXIT.ok, 'an on-time renewal with the old certificate in place');
+  });
+
   test('renew NAME: success prints the new serial; failure prints the cause and exits 1', async () => {
     const ok = fakeContext(['renew', 'web'], { 'POST /certs/web/renew': { result: 'success', certificate: { ...valid, deploy: { ok: true, at: 'x' } } } });
     assert.equal(await certsCommand.run(ok.ctx), EXIT.ok);
