@@ -29,6 +29,13 @@ export interface ReloadReport {
   metricsError?: string;
 }
 
+/** The outcome of the last attempt to load the config file; a refused one stays visible until a good one. */
+export interface LastReload {
+  ok: boolean;
+  at: string;
+  issues?: ConfigIssue[];
+}
+
 export interface AgentOptions {
   configPath: string;
   modules: readonly AnyModuleSpec[];
@@ -40,6 +47,7 @@ export interface AgentOptions {
 
 export interface DeepHealth {
   ok: boolean;
+  lastReload: LastReload;
   checks: Array<HealthCheck & { module: string }>;
   modules: Record<string, { status: string; message?: string }>;
 }
@@ -57,11 +65,12 @@ export class Agent {
   private readonly heapTrimmer: HeapTrimmer;
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  private lastReload: LastReload = { ok: true, at: new Date().toISOString() };
 
   constructor(private readonly options: AgentOptions) {
     this.notify = options.notify ?? new SdNotify(options.log);
     this.heapTrimmer = new HeapTrimmer(options.log.child({ component: 'heap' }));
-    this.metrics = createAgentRegistry(options.version, () => this.moduleUpValues());
+    this.metrics = createAgentRegistry(options.version, { moduleUp: () => this.moduleUpValues(), lastReloadOk: () => this.lastReload.ok });
     const registrar = createRegistrar(this.metrics.registry);
     // metrics() runs once per process so counters survive reloads.
     this.slots = options.modules.map((spec) => new ModuleSlot(spec, spec.metrics(registrar), forModule(options.log, spec.name)));
@@ -154,7 +163,9 @@ export class Agent {
       modules[slot.name] = { status: health.status, ...(health.message ? { message: health.message } : {}) };
       for (const check of health.checks ?? []) checks.push({ module: slot.name, ...check });
     }
-    return { ok: checks.every((c) => c.ok || !c.critical), checks, modules };
+    // A refused reload is shown but does not fail readiness: the agent runs on its last good config, and a
+    // typo must not take the server out of a load balancer.
+    return { ok: checks.every((c) => c.ok || !c.critical), lastReload: this.lastReload, checks, modules };
   }
 
   status() {
@@ -165,6 +176,7 @@ export class Agent {
       startedAt: this.startedAt.toISOString(),
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       config: this.config.path,
+      lastReload: this.lastReload,
       admin: this.admin?.address,
       metrics: this.metricsServer?.address,
       modules: this.slots.map((slot) => ({
@@ -195,8 +207,10 @@ export class Agent {
     } catch (err) {
       const issues = err instanceof ConfigError ? err.issues : [{ path: '', message: describeError(err) }];
       this.log.error({ issues }, 'reload refused: invalid config; the running config stays');
+      this.lastReload = { ok: false, at: new Date().toISOString(), issues };
       return { ok: false, issues, modules: {}, restartRequired: [] };
     }
+    this.lastReload = { ok: true, at: new Date().toISOString() };
     const report: ReloadReport = { ok: true, modules: {}, restartRequired: this.restartRequired(next) };
     const previous = this.config;
     this.config = next;
@@ -292,6 +306,7 @@ export class Agent {
 
   private statusLine(): string {
     const failed = this.slots.filter((slot) => slot.state === 'failed').map((slot) => slot.name);
+    if (!this.lastReload.ok) return `running on the previous config: reload refused (${this.lastReload.issues?.length ?? 0} problems, see caretaker status)`;
     return failed.length ? `running; failed modules: ${failed.join(', ')}` : `running: ${this.configuredNames().join(', ') || 'no modules'}`;
   }
 }

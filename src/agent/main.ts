@@ -7,6 +7,7 @@ import { parseArgs } from './cli/args.js';
 import { ConfigError, describeError, formatIssue } from './kit/errors.js';
 import { EXIT } from './kit/cli.js';
 import { createRootLogger, SecretSet } from './logger.js';
+import { isJournalStream, journalPrefix, logDestination } from './log-output.js';
 import { installSignalHandlers } from './signals.js';
 import { VERSION } from './version.js';
 
@@ -18,7 +19,10 @@ function flushAndExit(log: Logger, code: number): void {
 async function run(argv: readonly string[]): Promise<void> {
   const configPath = configPathFrom(parseArgs(argv).flags, process.env);
   const secrets = new SecretSet();
-  const log = createRootLogger({ secrets, level: process.env.CARETAKER_LOG_LEVEL ?? 'info' });
+  const log = createRootLogger({ secrets, level: process.env.CARETAKER_LOG_LEVEL ?? 'info', destination: logDestination() });
+  // What a failed start prints for the person at the terminal is an error in the journal too.
+  const stderrPrefix = isJournalStream(2) ? journalPrefix('error') : '';
+  const printError = (text: string) => process.stderr.write(text.replace(/^(?=.)/gm, stderrPrefix));
   const agent = new Agent({ configPath, modules, log, secrets, version: VERSION });
   let shuttingDown = false;
   installSignalHandlers({
@@ -50,13 +54,13 @@ async function run(argv: readonly string[]): Promise<void> {
     await agent.boot();
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`caretaker: invalid config ${configPath}\n${err.issues.map((i) => `  ${formatIssue(i)}`).join('\n')}\n`);
+      printError(`caretaker: invalid config ${configPath}\n${err.issues.map((i) => `  ${formatIssue(i)}`).join('\n')}\n`);
       log.fatal({ issues: err.issues }, 'invalid config');
       flushAndExit(log, EXIT.config);
       return;
     }
     log.fatal({ err: describeError(err) }, 'agent failed to start');
-    process.stderr.write(`caretaker: cannot start: ${describeError(err)}\n`);
+    printError(`caretaker: cannot start: ${describeError(err)}\n`);
     await agent.shutdown().catch(() => undefined);
     flushAndExit(log, 1);
   }

@@ -6,9 +6,16 @@ export interface AgentRegistry {
 
 /**
  * The process's one registry (never prom-client's global default), with the agent's own metrics.
- * `moduleUp` reports each configured module as `[name, 0|1]` from cached state at scrape time.
+ * The gauges read cached agent state at scrape time.
  */
-export function createAgentRegistry(version: string, moduleUp: () => Array<[string, number]>): AgentRegistry {
+export interface AgentGauges {
+  /** Each configured module as `[name, 0|1]`. */
+  moduleUp(): Array<[string, number]>;
+  /** Whether the last reload's config file was accepted (boot counts as one). */
+  lastReloadOk(): boolean;
+}
+
+export function createAgentRegistry(version: string, gauges: AgentGauges): AgentRegistry {
   const registry = new Registry();
   // The default 10 ms event-loop sampling wakes an idle agent 100 times a second; 1 s is plenty for a gauge.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 1000 });
@@ -31,7 +38,15 @@ export function createAgentRegistry(version: string, moduleUp: () => Array<[stri
     registers: [registry],
     collect() {
       this.reset();
-      for (const [module, up] of moduleUp()) this.set({ module }, up);
+      for (const [module, up] of gauges.moduleUp()) this.set({ module }, up);
+    },
+  });
+  new Gauge({
+    name: 'caretaker_config_last_reload_successful',
+    help: 'Whether the last reload of the config file was accepted (1) or refused as invalid (0); the running config is the last accepted one.',
+    registers: [registry],
+    collect() {
+      this.set(gauges.lastReloadOk() ? 1 : 0);
     },
   });
   return { registry };

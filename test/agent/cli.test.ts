@@ -71,18 +71,43 @@ test('reload through the CLI reports per module', async () => {
   assert.match(result.out, /widgets: unchanged/);
 });
 
-test('a refused reload lists the config problems and exits 1', async () => {
+test('a refused reload exits 78 with the problems, and stays visible in status, /health/deep and a metric until a good config', async () => {
   const { readFile, writeFile } = await import('node:fs/promises');
   const good = await readFile(t.configPath, 'utf8');
+  // Scrapes are served from a render up to 1 s old.
+  const metric = async (want: string) => {
+    let value: string | undefined;
+    for (let i = 0; i < 30 && value !== want; i++) {
+      value = /^caretaker_config_last_reload_successful (\d)$/m.exec(await (await fetch(t.metricsUrl())).text())?.[1];
+      if (value !== want) await new Promise((r) => setTimeout(r, 100));
+    }
+    return value;
+  };
+  assert.equal(await metric('1'), '1');
   await writeFile(t.configPath, `${good}bogus: 1\n`);
   try {
     const result = await cli(['reload', '--url', t.agent.adminAddress!]);
-    assert.equal(result.code, EXIT.failure);
+    // `systemctl reload` runs this command: a non-zero exit is what makes the reload fail visibly.
+    assert.equal(result.code, EXIT.config);
     assert.match(result.err, /the config file is invalid; the running config stays/);
     assert.match(result.err, /caretaker\.yaml:\d+:\d+: bogus: unknown key/);
+
+    const status = await cli(['status', '--url', t.agent.adminAddress!]);
+    assert.equal(status.code, EXIT.failure);
+    assert.match(status.out, /^config: reload refused at \S+; running on the previous config, and a restart would fail \(1 problem\):\n {2}\S*caretaker\.yaml:\d+:\d+: bogus: unknown key/m);
+    const body = (await (await fetch(t.adminUrl('/status'))).json()) as { lastReload: { ok: boolean; issues: unknown[] } };
+    assert.equal(body.lastReload.ok, false);
+    assert.equal(body.lastReload.issues.length, 1);
+    const deep = await fetch(t.adminUrl('/health/deep'));
+    assert.equal(deep.status, 200, 'the agent still runs on its last good config');
+    assert.equal(((await deep.json()) as { lastReload: { ok: boolean } }).lastReload.ok, false);
+    assert.equal(await metric('0'), '0');
   } finally {
     await writeFile(t.configPath, good);
   }
+  assert.equal((await cli(['reload', '--url', t.agent.adminAddress!])).code, EXIT.ok);
+  assert.equal((await cli(['status', '--url', t.agent.adminAddress!])).code, EXIT.ok);
+  assert.equal(await metric('1'), '1');
 });
 
 test('version, help and usage errors', async () => {

@@ -37,7 +37,7 @@ test('the unit keeps the promises install.sh and the daemon rely on', async () =
   const unit = await readFile(unitPath, 'utf8');
   for (const line of [
     'Type=notify', 'NotifyAccess=main', 'User=caretaker', 'WatchdogSec=30s', 'Restart=on-failure', 'RestartSec=10s', 'StartLimitIntervalSec=200',
-    'StartLimitBurst=5', 'ExecReload=/bin/kill -HUP $MAINPID', 'TimeoutStopSec=30s', 'ProtectSystem=strict', 'NoNewPrivileges=yes',
+    'StartLimitBurst=5', 'ExecReload=/usr/local/bin/caretaker reload --config /etc/caretaker/caretaker.yaml', 'SyslogIdentifier=caretaker', 'TimeoutStopSec=30s', 'ProtectSystem=strict', 'NoNewPrivileges=yes',
     'SystemCallFilter=@system-service', 'RestartPreventExitStatus=78',
   ]) {
     assert.ok(unit.split('\n').includes(line), line);

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { parse as parseYaml } from 'yaml';
+import { expandReferences } from '../config/expand.js';
 import { loadConfig } from '../config/load.js';
 import { ApiError, DaemonUnreachableError, EXIT, isNotConfigured, type AdminClient, type CommandContext } from '../kit/cli.js';
 import { ConfigError, describeError, formatIssue, type ConfigIssue } from '../kit/errors.js';
@@ -42,7 +43,7 @@ async function adminEndpoint(parsed: ParsedArgs, io: CliIo): Promise<{ address: 
     try {
       const doc = parseYaml(await readFile(configPathFrom(parsed.flags, io.env), 'utf8')) as { admin?: { listen?: unknown; token?: unknown } } | null;
       if (listen === undefined && typeof doc?.admin?.listen === 'string') listen = doc.admin.listen;
-      if (token === undefined && typeof doc?.admin?.token === 'string' && !doc.admin.token.includes('${')) token = doc.admin.token;
+      if (token === undefined && typeof doc?.admin?.token === 'string') token = await expandToken(doc.admin.token, io.env);
     } catch {
       // No readable config: the defaults below are what the daemon uses too.
     }
@@ -51,6 +52,16 @@ async function adminEndpoint(parsed: ParsedArgs, io: CliIo): Promise<{ address: 
   const address = parseListen(text);
   if (!address) throw new UsageError(`'${text}' is not an admin address (host:port or unix:/path)`);
   return { address, ...(token ? { token } : {}) };
+}
+
+/**
+ * A `${credential:}` token resolves where systemd put it: `caretaker reload` runs as the unit's
+ * ExecReload= with the unit's credentials. A reference the CLI cannot resolve leaves it without a token.
+ */
+async function expandToken(text: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  if (!text.includes('${')) return text;
+  const expanded = await expandReferences(text, { env, credentialsDirectory: env.CREDENTIALS_DIRECTORY });
+  return expanded.issues.length === 0 && typeof expanded.value === 'string' ? expanded.value : undefined;
 }
 
 const HELP = (modules: readonly AnyModuleSpec[]) =>
@@ -182,6 +193,8 @@ function reportError(err: unknown, io: CliIo, json: boolean): number {
     if (isNotConfigured(err)) return EXIT.config;
     const issues = (err.body as { issues?: ConfigIssue[] } | undefined)?.issues;
     for (const issue of Array.isArray(issues) ? issues : []) io.err(`  ${formatIssue(issue)}`);
+    // `systemctl reload` runs `caretaker reload`: a refused file must fail the reload the way check-config does.
+    if (err.error === 'invalid_config') return EXIT.config;
     return err.status === 503 ? EXIT.unavailable : EXIT.failure;
   }
   io.err(`caretaker: ${describeError(err)}`);

@@ -1,4 +1,5 @@
 import { formatTable } from '../kit/cli.js';
+import { formatIssue, type ConfigIssue } from '../kit/errors.js';
 
 interface ModuleStatus {
   name: string;
@@ -14,6 +15,7 @@ export interface StatusAnswer {
   pid: number;
   uptimeSeconds: number;
   config: string;
+  lastReload?: { ok: boolean; at: string; issues?: ConfigIssue[] };
   admin?: string;
   metrics?: string;
   modules: ModuleStatus[];
@@ -39,11 +41,25 @@ export function formatStatus(status: StatusAnswer): string {
     `caretaker ${status.version} (node ${status.node}), pid ${status.pid}, up ${formatDuration(status.uptimeSeconds)}`,
     `config ${status.config}; admin ${status.admin ?? '?'}; metrics ${status.metrics ?? '?'}`,
     '',
+    ...refusedReload(status),
     formatTable(['MODULE', 'HEALTH', 'NEXT RUN', 'MESSAGE'], rows),
   ].join('\n');
 }
 
-/** Exit 0 when every configured module is ok, 1 otherwise. */
+/** A refused reload stays on screen until a good config is loaded: the next restart would fail on it. */
+function refusedReload(status: StatusAnswer): string[] {
+  const reload = status.lastReload;
+  if (!reload || reload.ok) return [];
+  const issues = reload.issues ?? [];
+  return [
+    `config: reload refused at ${reload.at}; running on the previous config, and a restart would fail (${issues.length} problem${issues.length === 1 ? '' : 's'}):`,
+    ...issues.map((issue) => `  ${formatIssue(issue)}`),
+    '',
+  ];
+}
+
+/** Exit 0 when the config was accepted and every configured module is ok, 1 otherwise. */
 export function statusExitCode(status: StatusAnswer): number {
+  if (status.lastReload && !status.lastReload.ok) return 1;
   return status.modules.every((m) => m.state === 'absent' || (m.state === 'running' && m.health?.status === 'ok')) ? 0 : 1;
 }

@@ -9,7 +9,7 @@ import { makeTempDir, type TempDir } from '../../harness/tmpdir.js';
 import { WebrootSolver } from '../../../src/modules/certificates/challenges/http01-webroot.js';
 
 let tmp: TempDir;
-const task = { token: 'tok_en-1', keyAuthorization: 'tok_en-1.thumbprint', domain: 'a.example.com' };
+const task = { token: 'tok_en-1', keyAuthorization: 'tok_en-1.thumbprint', domain: 'a.example.com', wildcard: false };
 const modeOf = async (p: string) => ((await stat(p)).mode & 0o777).toString(8);
 /** Reads a file as user nobody, the way a web server worker that is not the agent's user does. */
 const readAsNobody = (file: string) => runCommand('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'cat', file]);
