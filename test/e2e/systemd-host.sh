@@ -22,8 +22,14 @@ ROOTFS=${E2E_ROOTFS:-/var/tmp/caretaker-e2e-rootfs}
 STATE=${E2E_STATE:-/run/caretaker-e2e}
 BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-60}
 # Bump when PACKAGES or the rootfs tweaks change: a stale cache is rebuilt, never reused.
-ROOTFS_VERSION=1
+ROOTFS_VERSION=2
 PACKAGES=systemd,systemd-sysv,dbus,libnss-systemd,procps,iproute2
+# What test/e2e/production.test.ts runs beside caretaker, as Debian packages them. polkitd answers
+# systemctl's authorization questions for the caretaker user (it needs a logind: libpam-systemd); curl
+# is the health script.
+PACKAGES+=,nginx,postgresql,redis-server,pebble,prometheus,polkitd,libpam-systemd,curl
+# Installed, not started at boot: a test starts the ones it uses, so a boot stays short and quiet.
+BOOT_DISABLED=(nginx postgresql redis-server prometheus)
 CGROUP_ROOTS=(/sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup)
 
 log() { printf '[systemd-host %s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -62,6 +68,8 @@ cmd_rootfs() {
   # Timers and gettys only add noise and boot time to a container that lives for a minute.
   rm -f "$tmp"/etc/systemd/system/timers.target.wants/*.timer \
     "$tmp"/etc/systemd/system/getty.target.wants/getty@tty1.service
+  local unit
+  for unit in "${BOOT_DISABLED[@]}"; do rm -f "$tmp/etc/systemd/system/multi-user.target.wants/$unit.service"; done
   touch "$tmp/.caretaker-e2e-v$ROOTFS_VERSION"
   remove_tree "$ROOTFS"
   mv "$tmp" "$ROOTFS"
@@ -71,7 +79,8 @@ cmd_rootfs() {
 # An interrupted debootstrap can leave proc/sys mounted inside: unmount, then stay on one filesystem.
 remove_tree() {
   [[ -e $1 ]] || return 0
-  findmnt -rn -o TARGET | grep -F "$1/" | sort -r | xargs -r -n1 umount -l
+  # grep finding no mount is the usual case, not a failure (pipefail).
+  findmnt -rn -o TARGET | { grep -F "$1/" || true; } | sort -r | xargs -r -n1 umount -l
   rm -rf --one-file-system "$1"
 }
 

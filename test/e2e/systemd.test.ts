@@ -3,27 +3,19 @@
 // systemd-nspawn (test/e2e/systemd-host.sh), the host's node bind-mounted, the release tarball
 // built from this checkout and installed the way docs/install.md says.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { cp, mkdir, readFile, symlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { makeTempDir, type TempDir } from '../harness/tmpdir.js';
-import { Container, ensureRootfs } from './container.js';
+import type { Container } from './container.js';
 import { MAX_EXPOSURE, exposureOf } from './exposure.js';
+import { adminGet, bootWithRelease, repoRoot as root, type Release } from './release.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const UNIT = 'caretaker.service';
 const CONFIG = '/etc/caretaker/caretaker.yaml';
 const DROP_IN = '/etc/systemd/system/caretaker.service.d/e2e.conf';
 
-/** GET on the admin API from inside the container: prints the body, fails on a non-2xx or no answer. */
-const adminGet = (path: string) =>
-  `node -e "fetch('http://127.0.0.1:9470${path}').then(async (r) => { console.log(await r.text()); process.exit(r.ok ? 0 : 1); }, () => process.exit(2))"`;
-
 describe('caretaker under systemd (nspawn)', { timeout: 15 * 60_000 }, () => {
-  let release: TempDir;
+  let release: Release;
   let tarball: string;
   let ct: Container;
   let unpacked: string;
@@ -40,26 +32,13 @@ describe('caretaker under systemd (nspawn)', { timeout: 15 * 60_000 }, () => {
   };
 
   before(async () => {
-    await ensureRootfs();
-    release = await makeTempDir('e2e-release');
-    const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
-    // The release tarball exactly as a maintainer makes it, built in a copy of the checkout so that
-    // its `npm run build` cannot rewrite dist/ under another test that runs the bundle meanwhile.
-    const checkout = join(release.path, 'checkout');
-    await mkdir(checkout);
-    for (const entry of ['install.sh', 'package.json', 'package-lock.json', 'tsconfig.json', 'scripts', 'src', 'systemd', 'examples', 'docs']) {
-      await cp(join(root, entry), join(checkout, entry), { recursive: true });
-    }
-    await symlink(join(root, 'node_modules'), join(checkout, 'node_modules'));
-    await promisify(execFile)('bash', ['install.sh', '--package', '--out', release.path], { cwd: checkout, timeout: 180_000 });
-    tarball = `caretaker-${version}.tar.gz`;
-    unpacked = `/root/caretaker-${version}`;
-    ct = await Container.boot(`caretaker-e2e-${process.pid}`, [`--bind-ro=${release.path}:/mnt/release`]);
+    ({ ct, release } = await bootWithRelease(`caretaker-e2e-${process.pid}`));
+    ({ tarball, unpacked } = release);
   }, { timeout: 35 * 60_000 });
 
   after(async () => {
     await ct?.stop();
-    await release?.cleanup();
+    await release?.dir.cleanup();
   });
 
   test('docs/install.md shows the commands this test runs', async () => {
