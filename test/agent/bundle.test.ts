@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../harness/ports.js';
+import { allModulesConfig } from '../metrics/all-modules.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -27,20 +28,8 @@ test('the production bundle builds and runs every module from one file', async (
   const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
   assert.equal(spawnSync(process.execPath, [bundle, 'version'], { encoding: 'utf8' }).stdout.trim(), `caretaker ${version} (node ${process.versions.node})`);
 
-  const [admin, metrics, dead] = [await freePort(), await freePort(), await freePort()];
-  const example = await readFile(join(root, 'examples', 'full.yaml'), 'utf8');
-  // The shipped example, pointed at temp dirs and at nothing listening, so no module reaches outside.
-  const config = example
-    .replaceAll('/var/lib/caretaker', `${dir}/state`)
-    .replaceAll('/etc/letsencrypt', `${dir}/le`)
-    .replaceAll('/var/backups/caretaker', `${dir}/backups`)
-    .replaceAll('/var/www/certbot', `${dir}/www`)
-    .replaceAll('/var/log/nginx/*.log', `${dir}/logs/*.log`)
-    .replaceAll('https://acme-v02.api.letsencrypt.org/directory', `https://127.0.0.1:${dead}/directory`)
-    .replace(/127\.0\.0\.1:(5432|6379|8000)/g, `127.0.0.1:${dead}`)
-    .replace('127.0.0.1:9470', `127.0.0.1:${admin}`)
-    .replace('127.0.0.1:9471', `127.0.0.1:${metrics}`);
-  await writeFile(join(dir, 'caretaker.yaml'), config);
+  const [admin, metrics] = [await freePort(), await freePort()];
+  await writeFile(join(dir, 'caretaker.yaml'), await allModulesConfig(dir, { admin, metrics }));
   // pg's Cloudflare check loaded Node's undici (12 MiB) into an agent that never fetches (scripts/build.mjs).
   const reportUndici = "process.on('exit', () => process.stderr.write(`undici loaded: ${process.moduleLoadList.some((m) => m.includes('undici'))}\\n`));";
   const child = spawn(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(reportUndici)}`, bundle, 'run', '--config', join(dir, 'caretaker.yaml')], {

@@ -20,9 +20,10 @@ export async function allModulesConfig(dir: string, options: { host?: boolean; a
     .replaceAll('/var/backups/caretaker', `${dir}/backups`)
     .replaceAll('/var/www/certbot', `${dir}/www`)
     .replaceAll('/var/log/nginx/*.log', `${dir}/logs/*.log`)
+    .replaceAll('/var/log/', `${dir}/other-logs/`)
     .replaceAll('/run/nginx.pid', `${dir}/nginx.pid`)
     .replaceAll('https://acme-v02.api.letsencrypt.org/directory', `https://127.0.0.1:${dead}/directory`)
-    .replace(/127\.0\.0\.1:(5432|6379|8000)/g, `127.0.0.1:${dead}`)
+    .replace(/127\.0\.0\.1:(?!947[01]\b)\d+/g, `127.0.0.1:${dead}`)
     .replace('127.0.0.1:9470', `127.0.0.1:${options.admin ?? 0}`)
     .replace('127.0.0.1:9471', `127.0.0.1:${options.metrics ?? 0}`)
     .replace('host: true ', `host: ${options.host ?? true} `);
