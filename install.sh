@@ -6,6 +6,11 @@
 #   ./install.sh --detect     same, but write a starting config for what runs here (Redis,
 #                             PostgreSQL, nginx logs, certbot lineages) instead of the example
 #   ./install.sh --dry-run    print what would change, change nothing
+#   ./install.sh --allow-unit UNIT
+#                             also let the daemon `systemctl reload|restart UNIT` (a deploy or
+#                             reopen command), through a polkit rule for those verbs on those units
+#                             only; repeatable, remembered across upgrades. Units that such commands
+#                             in the installed config name are allowed without it.
 #   ./install.sh --uninstall  stop and remove the program and the unit; keep config, state,
 #                             certificates and backups (add --purge to remove config, state, backups)
 #   ./install.sh --package [--out DIR]
@@ -28,12 +33,16 @@ readonly SERVICE_USER=caretaker
 readonly UNIT_NAME=caretaker.service
 readonly UNIT=/etc/systemd/system/$UNIT_NAME
 readonly NODE_MAJOR_MIN=20
+# Units the daemon may reload/restart (read by the daemon at config load), and the polkit rule granting it.
+readonly ALLOWED_UNITS=$CONF_DIR/allowed-units
+readonly POLKIT_RULE=/etc/polkit-1/rules.d/50-caretaker.rules
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly SRC
 # What a release carries, relative to its root; a checkout has the same layout once built. The
 # bundle's chunks (code loaded only when a module needs it) have content-hashed names, so they are
 # listed from the build rather than named here.
-readonly STATIC_FILES=(dist/caretaker.mjs dist/caretaker.mjs.map systemd/notify-fd-exec docs/caretaker.schema.json docs/install.md examples/caretaker.yaml examples/full.yaml)
+# install.sh and the unit are installed too, so that `/opt/caretaker/install.sh --allow-unit ...` works later.
+readonly STATIC_FILES=(dist/caretaker.mjs dist/caretaker.mjs.map systemd/notify-fd-exec docs/caretaker.schema.json docs/install.md examples/caretaker.yaml examples/full.yaml install.sh systemd/caretaker.service)
 program_files() {
   printf '%s\n' "${STATIC_FILES[@]}"
   if [[ -d $SRC/dist/chunks ]]; then
@@ -47,6 +56,7 @@ purge=0
 detect=0
 out_dir=$PWD
 changes=0
+allow_units=()
 
 say() { printf '%s\n' "$*"; }
 warn() { printf 'install.sh: %s\n' "$*" >&2; }
@@ -74,6 +84,7 @@ parse_args() {
       --detect) detect=1 ;;
       --package) action=package ;;
       --out) shift; out_dir=${1:?--out needs a directory} ;;
+      --allow-unit) shift; allow_units+=("${1:?--allow-unit needs a unit name, e.g. nginx.service}") ;;
       -h | --help) usage; exit 0 ;;
       *) usage >&2; die "unknown option: $1" ;;
     esac
@@ -230,7 +241,7 @@ install_program() {
   local node=$1 file unchanged=1 files
   mapfile -t files < <(program_files)
   for file in "${files[@]}"; do
-    install_file "$SRC/$file" "$PREFIX/$file" 0644 && unchanged=0
+    install_file "$SRC/$file" "$PREFIX/$file" "$([[ $file == install.sh ]] && echo 0755 || echo 0644)" && unchanged=0
   done
   # Chunks of the previous version that this one no longer has.
   if [[ -d $PREFIX/dist/chunks ]]; then
@@ -276,6 +287,73 @@ install_dirs() {
   ensure_dir "$BACKUP_DIR" 0700 "$SERVICE_USER:$SERVICE_USER" -R
   # ProtectSystem=strict can only open up paths that exist; certbot creates it 0755 too.
   ensure_dir "$CERT_DIR" 0755
+}
+
+# ------------------------------------------------------------------------------------ unit control
+
+# `nginx` -> `nginx.service`, as systemctl reads it.
+unit_name() {
+  if [[ $1 =~ \.(service|socket|target|timer|path|mount|slice|scope)$ ]]; then printf '%s\n' "$1"; else printf '%s.service\n' "$1"; fi
+}
+
+# Units named by `systemctl reload|restart... UNIT` in the config (deploy and reopen commands).
+config_units() {
+  [[ -r $CONFIG ]] || return 0
+  grep -oE 'systemctl +(--[a-z-]+ +)*(reload|restart|try-restart|reload-or-restart|try-reload-or-restart)( +[A-Za-z0-9@._:-]+)+' "$CONFIG" \
+    | awk '{ for (i = 3; i <= NF; i++) if ($i !~ /^-/) print $i }' || true
+}
+
+# What was allowed before (kept across upgrades), what --allow-unit adds, what the config names.
+wanted_units() {
+  local unit
+  {
+    if [[ -r $ALLOWED_UNITS ]]; then grep -v '^#' "$ALLOWED_UNITS" || true; fi
+    for unit in "${allow_units[@]}"; do printf '%s\n' "$unit"; done
+    config_units
+  } | while read -r unit; do if [[ -n $unit ]]; then unit_name "$unit"; fi; done | LC_ALL=C sort -u
+}
+
+polkit_rule() {
+  cat <<RULE
+// Written by caretaker's install.sh (--allow-unit, or systemctl commands in $CONFIG); --uninstall removes it.
+// Lets the $SERVICE_USER service user reload or restart these units, and nothing else.
+polkit.addRule(function (action, subject) {
+  if (action.id !== "org.freedesktop.systemd1.manage-units" || subject.user !== "$SERVICE_USER") return polkit.Result.NOT_HANDLED;
+  var units = [$1];
+  var verbs = ["reload", "restart", "try-restart", "reload-or-restart", "reload-or-try-restart"];
+  if (units.indexOf(action.lookup("unit")) >= 0 && verbs.indexOf(action.lookup("verb")) >= 0) return polkit.Result.YES;
+  return polkit.Result.NOT_HANDLED;
+});
+RULE
+}
+
+# The list the daemon checks commands against at config load, and the polkit rule that makes them work.
+install_unit_control() {
+  local units=() unit tmp quoted
+  mapfile -t units < <(wanted_units)
+  for unit in "${units[@]}"; do
+    [[ $unit =~ ^[A-Za-z0-9@._:-]+$ ]] || die "--allow-unit: '$unit' is not a unit name"
+    [[ $unit != "$UNIT_NAME" ]] || die "--allow-unit: the daemon reloads itself with \`caretaker reload\`, not through systemctl"
+  done
+  tmp=$(mktemp)
+  { echo "# Units caretaker may reload/restart (written by install.sh --allow-unit; read at config load)"; printf '%s\n' "${units[@]}"; } | grep -v '^$' >"$tmp"
+  if install_file "$tmp" "$ALLOWED_UNITS" 0640; then
+    ((dry_run)) || chgrp "$SERVICE_USER" "$ALLOWED_UNITS"
+  fi
+  rm -f "$tmp"
+  if ((${#units[@]} == 0)); then
+    if [[ -e $POLKIT_RULE ]]; then change rm -f "$POLKIT_RULE"; fi
+    return 0
+  fi
+  if [[ ! -d /usr/share/polkit-1 ]]; then
+    warn "polkit is not installed, so systemd refuses \`systemctl reload\` of ${units[*]} by the $SERVICE_USER user: apt-get install polkitd and run this again, or use the server's own control (e.g. nginx -s reload)"
+    return 0
+  fi
+  quoted=$(printf '"%s", ' "${units[@]}")
+  tmp=$(mktemp)
+  polkit_rule "${quoted%, }" >"$tmp"
+  install_file "$tmp" "$POLKIT_RULE" 0644 || true
+  rm -f "$tmp"
 }
 
 install_unit() {
@@ -335,6 +413,7 @@ cmd_install() {
   ensure_user
   install_config
   install_dirs
+  install_unit_control
   install_unit && restart=1
   start_service "$restart"
   if ((changes == 0)); then
@@ -359,6 +438,7 @@ cmd_uninstall() {
     systemctl reset-failed "$UNIT_NAME" 2>/dev/null || true
   fi
   [[ -e $PREFIX ]] && change rm -rf "$PREFIX"
+  [[ -e $POLKIT_RULE ]] && change rm -f "$POLKIT_RULE"
   [[ -e $BIN ]] && change rm -f "$BIN"
   if ((purge)); then
     local path

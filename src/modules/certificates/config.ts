@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration, itemName, namedList } from '../../agent/kit/schema.js';
+import { shellCommand } from '../../agent/kit/unit-control.js';
 
 /** A DNS name the CA can validate; `*.` only as the whole left-most label (dns-01 only, checked below). */
 const domainName = z
@@ -43,8 +44,8 @@ export const challengeSchema = z.union([webrootChallengeSchema, standaloneChalle
 export const KEY_TYPES = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
 
 const deploySchema = z.strictObject({
-  /** Run by /bin/sh after a new certificate is live, e.g. `nginx -t && nginx -s reload`. */
-  command: z.string().min(1),
+  /** Run by /bin/sh after a new certificate is live, e.g. `nginx -t && nginx -s reload` or `systemctl reload nginx`. */
+  command: shellCommand(),
   timeout: duration({ min: '1s', max: '1h' }).default(60_000),
   /** host:port that must serve the new certificate after the command (checked over TLS). */
   verify: hostPort.optional(),

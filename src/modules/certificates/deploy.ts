@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import { describeError } from '../../agent/kit/errors.js';
-import { execFile } from '../../agent/kit/exec.js';
+import { runShellCommand } from '../../agent/kit/unit-control.js';
 
 /** After a new certificate is live: run the deploy command, then optionally check what a TLS server presents. */
 
@@ -16,7 +16,7 @@ const VERIFY_WINDOW_MS = 10_000;
 const VERIFY_CONNECT_TIMEOUT_MS = 3_000;
 
 export async function runDeployCommand(command: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
-  await execFile('/bin/sh', ['-c', command], { signal, timeoutMs });
+  await runShellCommand(command, { signal, timeoutMs });
 }
 
 function splitHostPort(target: string): { host: string; port: number } {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration, itemName, namedList, size } from '../../agent/kit/schema.js';
+import { shellCommand } from '../../agent/kit/unit-control.js';
 import { isValidTimeZone } from '../../agent/kit/zoned-time.js';
 
 /** Signals a writer may ask for on reopen; a fixed list so a typo is caught at load, not at 3 a.m. */
@@ -35,7 +36,7 @@ const reopenSchema = z
     signal: z.enum(REOPEN_SIGNALS).optional(),
     pidFile: absolutePath.optional(),
     /** Run through /bin/sh once per set after every file of the set was renamed (e.g. `nginx -s reopen`). */
-    command: z.string().min(1).optional(),
+    command: shellCommand().optional(),
     /** How long the signal/command and the writer letting go of the old file may take. */
     timeout: duration({ min: '100ms', max: '10m' }).default(30_000),
   })
@@ -74,7 +75,7 @@ export const logSetSchema = z
     /** Rotated files kept per live file (older ones are deleted). */
     keep: z.number().int().min(0).max(10_000).default(7),
     /** Rotated files older than this are deleted, checked every minute. */
-    maxAge: duration({ min: '1m' }).optional(),
+    maxAge: duration({ min: '1m', timer: false }).optional(),
     compress: z
       .union([z.boolean(), z.strictObject({ level: z.number().int().min(1).max(9).default(6) })])
       .default(false)

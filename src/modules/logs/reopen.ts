@@ -1,6 +1,6 @@
 import { readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execFile } from '../../agent/kit/exec.js';
+import { runShellCommand } from '../../agent/kit/unit-control.js';
 import type { LogSetConfig } from './config.js';
 
 type ReopenConfig = NonNullable<LogSetConfig['reopen']>;
@@ -21,7 +21,7 @@ export async function readPidFile(pidFile: string): Promise<number> {
 /** Tells the writer to reopen its files: one signal or one command for the whole set. */
 export async function askWriterToReopen(reopen: ReopenConfig, signal: AbortSignal): Promise<void> {
   if (reopen.command !== undefined) {
-    await execFile('/bin/sh', ['-c', reopen.command], { signal, timeoutMs: reopen.timeout, killGraceMs: 1000 });
+    await runShellCommand(reopen.command, { signal, timeoutMs: reopen.timeout, killGraceMs: 1000 });
     return;
   }
   const pid = await readPidFile(reopen.pidFile!);
