@@ -198,8 +198,13 @@ describe('nginx', () => {
     await rename(nginx.accessLog, `${nginx.accessLog}.1`);
     await nginx.reopen();
     await waitFor(() => existsSync(nginx.accessLog), 'nginx to reopen its access log');
-    await fetch(`http://127.0.0.1:${plainPort}/after-reopen`);
-    await waitFor(async () => (await readFile(nginx.accessLog, 'utf8')).includes('/after-reopen'), 'the new access log');
+    // The master creates the new file, then tells each worker; a worker that has not reopened yet still
+    // logs to the renamed file, so a request goes out on every try until one lands in the new file.
+    let tries = 0;
+    await waitFor(async () => {
+      await fetch(`http://127.0.0.1:${plainPort}/after-reopen-${++tries}`);
+      return (await readFile(nginx.accessLog, 'utf8')).includes('/after-reopen-');
+    }, 'a request logged in the new access log');
 
     const pid = nginx.pid;
     await nginx.stop();
