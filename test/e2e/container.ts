@@ -24,6 +24,8 @@ function runHostScript(args: string[], timeoutMs: number, input?: string): Promi
       reject(new Error(`systemd-host.sh ${args.join(' ')} still running after ${timeoutMs} ms\n${stderr}`));
     }, timeoutMs);
     child.on('error', reject);
+    // A script that exits before reading its (empty) stdin must not fail the call with EPIPE.
+    child.stdin.on('error', () => undefined);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code: code ?? 1, stdout, stderr });
