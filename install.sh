@@ -12,10 +12,13 @@
 #                             only; repeatable, remembered across upgrades. Units that such commands
 #                             in the installed config name are allowed without it.
 #   ./install.sh --uninstall  stop and remove the program and the unit; keep config, state,
-#                             certificates and backups (add --purge to remove config, state, backups)
+#                             certificates and backups
+#   ./install.sh --purge [--yes]
+#                             --uninstall, and remove config, state and backups too (not
+#                             /etc/letsencrypt); asks first on a terminal, needs --yes without one
 #   ./install.sh --package [--out DIR]
 #                             in a checkout: build and write caretaker-<version>.tar.gz, the
-#                             release tarball (one bundled file, no node_modules)
+#                             release tarball (the bundle and its chunks, no node_modules)
 #
 # Running it twice changes nothing the second time. The config file is created only when absent:
 # an upgrade never touches it.
@@ -53,6 +56,7 @@ program_files() {
 action=install
 dry_run=0
 purge=0
+yes=0
 detect=0
 out_dir=$PWD
 changes=0
@@ -62,7 +66,8 @@ say() { printf '%s\n' "$*"; }
 warn() { printf 'install.sh: %s\n' "$*" >&2; }
 die() { warn "$*"; exit 1; }
 
-usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+# The comment block at the top of this file, whatever its length.
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 # Every change to the system goes through here, so --dry-run shows exactly what a real run does.
 change() {
@@ -81,6 +86,7 @@ parse_args() {
       --dry-run) dry_run=1 ;;
       --uninstall) action=uninstall ;;
       --purge) action=uninstall; purge=1 ;;
+      --yes) yes=1 ;;
       --detect) detect=1 ;;
       --package) action=package ;;
       --out) shift; out_dir=${1:?--out needs a directory} ;;
@@ -299,8 +305,11 @@ unit_name() {
 # Units named by `systemctl reload|restart... UNIT` in the config (deploy and reopen commands).
 config_units() {
   [[ -r $CONFIG ]] || return 0
-  grep -oE 'systemctl +(--[a-z-]+ +)*(reload|restart|try-restart|reload-or-restart|try-reload-or-restart)( +[A-Za-z0-9@._:-]+)+' "$CONFIG" \
-    | awk '{ for (i = 3; i <= NF; i++) if ($i !~ /^-/) print $i }' || true
+  # Comments are not commands (the example's header says `systemctl reload caretaker`); nor is the daemon's own unit.
+  sed -e 's/^[[:space:]]*#.*//' "$CONFIG" \
+    | grep -oE 'systemctl +(--[a-z-]+ +)*(reload|restart|try-restart|reload-or-restart|try-reload-or-restart)( +[A-Za-z0-9@._:-]+)+' \
+    | awk '{ for (i = 3; i <= NF; i++) if ($i !~ /^-/) print $i }' \
+    | while read -r unit; do [[ $(unit_name "$unit") == "$UNIT_NAME" ]] || printf '%s\n' "$unit"; done || true
 }
 
 # What was allowed before (kept across upgrades), what --allow-unit adds, what the config names.
@@ -427,8 +436,22 @@ cmd_install() {
 
 # ------------------------------------------------------------------------------------ uninstall
 
+# --purge deletes every backup: it asks first, and without a terminal to ask on it needs --yes.
+confirm_purge() {
+  ((purge && !dry_run && !yes)) || return 0
+  local path answer doomed=()
+  for path in "$CONF_DIR" "$STATE_DIR" "$BACKUP_DIR"; do
+    [[ -e $path ]] && doomed+=("$path")
+  done
+  ((${#doomed[@]})) || return 0
+  [[ -t 0 ]] || die "--purge deletes ${doomed[*]} (the config, the state and every backup); nothing changed. Run it on a terminal to confirm, or add --yes"
+  read -r -p "--purge deletes ${doomed[*]} (the config, the state and every backup). Type yes to go on: " answer || answer=
+  [[ $answer == yes ]] || die "not confirmed: nothing changed"
+}
+
 cmd_uninstall() {
   require_root
+  confirm_purge
   if [[ -f $UNIT ]]; then
     if systemctl is-active --quiet "$UNIT_NAME" || systemctl is-enabled --quiet "$UNIT_NAME" 2>/dev/null; then
       change systemctl disable --now --quiet "$UNIT_NAME"
@@ -447,7 +470,7 @@ cmd_uninstall() {
     done
     say "purged config, state and backups; kept $CERT_DIR (certbot and web servers may share it) and the $SERVICE_USER user (files there may still be its)"
   else
-    say "kept: $CONF_DIR, $STATE_DIR, $BACKUP_DIR, $CERT_DIR (remove them too with --purge)"
+    say "kept: $CONF_DIR, $STATE_DIR, $BACKUP_DIR, $CERT_DIR (--purge removes all but $CERT_DIR)"
   fi
   ((changes)) || say "caretaker is not installed: nothing changed"
 }

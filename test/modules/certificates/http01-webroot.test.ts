@@ -50,4 +50,18 @@ describe('http-01 webroot solver', () => {
     assert.equal(await readAsNobody(path.join(webroot, '.well-known', 'acme-challenge', task.token)), task.keyAuthorization);
   });
 
+
+  test('a webroot on a read-only mount (outside the unit\'s ReadWritePaths) names the sandbox and the drop-in', async () => {
+    const readOnly = path.join(tmp.path, 'read-only');
+    await mkdir(readOnly);
+    const solverUrl = new URL('../../../src/modules/certificates/challenges/http01-webroot.ts', import.meta.url).href;
+    const script = `const { WebrootSolver } = await import(${JSON.stringify(solverUrl)}); await new WebrootSolver(${JSON.stringify(path.join(readOnly, 'www'))}).open().catch((e) => console.log(e.message));`;
+    // A private mount namespace, as systemd's ProtectSystem=strict makes one.
+    const out = await runCommand('unshare', [
+      '-m', 'sh', '-c', 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && exec "$2" --import tsx --input-type=module -e "$3"',
+      'sh', readOnly, process.execPath, script,
+    ]);
+    assert.match(out, /webroot \S+\/read-only\/www is read-only for caretaker: under systemd the service can write only its ReadWritePaths/);
+    assert.match(out, /add `ReadWritePaths=\S+\/read-only\/www` in a drop-in \(`systemctl edit caretaker`\)/);
+  });
 });

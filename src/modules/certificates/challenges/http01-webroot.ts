@@ -19,7 +19,7 @@ export class WebrootSolver implements ChallengeSolver {
   async open(): Promise<void> {
     try {
       // Made like certbot's webroot plugin: the whole path when missing.
-      const first = await mkdir(this.challengeDir, { recursive: true, mode: DIR_MODE });
+      const first = await makeDirs(this.challengeDir);
       for (const dir of await this.dirsToOpen(first)) await chmod(dir, DIR_MODE);
     } catch (err) {
       throw explain(err, this.webroot);
@@ -59,6 +59,32 @@ export class WebrootSolver implements ChallengeSolver {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node's recursive mkdir reports ENOENT where a read-only mount (the
+ * unit's ProtectSystem=strict) said EROFS, and the error must name the real cause. Returns the first
+ * directory it created, as `mkdir({ recursive: true })` does.
+ */
+async function makeDirs(dir: string): Promise<string | undefined> {
+  const missing: string[] = [];
+  for (let at = dir; ; at = dirname(at)) {
+    const exists = await stat(at).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return false;
+        throw err;
+      },
+    );
+    if (exists || at === dirname(at)) break;
+    missing.unshift(at);
+  }
+  for (const at of missing) {
+    await mkdir(at, { mode: DIR_MODE }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
+  return missing[0];
 }
 
 /** Turns the file system's errno into what the user must change, naming the systemd sandbox where it applies. */
