@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { HealthCheck, ModuleContext, ScheduledTask } from '../../agent/kit/module.js';
 import { failure } from './classify.js';
 import { createChecker, describeTarget } from './checkers.js';
+import { CheckDeadline } from './deadline.js';
 import type { ProbeConfig } from './config.js';
 import { REASONS, type CheckOutcome, type Checker, type Kind, type Reason } from './kind.js';
 import type { ProbeMetrics } from './metrics.js';
@@ -31,7 +32,10 @@ export interface LastCheck {
   ok: boolean;
   reason: Reason;
   message: string;
+  /** Wall time of the check, including any time the agent's own event loop was late. */
   latencyMs: number;
+  /** How much of latencyMs the agent's event loop was busy elsewhere; not counted against the timeout. */
+  loopLateMs: number;
   at: string;
   details: Record<string, string | number | boolean | null>;
 }
@@ -132,8 +136,8 @@ export class RunningProbe {
     if (this.stopped || signal.aborted) return;
     const controller = new AbortController();
     this.inFlight = controller;
-    // The deadline lives and dies with this one check, so it is a plain timer rather than a schedule.
-    const deadline = setTimeout(() => controller.abort(TIMED_OUT), this.config.timeout);
+    // The deadline lives and dies with this one check, so it is its own timer rather than a schedule.
+    const deadline = new CheckDeadline(this.config.timeout, () => controller.abort(TIMED_OUT));
     const onStop = () => controller.abort(STOPPED);
     signal.addEventListener('abort', onStop, { once: true });
     const started = performance.now();
@@ -143,21 +147,30 @@ export class RunningProbe {
       const checking = this.checker.check(controller.signal).catch((err: unknown) => failure(err));
       outcome = await Promise.race([checking, aborted]);
     } finally {
-      clearTimeout(deadline);
+      deadline.clear();
       signal.removeEventListener('abort', onStop);
       this.inFlight = undefined;
     }
     if (controller.signal.aborted) {
       if (controller.signal.reason !== TIMED_OUT) return;
-      outcome = { ok: false, reason: 'timeout', message: `no answer within ${this.config.timeout} ms` };
+      outcome = { ok: false, reason: 'timeout', message: deadline.expiredMessage() };
     }
     if (this.stopped || !outcome) return;
-    this.record(outcome, performance.now() - started);
+    this.record(outcome, performance.now() - started, deadline.lateMs());
   }
 
-  private record(outcome: CheckOutcome, durationMs: number): void {
+  private record(outcome: CheckOutcome, durationMs: number, loopLateMs: number): void {
     const at = new Date();
-    this.last = { ok: outcome.ok, reason: outcome.reason, message: outcome.message, latencyMs: Math.round(durationMs * 1000) / 1000, at: at.toISOString(), details: outcome.details ?? {} };
+    const rounded = (ms: number) => Math.round(ms * 1000) / 1000;
+    this.last = {
+      ok: outcome.ok,
+      reason: outcome.reason,
+      message: outcome.message,
+      latencyMs: rounded(durationMs),
+      loopLateMs: rounded(loopLateMs),
+      at: at.toISOString(),
+      details: outcome.details ?? {},
+    };
     if (outcome.ok) this.lastSuccessAt = this.last.at;
     this.metrics.duration.observe(this.labels, durationMs / 1000);
     this.metrics.checks.inc({ ...this.labels, result: outcome.ok ? 'success' : 'failure', reason: outcome.reason });
@@ -168,7 +181,7 @@ export class RunningProbe {
     const previous = this.state.status;
     this.state = advance(this.state, outcome.ok, this.config);
     this.metrics.up.set(this.labels, this.state.status === 'up' ? 1 : 0);
-    this.log.debug({ ok: outcome.ok, reason: outcome.reason, latencyMs: this.last.latencyMs }, 'probe checked');
+    this.log.debug({ ok: outcome.ok, reason: outcome.reason, latencyMs: this.last.latencyMs, loopLateMs: this.last.loopLateMs }, 'probe checked');
     if (this.state.status === previous) return;
     this.since = at;
     if (this.state.status === 'up') this.log.info({ latencyMs: this.last.latencyMs }, 'probe up');
