@@ -182,7 +182,8 @@ export const backupCommands: CliCommand[] = [
         if (err instanceof ApiError || err instanceof CaretakerError) {
           ctx.err(err.message);
           if (isNotConfigured(err)) return EXIT.config;
-          return err.status === 404 ? EXIT.usage : EXIT.failure;
+          // An unknown job or a FILE that is no backup file is the caller's mistake, as a usage error is.
+          return err.status === 404 || err.status === 400 ? EXIT.usage : EXIT.failure;
         }
         ctx.err(`backups: ${describeError(err)}`);
         return EXIT.failure;

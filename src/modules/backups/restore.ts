@@ -1,6 +1,7 @@
+import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { NotFoundError } from '../../agent/kit/errors.js';
+import { CaretakerError, NotFoundError } from '../../agent/kit/errors.js';
 import { jobDir } from './backup-files.js';
 import { listBackups } from './catalog.js';
 import type { BackupJob, BackupsConfig } from './config.js';
@@ -28,10 +29,23 @@ export async function resolveBackupFile(config: BackupsConfig, job: BackupJob, f
   return join(jobDir(config.dir, job.name), file);
 }
 
+/**
+ * A backup is a regular file or a directory (pg_dump -Fd). Anything else is refused before it is read: a
+ * device such as /dev/zero never ends, and a FIFO blocks the reader until someone writes to it.
+ */
+async function refuseSpecialFile(path: string): Promise<void> {
+  const info = await stat(path).catch(() => undefined);
+  // A missing file is reported by the read that follows, with its errno.
+  if (info && !info.isFile() && !info.isDirectory()) {
+    throw new CaretakerError(400, 'bad_request', `${path} is not a regular file (a device, FIFO or socket); give a backup file, its name in the job directory, or 'latest'`);
+  }
+}
+
 /** Re-checks one backup (checksum against its manifest, then the kind's tool); works with the daemon stopped. */
 export async function verifyBackup(config: BackupsConfig, jobName: string, file: string, signal: AbortSignal): Promise<VerifyResult & { path: string; hasManifest: boolean; companions: string[] }> {
   const job = findJob(config, jobName);
   const path = await resolveBackupFile(config, job, file);
+  await refuseSpecialFile(path);
   const manifest = await readManifest(path);
   const result = await verifyBackupFile(job, path, manifest?.sha256, signal);
   const companions = manifest?.companions ?? [];

@@ -74,6 +74,26 @@ describe('redis probes', () => {
     assert.equal(view.last?.reason, 'refused');
     assert.match(view.last!.message, /ECONNREFUSED/);
   });
+
+  test('TLS against the plain port: reason tls, "use redis://"; plain against the TLS port: "use rediss://"', async () => {
+    const tlsOnPlain = await checkOnce({ type: 'redis', url: `rediss://:${PASSWORD}@127.0.0.1:${redis.port}`, tls: { verify: false }, timeout: '3s' });
+    assert.equal(tlsOnPlain.last?.reason, 'tls', JSON.stringify(tlsOnPlain.last));
+    assert.equal(tlsOnPlain.last!.message, `127.0.0.1:${redis.port} answers plain Redis, not TLS: use redis:// (or the server's tls-port)`);
+    const plainOnTls = await checkOnce({ type: 'redis', url: `redis://:${PASSWORD}@127.0.0.1:${redis.tlsPort}` });
+    assert.equal(plainOnTls.last?.reason, 'tls', JSON.stringify(plainOnTls.last));
+    assert.match(plainOnTls.last!.message, /speaks TLS: use rediss:\/\//);
+  });
+
+  test('a port that is not Redis: reason query, and the message says so with what it answered', async () => {
+    const web = await startHttpServer();
+    try {
+      const view = await checkOnce({ type: 'redis', url: `redis://127.0.0.1:${new URL(web.url).port}` });
+      assert.equal(view.last?.reason, 'query');
+      assert.match(view.last!.message, /^127\.0\.0\.1:\d+ is not a Redis server: it answered "HTTP\/1\.1 /);
+    } finally {
+      await web.close();
+    }
+  });
 });
 
 test('redis with INFO disabled: reason unsupported', async () => {

@@ -32,12 +32,21 @@ export function pgTool(name: 'pg_dump' | 'pg_dumpall' | 'pg_restore' | 'psql', b
   return found ?? name;
 }
 
-/** libpq URL without its password, and the environment that carries the password instead (never on a command line). */
+/**
+ * Seconds libpq may take to connect, TLS and authentication included, when neither the URL's connect_timeout
+ * nor the environment sets it: without one, a port that accepts and never answers hangs a tool forever.
+ */
+const PG_CONNECT_TIMEOUT_S = 10;
+
+/**
+ * libpq URL without its password, and the environment for the tools: the password (never on a command
+ * line) and a bounded connect.
+ */
 export function splitPassword(url: string): { url: string; env: NodeJS.ProcessEnv } {
   const parsed = new URL(url);
   const password = decodeURIComponent(parsed.password);
   parsed.password = '';
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = { PGCONNECT_TIMEOUT: String(PG_CONNECT_TIMEOUT_S), ...process.env };
   if (password) env.PGPASSWORD = password;
   return { url: parsed.toString(), env };
 }
@@ -55,7 +64,7 @@ export function majorOf(version: string): number {
 export async function serverVersion(url: string, signal: AbortSignal): Promise<string> {
   // pg is loaded on first use, so an agent without PostgreSQL jobs never pays for it.
   const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 15_000, query_timeout: 15_000 });
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_S * 1000, query_timeout: 15_000 });
   const onAbort = () => void client.end().catch(() => undefined);
   signal.addEventListener('abort', onAbort, { once: true });
   try {

@@ -1,7 +1,8 @@
 import type net from 'node:net';
+import type { RedisTarget } from '../../../agent/kit/redis.js';
 import type { ByteSink } from '../sink.js';
 import { UnsupportedError } from './kind.js';
-import { isRefusal, rawConnect, type RedisEndpoint } from './redis-connection.js';
+import { isRefusal, rawConnect } from './redis-connection.js';
 
 /** Bytes a server may send before the payload header while it prepares the snapshot: one newline per second. */
 const KEEPALIVE = 0x0a;
@@ -95,7 +96,7 @@ async function writeUntilMark(reader: SocketReader, sink: ByteSink, mark: Buffer
  * SYNC or else PSYNC ? -1) and stream the full-resync payload into the sink. A server that refuses both
  * sync commands (managed Redis, rename-command) raises UnsupportedError.
  */
-export async function snapshotOverReplication(endpoint: RedisEndpoint, sink: ByteSink, signal: AbortSignal): Promise<string> {
+export async function snapshotOverReplication(endpoint: RedisTarget, sink: ByteSink, signal: AbortSignal): Promise<string> {
   const socket = await rawConnect(endpoint, signal);
   socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy(new Error(`no data from the server for ${IDLE_TIMEOUT_MS / 1000} s`)));
   const reader = new SocketReader(socket);

@@ -5,7 +5,8 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { redisClient, type RedisEndpoint } from './redis-connection.js';
+import { loadRedisClass, redisAddress, type RedisTarget } from '../../../agent/kit/redis.js';
+import { openRedis } from './redis-connection.js';
 
 const BATCH = 500;
 const LOAD_TIMEOUT_MS = 30 * 60_000;
@@ -25,8 +26,8 @@ async function startScratchServer(file: string, signal: AbortSignal): Promise<{ 
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   const exited = new Promise<void>((done) => child.once('close', () => done()));
-  const { Redis } = (await import('ioredis')).default;
-  const client = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const RedisClass = await loadRedisClass();
+  const client = new RedisClass({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   // Connection attempts fail until the server listens; they surface as rejected commands, not as events.
   client.on('error', () => undefined);
   const dispose = async () => {
@@ -59,45 +60,69 @@ function databasesOf(keyspace: string): number[] {
   return [...keyspace.matchAll(/^db(\d+):keys=(\d+)/gm)].map((m) => Number(m[1]));
 }
 
+/** Source database → target database: each under its own number, or the one database into `into`. */
+function databaseMap(databases: number[], into: number | undefined, target: RedisTarget): Array<[number, number]> {
+  if (into === undefined) return databases.map((db) => [db, db]);
+  if (databases.length > 1) {
+    throw new Error(
+      `the backup holds databases ${databases.join(', ')}, but ${redisAddress(target)}/${into} names one: ` +
+        'give --to without a database to restore each under its own number',
+    );
+  }
+  return databases.map((db) => [db, into]);
+}
+
 /**
  * Restores an RDB file into a running server: a scratch redis-server loads the file, then every key moves
  * over with DUMP / RESTORE … REPLACE and its remaining TTL. Works for remote and managed targets alike;
- * keys absent from the backup are left alone.
+ * keys absent from the backup are left alone. With `into`, the backup's one database goes into that
+ * database of the target instead of its own number.
  */
-export async function restoreRdbInto(file: string, target: RedisEndpoint, signal: AbortSignal, log: Logger): Promise<number> {
-  const scratch = await startScratchServer(file, signal);
-  const destination = await redisClient(target);
+export async function restoreRdbInto(file: string, target: RedisTarget, into: number | undefined, signal: AbortSignal, log: Logger): Promise<number> {
+  // The target first: a wrong URL or password fails before a scratch server loads a large file.
+  const destination = await openRedis(target, signal);
   let moved = 0;
   try {
-    await destination.connect();
-    for (const db of databasesOf(await scratch.client.info('keyspace'))) {
-      await scratch.client.select(db);
-      await destination.select(db);
-      let cursor = '0';
-      do {
-        signal.throwIfAborted();
-        const [next, keys] = await scratch.client.scanBuffer(cursor, 'COUNT', BATCH);
-        cursor = next.toString();
-        if (keys.length === 0) continue;
-        const read = scratch.client.pipeline();
-        for (const key of keys) read.dumpBuffer(key).pttl(key);
-        const replies = (await read.exec()) ?? [];
-        const write = destination.pipeline();
-        keys.forEach((key, i) => {
-          const payload = replies[i * 2]?.[1] as Buffer | null;
-          const ttl = Number(replies[i * 2 + 1]?.[1]);
-          // Gone since the scan (expired while loading): nothing to restore.
-          if (payload === null || ttl === -2) return;
-          write.restore(key, ttl > 0 ? ttl : 0, payload, 'REPLACE');
-        });
-        for (const [err] of (await write.exec()) ?? []) if (err) throw new Error(`RESTORE failed: ${err.message}`, { cause: err });
-        moved += write.length;
-      } while (cursor !== '0');
-      log.debug({ db }, 'redis database restored');
+    const scratch = await startScratchServer(file, signal);
+    try {
+      for (const [from, to] of databaseMap(databasesOf(await scratch.client.info('keyspace')), into, target)) {
+        await scratch.client.select(from);
+        await destination.client.select(to);
+        moved += await copyDatabase(scratch.client, destination.client, signal);
+        log.debug({ from, to }, 'redis database restored');
+      }
+    } finally {
+      await scratch.dispose();
     }
+  } catch (err) {
+    throw destination.explain(err);
   } finally {
-    destination.disconnect();
-    await scratch.dispose();
+    destination.close();
   }
+  return moved;
+}
+
+async function copyDatabase(source: Redis, destination: Redis, signal: AbortSignal): Promise<number> {
+  let moved = 0;
+  let cursor = '0';
+  do {
+    signal.throwIfAborted();
+    const [next, keys] = await source.scanBuffer(cursor, 'COUNT', BATCH);
+    cursor = next.toString();
+    if (keys.length === 0) continue;
+    const read = source.pipeline();
+    for (const key of keys) read.dumpBuffer(key).pttl(key);
+    const replies = (await read.exec()) ?? [];
+    const write = destination.pipeline();
+    keys.forEach((key, i) => {
+      const payload = replies[i * 2]?.[1] as Buffer | null;
+      const ttl = Number(replies[i * 2 + 1]?.[1]);
+      // Gone since the scan (expired while loading): nothing to restore.
+      if (payload === null || ttl === -2) return;
+      write.restore(key, ttl > 0 ? ttl : 0, payload, 'REPLACE');
+    });
+    for (const [err] of (await write.exec()) ?? []) if (err) throw new Error(`RESTORE failed: ${err.message}`, { cause: err });
+    moved += write.length;
+  } while (cursor !== '0');
   return moved;
 }

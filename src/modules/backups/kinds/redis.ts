@@ -1,12 +1,22 @@
 import { z } from 'zod';
 import { execFile } from '../../../agent/kit/exec.js';
+import { parseRedisUrl } from '../../../agent/kit/redis.js';
 import { duration } from '../../../agent/kit/schema.js';
 import { jobCommon } from '../job-common.js';
 import { redactUrl, type BackupKind } from './kind.js';
-import { parseRedisUrl, redisClient, redisVersion } from './redis-connection.js';
+import { openRedis, redisTarget, redisVersion } from './redis-connection.js';
 import { snapshotViaBgsave } from './redis-file.js';
 import { snapshotOverReplication } from './redis-replica.js';
 import { restoreRdbInto } from './redis-restore.js';
+
+function parsesAsRedisUrl(text: string): boolean {
+  try {
+    parseRedisUrl(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const redisJobSchema = z
   .strictObject({
@@ -14,7 +24,8 @@ export const redisJobSchema = z
     type: z.literal('redis'),
     url: z
       .string()
-      .refine((text) => /^rediss?:\/\//.test(text) && URL.canParse(text), { error: 'expected redis://[user:password@]host[:port] or rediss://…' })
+      .refine((text) => /^rediss?:\/\//.test(text) && URL.canParse(text), { error: 'expected redis://[user:password@]host[:port] or rediss://…', abort: true })
+      .refine(parsesAsRedisUrl, { error: "the url's path is a database number, as in redis://host:6379/5" })
       .meta({ description: 'server to back up; rediss:// for TLS' }),
     mode: z
       .enum(['replication', 'file'])
@@ -36,9 +47,14 @@ export const redisJobSchema = z
 
 export type RedisJob = z.output<typeof redisJobSchema>;
 
+/** `redis-check-rdb 7.0.15` (7.0) or `redis-check-rdb v=7.2.4 sha=…` (7.2+) → the version. */
+export function parseCheckRdbVersion(output: string): string | undefined {
+  return /(?:v=|\s)(\d+\.\d+(?:\.\d+)*)\b/.exec(output)?.[1];
+}
+
 async function checkRdbVersion(signal: AbortSignal): Promise<string> {
   const { stdout } = await execFile('redis-check-rdb', ['--version'], { signal, timeoutMs: 10_000 }).catch(() => ({ stdout: '' }));
-  return /v=(\S+)/.exec(stdout)?.[1] ?? 'unknown';
+  return parseCheckRdbVersion(stdout) ?? 'unknown';
 }
 
 export const redisKind: BackupKind<RedisJob> = {
@@ -46,20 +62,21 @@ export const redisKind: BackupKind<RedisJob> = {
   formatFor: () => ({ extension: 'rdb', layout: 'file' }),
 
   async dump(job, { sink, signal }) {
-    const endpoint = parseRedisUrl(job.url, job.tls);
-    const client = await redisClient(endpoint);
+    const target = redisTarget(job.url, job.tls);
+    const connection = await openRedis(target, signal);
     try {
-      await client.connect();
-      const server = (await redisVersion(client)) ?? 'unknown';
+      const server = (await redisVersion(connection.client)) ?? 'unknown';
       if (job.mode === 'file') {
-        await snapshotViaBgsave(client, { rdbPath: job.rdbPath, saveTimeoutMs: job.saveTimeout }, sink, signal);
+        await snapshotViaBgsave(connection.client, { rdbPath: job.rdbPath, saveTimeoutMs: job.saveTimeout }, sink, signal);
         return { server, method: 'BGSAVE' };
       }
-      client.disconnect();
-      const method = await snapshotOverReplication(endpoint, sink, signal);
+      connection.close();
+      const method = await snapshotOverReplication(target, sink, signal);
       return { server, method };
+    } catch (err) {
+      throw connection.explain(err);
     } finally {
-      client.disconnect();
+      connection.close();
     }
   },
 
@@ -69,7 +86,9 @@ export const redisKind: BackupKind<RedisJob> = {
   },
 
   async restore(job, file, { to, signal, log }) {
-    const moved = await restoreRdbInto(file, parseRedisUrl(to ?? job.url, job.tls), signal, log);
+    // Without --to the backup goes back where it came from, each database under its own number.
+    const target = redisTarget(to ?? job.url, job.tls);
+    const moved = await restoreRdbInto(file, target, to === undefined ? undefined : target.db, signal, log);
     log.info({ keys: moved }, 'redis keys restored');
   },
 

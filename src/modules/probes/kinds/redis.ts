@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { ConnectionOptions } from 'node:tls';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { connectRedis, loadRedisClass, parseRedisUrl, RedisError, redisOptions, type RedisConnection, type RedisFailure } from '../../../agent/kit/redis.js';
 import { failure, networkReason } from '../classify.js';
 import { commonProbeFields, redactUrl, tlsClientSchema, validUrl, type CheckOutcome, type Checker, type Reason } from '../kind.js';
 import { tlsOptions } from '../tls-options.js';
@@ -36,15 +38,6 @@ export function redisTarget(config: RedisProbeConfig): string {
   return config.sentinel ? `sentinel ${config.sentinel.master} (${config.sentinel.addresses.join(', ')})` : redactUrl(config.url);
 }
 
-/**
- * The Redis client class, loaded by the first redis check so an agent without redis probes never pays
- * for it. ioredis is CommonJS: the bundle gives a lazily imported CommonJS package only its `default`
- * (module.exports), so the class is read from there, where Node has it too.
- */
-async function loadRedisClass(): Promise<typeof Redis> {
-  return (await import('ioredis')).default.Redis;
-}
-
 /** The server answered, but not what the round trip wrote: a query failure, the connection stays. */
 class UnexpectedReplyError extends Error {}
 
@@ -53,11 +46,22 @@ function isReplyError(err: unknown): boolean {
   return err instanceof UnexpectedReplyError || (err instanceof Error && err.name === 'ReplyError');
 }
 
+/** The kit's connection failures keep the reasons probes always had; `not_redis` is a server that answered nonsense. */
+const REASON_BY_FAILURE: Record<Exclude<RedisFailure, 'reply'>, Reason> = {
+  refused: 'refused',
+  dns: 'dns',
+  timeout: 'timeout',
+  auth: 'auth',
+  tls: 'tls',
+  not_redis: 'query',
+};
+
 export function redisReason(err: unknown): Reason | undefined {
   if (err instanceof SentinelError) return sentinelReason(err);
+  if (err instanceof RedisError && err.failure !== 'reply') return REASON_BY_FAILURE[err.failure];
   if (!(err instanceof Error)) return undefined;
   if (/^(NOAUTH|WRONGPASS|NOPERM)|invalid (username-)?password/i.test(err.message)) return 'auth';
-  if (isReplyError(err)) return /^ERR unknown command/i.test(err.message) ? 'unsupported' : 'query';
+  if (isReplyError(err) || err instanceof RedisError) return /^ERR unknown command/i.test(err.message) ? 'unsupported' : 'query';
   if (/command timed out/i.test(err.message)) return 'timeout';
   if (/stream isn't writeable|connection is closed/i.test(err.message)) return 'refused';
   return undefined;
@@ -69,26 +73,9 @@ function sentinelReason(err: SentinelError): Reason {
   return reasons.find((reason) => reason === 'auth' || reason === 'query' || reason === 'unsupported') ?? reasons[0] ?? 'query';
 }
 
-function connectionOptions(timeoutMs: number): RedisOptions {
-  return {
-    lazyConnect: true,
-    // Fail fast instead of queueing or retrying in the background: the next check is the retry.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    reconnectOnError: () => false,
-    autoResubscribe: false,
-    // The probe's own INFO is the readiness check; ioredis' would double it.
-    enableReadyCheck: false,
-    connectTimeout: timeoutMs,
-    commandTimeout: timeoutMs,
-  };
-}
-
-async function clientOptions(config: RedisProbeConfig, timeoutMs: number, host: string): Promise<RedisOptions> {
-  const options = connectionOptions(timeoutMs);
-  if (config.url.startsWith('rediss:')) options.tls = await tlsOptions(config.tls ?? { verify: true }, host);
-  return options;
+/** The probe's TLS settings for `host` (the url's, or the master a sentinel named); none for redis://. */
+async function probeTls(config: RedisProbeConfig, host: string): Promise<ConnectionOptions | undefined> {
+  return config.url.startsWith('rediss:') ? tlsOptions(config.tls ?? { verify: true }, host) : undefined;
 }
 
 /** The probe's url pointed at the master a sentinel named, keeping its scheme, user, password and db. */
@@ -121,46 +108,38 @@ function factSeries(facts: RedisFacts): CheckOutcome['series'] {
  */
 export function createRedisChecker(config: RedisProbeConfig, timeoutMs: number): Checker {
   const url = new URL(config.url);
-  let client: Redis | undefined;
-  /** The url `client` was opened with: with sentinels, the master's address can change between checks. */
-  let clientUrl: string | undefined;
-  /** The kept connection's first socket-level error (refused, TLS, DNS): commands only say "Connection is closed". */
-  let clientError: Error | undefined;
+  const timeouts = { connectTimeoutMs: timeoutMs, commandTimeoutMs: timeoutMs };
+  let connection: RedisConnection | undefined;
+  /** The url `connection` was opened with: with sentinels, the master's address can change between checks. */
+  let connectionUrl: string | undefined;
 
   /** Drops the kept connection, or only `which` when given, so a late-failing old check cannot drop a newer one. */
-  const drop = (which?: Redis) => {
-    if (!client || (which && which !== client)) return;
-    client.disconnect();
-    client = undefined;
+  const drop = (which?: RedisConnection) => {
+    if (!connection || (which && which !== connection)) return;
+    connection.close();
+    connection = undefined;
   };
 
-  const connected = async (signal: AbortSignal): Promise<Redis> => {
-    // Errors from here on belong to this check, not to a connection an earlier one lost.
-    clientError = undefined;
+  const connected = async (signal: AbortSignal): Promise<RedisConnection> => {
     const RedisClient = await loadRedisClass();
     // The sentinels are asked at every check: after a failover the old master may answer as a master for
     // seconds, and only the sentinels know it no longer is one.
     const master = config.sentinel
-      ? await resolveMaster(config.sentinel, (host, port, password) => new RedisClient({ ...connectionOptions(timeoutMs), host, port, password }), signal)
+      ? await resolveMaster(
+          config.sentinel,
+          (host, port, password) => new RedisClient(redisOptions({ host, port, ...(password === undefined ? {} : { password }) }, timeouts)),
+          signal,
+        )
       : undefined;
     const target = master ? urlAt(url, master) : config.url;
-    if (client?.status === 'ready' && clientUrl === target) return client;
+    if (connection?.client.status === 'ready' && connectionUrl === target) return connection;
     drop();
-    const options = await clientOptions(config, timeoutMs, master?.host ?? url.hostname);
-    signal.throwIfAborted();
-    const fresh = new RedisClient(target, options);
-    // Without a listener ioredis would print these to stderr.
-    fresh.on('error', (err: Error) => {
-      if (client === fresh) clientError ??= err;
-    });
-    client = fresh;
-    clientUrl = target;
-    try {
-      await fresh.connect();
-    } catch (err) {
-      drop(fresh);
-      throw err;
-    }
+    const tls = await probeTls(config, master?.host ?? url.hostname);
+    // The kit says why a connection failed (refused, WRONGPASS, not Redis, TLS on one side only) instead of
+    // the "Connection is closed." ioredis gives its commands.
+    const fresh = await connectRedis(parseRedisUrl(target, tls), timeouts, signal);
+    connection = fresh;
+    connectionUrl = target;
     return fresh;
   };
 
@@ -177,9 +156,10 @@ export function createRedisChecker(config: RedisProbeConfig, timeoutMs: number):
     async check(signal) {
       const onAbort = () => drop();
       signal.addEventListener('abort', onAbort, { once: true });
-      let redis: Redis | undefined;
+      let current: RedisConnection | undefined;
       try {
-        redis = await connected(signal);
+        current = await connected(signal);
+        const redis = current.client;
         const pong = await redis.ping();
         if (pong !== 'PONG') return { ok: false, reason: 'query', message: `PING answered ${JSON.stringify(pong)}` };
         const facts = redisFacts(parseInfo(await redis.info()));
@@ -193,8 +173,8 @@ export function createRedisChecker(config: RedisProbeConfig, timeoutMs: number):
         return { ok: true, reason: 'ok', message: `${facts.role ?? 'server'} answered${wrote ? ', round trip ok' : ''}`, series: factSeries(facts), details };
       } catch (err) {
         // A server error on a live connection (a refused write, a renamed command) keeps it; anything else drops it.
-        const cause = isReplyError(err) ? err : (clientError ?? err);
-        if (redis && (!isReplyError(err) || redisReason(err) === 'auth')) drop(redis);
+        const cause = isReplyError(err) || !current ? err : current.explain(err);
+        if (current && (!isReplyError(err) || redisReason(err) === 'auth')) drop(current);
         return failure(cause, redisReason, 'query');
       } finally {
         signal.removeEventListener('abort', onAbort);
