@@ -38,6 +38,10 @@ test('redis server errors', () => {
 test('postgres SQLSTATEs', () => {
   const pgError = (code: string) => Object.assign(new pg.DatabaseError('x', 1, 'error'), { code, severity: 'FATAL' });
   assert.equal(postgresReason(pgError('28P01')), 'auth');
+  assert.equal(postgresReason(pgError('28000')), 'auth');
+  // No password in the url: pg's SCRAM fails in the client before the server can say 28P01.
+  assert.equal(postgresReason(new Error('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string')), 'auth');
+  assert.equal(postgresReason(new TypeError('Password must be a string')), 'auth');
   assert.equal(postgresReason(pgError('3D000')), 'auth');
   assert.equal(postgresReason(pgError('0A000')), 'unsupported');
   assert.equal(postgresReason(pgError('57P01')), 'refused');

@@ -53,3 +53,36 @@ describe('postgres goes away and comes back', () => {
   });
 });
 
+
+describe('postgres that requires a password', () => {
+  let postgres: PostgresServer;
+  before(async () => {
+    postgres = await startPostgres({ password: 'pw' });
+  });
+  after(() => postgres?.stop());
+
+  test('a url with no password is reason auth, and the message says to add one (not refused)', async () => {
+    const fixture = await startProber([{ name: 'db', type: 'postgres', url: `postgres://postgres@127.0.0.1:${postgres.port}/postgres` }]);
+    try {
+      const view = await fixture.check('db');
+      assert.equal(view.status, 'down');
+      assert.equal(view.last?.reason, 'auth', JSON.stringify(view.last));
+      assert.match(view.last!.message, /the server asks for a password and the url gives none/);
+      assert.equal(await fixture.sample('caretaker_probe_checks_total', { probe: 'db', kind: 'postgres', result: 'failure', reason: 'refused' }), 0);
+    } finally {
+      await fixture.stop();
+    }
+  });
+
+  test('a wrong password is reason auth with the server\'s message (SQLSTATE 28P01)', async () => {
+    const fixture = await startProber([{ name: 'db', type: 'postgres', url: `postgres://postgres:wrong@127.0.0.1:${postgres.port}/postgres` }]);
+    try {
+      const view = await fixture.check('db');
+      assert.equal(view.last?.reason, 'auth', JSON.stringify(view.last));
+      assert.match(view.last!.message, /password authentication failed for user "postgres"/);
+      assert.doesNotMatch(view.last!.message, /wrong/);
+    } finally {
+      await fixture.stop();
+    }
+  });
+});

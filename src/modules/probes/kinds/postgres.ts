@@ -39,9 +39,26 @@ function sqlState(err: Error): string | undefined {
   return typeof severity === 'string' && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
+/**
+ * pg's own words when the server asks for a password and the url has none: SCRAM fails in the client, before
+ * the server could answer 28P01, with a message that names neither the url nor the fix.
+ */
+const NO_PASSWORD = /client password must be a string|^password must be a string/i;
+
+class MissingPasswordError extends Error {
+  constructor(cause: Error) {
+    super('the server asks for a password and the url gives none: put it in the url (postgres://USER:PASSWORD@HOST/DB, e.g. with ${credential:NAME})', { cause });
+  }
+}
+
+function explained(err: unknown): unknown {
+  return err instanceof Error && NO_PASSWORD.test(err.message) ? new MissingPasswordError(err) : err;
+}
+
 /** SQLSTATE classes: 28 = authorization, 3D = unknown database, 0A = feature not supported. */
 export function postgresReason(err: unknown): Reason | undefined {
   if (!(err instanceof Error)) return undefined;
+  if (err instanceof MissingPasswordError || NO_PASSWORD.test(err.message)) return 'auth';
   // Only the server's errors carry a SQLSTATE; socket errors have errno codes such as EPIPE.
   const code = sqlState(err);
   if (code !== undefined) {
@@ -158,7 +175,8 @@ export function createPostgresChecker(config: PostgresProbeConfig, timeoutMs: nu
         const row = result.rows[0];
         if (!row) return { ok: false, reason: 'query', message: 'the statistics query returned no row' };
         return statsOutcome(row);
-      } catch (err) {
+      } catch (thrown) {
+        const err = explained(thrown);
         const reason = postgresReason(err);
         // A query error on a live connection keeps it; connection, auth and timeout errors do not.
         if (db && reason !== 'query' && reason !== 'unsupported') drop(db);
