@@ -52,6 +52,10 @@ cmd_rootfs() {
   cmd_deps
   local stamp="$ROOTFS/.caretaker-e2e-v$ROOTFS_VERSION"
   [[ -f $stamp ]] && return 0
+  # Two e2e files started at once share one build: the second waits, then finds the cache.
+  exec 9>"$ROOTFS.lock"
+  flock 9
+  if [[ -f $stamp ]]; then exec 9>&-; return 0; fi
   local mirror=${E2E_MIRROR:-$(host_mirror)} started=$SECONDS
   [[ -n $mirror ]] || die "no Debian mirror found in the apt sources; set E2E_MIRROR"
   # Build beside the cache and rename at the end, so an interrupted build never looks cached.
@@ -74,6 +78,7 @@ cmd_rootfs() {
   remove_tree "$ROOTFS"
   mv "$tmp" "$ROOTFS"
   log "rootfs built in $((SECONDS - started))s ($(du -sh "$ROOTFS" | cut -f1))"
+  exec 9>&-   # not inherited by the container booted next
 }
 
 # An interrupted debootstrap can leave proc/sys mounted inside: unmount, then stay on one filesystem.
