@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { loadConfig } from './config/load.js';
@@ -50,6 +51,17 @@ export interface DeepHealth {
   lastReload: LastReload;
   checks: Array<HealthCheck & { module: string }>;
   modules: Record<string, { status: string; message?: string }>;
+}
+
+/** Made before any module starts, so a state directory that cannot be made fails the start once, by name. */
+async function createStateDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    const hint = code === 'EROFS' || code === 'EACCES' || code === 'EPERM' ? ' (not writable by this user; under systemd only StateDirectory= and ReadWritePaths= are writable)' : '';
+    throw new Error(`cannot create agent.stateDir ${dir}: ${code}${hint}`, { cause: err });
+  }
 }
 
 /** Boots, reloads and stops the process; the only caller of module lifecycle methods. */
@@ -107,9 +119,15 @@ export class Agent {
     this.admin = await startAdminServer(this, this.slots, this.log.child({ component: 'admin' }));
     this.metricsServer = await this.openMetricsListener(this.config);
     this.startHost(this.config);
+    await createStateDir(this.config.agent.stateDir);
     for (const slot of this.slots) {
       const section = this.config.sections.get(slot.name);
       if (section !== undefined) await slot.start(section, this.config.agent.stateDir);
+    }
+    const configured = this.slots.filter((slot) => slot.state !== 'absent');
+    if (configured.length > 0 && configured.every((slot) => slot.state === 'failed')) {
+      // Running on with nothing working would look healthy to systemd while doing none of its chores.
+      throw new Error(`no configured module could start: ${configured.map((slot) => `${slot.name}: ${slot.error ?? 'failed'}`).join('; ')}`);
     }
     this.notify.startWatchdog();
     this.heapTrimmer.start();

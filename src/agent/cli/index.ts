@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { parse as parseYaml } from 'yaml';
-import { expandReferences } from '../config/expand.js';
+import { expandReferences, SYSTEMD_CREDENTIAL_STORES, type ExpandEnvironment } from '../config/expand.js';
 import { loadConfig } from '../config/load.js';
 import { ApiError, DaemonUnreachableError, EXIT, isNotConfigured, type AdminClient, type CommandContext } from '../kit/cli.js';
 import { ConfigError, describeError, formatIssue, type ConfigIssue } from '../kit/errors.js';
@@ -76,14 +76,26 @@ const HELP = (modules: readonly AnyModuleSpec[]) =>
     '  version             print the version',
     ...modules.flatMap((m) => m.commands ?? []).map((c) => `  ${c.usage.padEnd(18)}  ${c.summary}`),
     '',
-    'options: --config PATH (or CARETAKER_CONFIG), --json, --url HOST:PORT|unix:/path, --token TOKEN',
+    'options: --config PATH (or CARETAKER_CONFIG), --json, --url HOST:PORT|unix:/path, --token TOKEN,',
+    '         --credentials-dir DIR (for ${credential:NAME}; default $CREDENTIALS_DIRECTORY, else /etc/credstore, /run/credstore, ...)',
     `exit codes: 0 ok, 1 something is wrong, ${EXIT.usage} usage, ${EXIT.unavailable} daemon not reachable, ${EXIT.config} invalid config`,
   ].join('\n');
+
+/**
+ * How the CLI resolves the config's references: `--credentials-dir`, else the service's own
+ * `$CREDENTIALS_DIRECTORY`, else (a root shell outside the service) the store systemd's
+ * `LoadCredential=NAME` copies from, so `sudo caretaker check-config` sees what the daemon will.
+ */
+function configEnvironment(parsed: ParsedArgs, io: CliIo): ExpandEnvironment {
+  const flag = parsed.flags['credentials-dir'];
+  const credentialsDirectory = typeof flag === 'string' ? flag : io.env.CREDENTIALS_DIRECTORY;
+  return { env: io.env, credentialsDirectory, credentialStores: SYSTEMD_CREDENTIAL_STORES };
+}
 
 async function checkConfig(parsed: ParsedArgs, modules: readonly AnyModuleSpec[], io: CliIo, json: boolean): Promise<number> {
   const path = configPathFrom(parsed.flags, io.env);
   try {
-    const config = await loadConfig(path, { modules, environment: { env: io.env, credentialsDirectory: io.env.CREDENTIALS_DIRECTORY } });
+    const config = await loadConfig(path, { modules, environment: configEnvironment(parsed, io) });
     const configured = [...config.sections.keys()];
     io.out(json ? JSON.stringify({ ok: true, path, modules: configured }) : `${path}: ok (modules: ${configured.join(', ') || 'none'})`);
     return EXIT.ok;
@@ -99,7 +111,7 @@ async function checkConfig(parsed: ParsedArgs, modules: readonly AnyModuleSpec[]
 }
 
 function commandContext(parsed: ParsedArgs, modules: readonly AnyModuleSpec[], io: CliIo, client: AdminClient, moduleName: string): CommandContext {
-  const { json: _json, config: _config, url: _url, token: _token, ...flags } = parsed.flags;
+  const { json: _json, config: _config, url: _url, token: _token, 'credentials-dir': _credentials, ...flags } = parsed.flags;
   return {
     args: parsed.args,
     flags,
@@ -108,7 +120,7 @@ function commandContext(parsed: ParsedArgs, modules: readonly AnyModuleSpec[], i
     out: io.out,
     err: io.err,
     async loadSection() {
-      const config = await loadConfig(configPathFrom(parsed.flags, io.env), { modules });
+      const config = await loadConfig(configPathFrom(parsed.flags, io.env), { modules, environment: configEnvironment(parsed, io) });
       return config.sections.get(moduleName);
     },
     async confirm(question) {

@@ -8,16 +8,62 @@ export interface ExpandResult {
   value: unknown;
   /** Every value that came from a reference: treated as secret and scrubbed from logs. */
   secrets: string[];
+  /** Each string that held a reference, as expanded and as written, so messages can quote what was written. */
+  expansions: Array<{ value: string; source: string }>;
   issues: Array<{ path: PathSegment[]; message: string }>;
 }
 
 export interface ExpandEnvironment {
   env: NodeJS.ProcessEnv;
-  /** systemd's `$CREDENTIALS_DIRECTORY` (from `LoadCredential=`). */
-  credentialsDirectory?: string;
+  /** systemd's `$CREDENTIALS_DIRECTORY` (from `LoadCredential=`), or the CLI's `--credentials-dir`. */
+  credentialsDirectory?: string | undefined;
+  /**
+   * Where `${credential:NAME}` is looked for without a credentials directory: the CLI run from a root
+   * shell reads the store that `LoadCredential=NAME` copies from. The daemon has none, so a credential
+   * its unit does not load is an error there and not a silent read from another place.
+   */
+  credentialStores?: readonly string[];
 }
 
-const REFERENCE = /\$\$\{|\$\{(env|file|credential):([^}]*)\}/g;
+/** systemd's search path for `LoadCredential=NAME` without a path (CONF_PATHS("credstore"), in its order). */
+export const SYSTEMD_CREDENTIAL_STORES = ['/etc/credstore', '/run/credstore', '/usr/local/lib/credstore', '/usr/lib/credstore'] as const;
+
+const PROVIDERS = ['env', 'file', 'credential'];
+
+function readValue(path: string): Promise<string> {
+  return readFile(path, 'utf8').then((text) => text.replace(/\r?\n$/, ''));
+}
+
+async function readCredential(name: string, environment: ExpandEnvironment): Promise<string> {
+  if (!/^[A-Za-z0-9_.-]+$/.test(name) || name.startsWith('.')) throw new Error(`'${name}' is not a valid credential name`);
+  const dir = environment.credentialsDirectory;
+  if (dir) {
+    try {
+      return await readValue(join(dir, name));
+    } catch (err) {
+      throw new Error(`cannot read credential ${name} from ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+  const stores = environment.credentialStores ?? [];
+  if (stores.length === 0) {
+    throw new Error(`\${credential:${name}} needs systemd's LoadCredential=${name} (CREDENTIALS_DIRECTORY is not set)`);
+  }
+  for (const store of stores) {
+    const path = join(store, name);
+    try {
+      return await readValue(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+      const fix = code === 'EACCES' ? ' (run the command as root, e.g. with sudo)' : '';
+      throw new Error(`cannot read credential ${name} at ${path}: ${code ?? String(err)}${fix}`);
+    }
+  }
+  throw new Error(
+    `credential ${name} not found: looked in ${stores.join(', ')} (where systemd's LoadCredential= finds it); ` +
+      `create ${join(stores[0]!, name)} (mode 0600), or pass --credentials-dir DIR`,
+  );
+}
 
 async function resolve(kind: string, arg: string, environment: ExpandEnvironment): Promise<string> {
   switch (kind) {
@@ -29,37 +75,42 @@ async function resolve(kind: string, arg: string, environment: ExpandEnvironment
     case 'file': {
       if (!arg.startsWith('/')) throw new Error(`\${file:${arg}} needs an absolute path`);
       try {
-        return (await readFile(arg, 'utf8')).replace(/\r?\n$/, '');
+        return await readValue(arg);
       } catch (err) {
         throw new Error(`cannot read ${arg} (from \${file:${arg}}): ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
       }
     }
-    default: {
-      const dir = environment.credentialsDirectory;
-      if (!dir) throw new Error(`\${credential:${arg}} needs systemd's LoadCredential= (CREDENTIALS_DIRECTORY is not set)`);
-      if (!/^[A-Za-z0-9_.-]+$/.test(arg) || arg.startsWith('.')) throw new Error(`'${arg}' is not a valid credential name`);
-      try {
-        return (await readFile(join(dir, arg), 'utf8')).replace(/\r?\n$/, '');
-      } catch (err) {
-        throw new Error(`cannot read credential ${arg}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-      }
-    }
+    default:
+      return readCredential(arg, environment);
   }
 }
 
+/**
+ * Every `${` starts a reference or is written `$${`: a typo such as `${env:X` or `${vault:…}` is an
+ * error, not a literal that would become (say) an admin token.
+ */
 async function expandString(text: string, environment: ExpandEnvironment, secrets: string[]): Promise<string> {
   const parts: string[] = [];
   let last = 0;
-  for (const match of text.matchAll(REFERENCE)) {
-    parts.push(text.slice(last, match.index));
-    last = match.index + match[0].length;
-    if (match[0] === '$${') {
-      parts.push('${');
+  for (let at = text.indexOf('${'); at !== -1; at = text.indexOf('${', last)) {
+    if (at > 0 && text[at - 1] === '$') {
+      parts.push(text.slice(last, at - 1), '${');
+      last = at + 2;
       continue;
     }
-    const value = await resolve(match[1]!, match[2]!, environment);
+    parts.push(text.slice(last, at));
+    const end = text.indexOf('}', at);
+    if (end === -1) throw new Error(`unterminated reference '${text.slice(at, at + 40)}' (missing '}'; write $\${ for a literal \${)`);
+    const reference = text.slice(at + 2, end);
+    const colon = reference.indexOf(':');
+    const kind = colon === -1 ? '' : reference.slice(0, colon);
+    if (!PROVIDERS.includes(kind)) {
+      throw new Error(`unknown reference '\${${reference.slice(0, 40)}}': use \${env:NAME}, \${file:/path} or \${credential:NAME} (write $\${ for a literal \${)`);
+    }
+    const value = await resolve(kind, reference.slice(colon + 1), environment);
     secrets.push(value);
     parts.push(value);
+    last = end + 1;
   }
   parts.push(text.slice(last));
   return parts.join('');
@@ -68,12 +119,15 @@ async function expandString(text: string, environment: ExpandEnvironment, secret
 /** Replaces `${env:NAME}`, `${file:/path}` and `${credential:NAME}` in every string of a parsed document; `$${` is a literal `${`. */
 export async function expandReferences(document: unknown, environment: ExpandEnvironment): Promise<ExpandResult> {
   const secrets: string[] = [];
+  const expansions: ExpandResult['expansions'] = [];
   const issues: ExpandResult['issues'] = [];
   async function walk(value: unknown, path: PathSegment[]): Promise<unknown> {
     if (typeof value === 'string') {
       if (!value.includes('${')) return value;
       try {
-        return await expandString(value, environment, secrets);
+        const expanded = await expandString(value, environment, secrets);
+        if (expanded !== value.replaceAll('$${', '${')) expansions.push({ value: expanded, source: value });
+        return expanded;
       } catch (err) {
         issues.push({ path, message: (err as Error).message });
         return value;
@@ -88,7 +142,7 @@ export async function expandReferences(document: unknown, environment: ExpandEnv
     return value;
   }
   const value = await walk(document, []);
-  return { value, secrets, issues };
+  return { value, secrets, expansions, issues };
 }
 
 export function toIssue(path: PathSegment[], message: string): ConfigIssue {

@@ -1,3 +1,4 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
 
 const DURATION_UNITS_MS: Record<string, number> = {
@@ -37,8 +38,15 @@ export function parseSize(text: string): number | undefined {
   return factor === undefined ? undefined : Math.round(Number(match[1]) * factor);
 }
 
-/** A duration string validated at load and carried as milliseconds. */
-export function duration(opts: { min?: string; max?: string } = {}) {
+/** The longest delay setTimeout/setInterval keep (2^31-1 ms, about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A duration string validated at load and carried as milliseconds. Without `max` it is bounded by
+ * Node's timer limit, since most durations end up in a timer; a duration that never does (an age
+ * compared with a file's mtime) says so with `timer: false`.
+ */
+export function duration(opts: { min?: string; max?: string; timer?: false } = {}) {
   const min = opts.min === undefined ? undefined : parseDuration(opts.min);
   const max = opts.max === undefined ? undefined : parseDuration(opts.max);
   return z
@@ -57,9 +65,68 @@ export function duration(opts: { min?: string; max?: string } = {}) {
         ctx.addIssue({ code: 'custom', message: `'${text}' is longer than the maximum ${opts.max}` });
         return z.NEVER;
       }
+      if (opts.timer !== false && ms > MAX_TIMER_MS) {
+        ctx.addIssue({ code: 'custom', message: `'${text}' is longer than Node.js can time (at most 2^31-1 ms, about 24.8 days)` });
+        return z.NEVER;
+      }
+      if (!Number.isSafeInteger(ms)) {
+        ctx.addIssue({ code: 'custom', message: `'${text}' is too long to be a duration` });
+        return z.NEVER;
+      }
       return ms;
     })
     .meta({ description: 'duration: a number followed by ms, s, m, h, d or w (e.g. 30s, 12h)' });
+}
+
+/**
+ * An absolute path to a file that must be there when the config is loaded: a typo is a config error
+ * naming the key, not a failure at the first renewal or backup. Checked with stat/access only (no
+ * reads, no network), by the user running the check: the service user for the daemon and reload.
+ */
+export function existingPath(opts: { kind: 'file' | 'directory'; executable?: boolean }) {
+  const what = opts.kind === 'directory' ? 'a directory' : opts.executable ? 'an executable file' : 'a file';
+  return z.string({ error: `expected an absolute path to ${what}` }).superRefine((path, ctx) => {
+    const problem = path.startsWith('/') ? pathProblem(path, opts) : `must be an absolute path to ${what}`;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem.startsWith('must') ? problem : `${path}: ${problem}` });
+  });
+}
+
+/** The files libpq (and node-postgres) read from a postgres:// URL's query when connecting; each must be there at load. */
+export function libpqFileProblems(url: string): string[] {
+  let params: URLSearchParams;
+  try {
+    params = new URL(url).searchParams;
+  } catch {
+    return [];
+  }
+  const problems: string[] = [];
+  for (const name of ['sslrootcert', 'sslcert', 'sslkey', 'sslcrl']) {
+    const path = params.get(name);
+    // sslrootcert=system is libpq's name for the system's CA store.
+    if (path === null || (name === 'sslrootcert' && path === 'system')) continue;
+    const problem = pathProblem(path, { kind: 'file' });
+    if (problem) problems.push(`${name}=${path}: ${problem}`);
+  }
+  return problems;
+}
+
+/** Why `path` is not usable as asked, or undefined when it is. */
+export function pathProblem(path: string, opts: { kind: 'file' | 'directory'; executable?: boolean }): string | undefined {
+  let info;
+  try {
+    info = statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : `cannot be read (${code ?? String(err)})`;
+  }
+  if (opts.kind === 'directory' ? !info.isDirectory() : !info.isFile()) return `is not ${opts.kind === 'directory' ? 'a directory' : 'a regular file'}`;
+  const mode = opts.kind === 'directory' ? constants.R_OK | constants.X_OK : opts.executable ? constants.X_OK : constants.R_OK;
+  try {
+    accessSync(path, mode);
+  } catch {
+    return opts.executable ? 'is not executable by this user (chmod +x, or check its directory)' : 'is not readable by this user (check its mode and owner)';
+  }
+  return undefined;
 }
 
 /** A size string validated at load and carried as bytes. */

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { EXIT, ApiError, DaemonUnreachableError, formatBytes, formatTable, isNotConfigured, NOT_CONFIGURED, type CliCommand, type CommandContext } from '../../agent/kit/cli.js';
-import { CaretakerError, describeError } from '../../agent/kit/errors.js';
+import { CaretakerError, ConfigError, describeError } from '../../agent/kit/errors.js';
 import { listBackups } from './catalog.js';
 import type { BackupsConfig } from './config.js';
 import { kindOf } from './kinds/all.js';
@@ -181,7 +181,8 @@ export const backupCommands: CliCommand[] = [
         }
         if (err instanceof ApiError || err instanceof CaretakerError) {
           ctx.err(err.message);
-          if (isNotConfigured(err)) return EXIT.config;
+          // A config the command could not load (a credential it cannot read) is EX_CONFIG, as from check-config.
+          if (isNotConfigured(err) || err instanceof ConfigError) return EXIT.config;
           // An unknown job or a FILE that is no backup file is the caller's mistake, as a usage error is.
           return err.status === 404 || err.status === 400 ? EXIT.usage : EXIT.failure;
         }

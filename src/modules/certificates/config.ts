@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, itemName, namedList } from '../../agent/kit/schema.js';
+import { duration, existingPath, itemName, namedList } from '../../agent/kit/schema.js';
 import { shellCommand } from '../../agent/kit/unit-control.js';
 
 /** A DNS name the CA can validate; `*.` only as the whole left-most label (dns-01 only, checked below). */
@@ -32,7 +32,7 @@ export const standaloneChallengeSchema = z.strictObject({
 export const dnsHookChallengeSchema = z.strictObject({
   type: z.literal('dns-01'),
   /** Executable run as `<hook> set|clear <fqdn> <value>`; exit 0 once the TXT record is visible. */
-  hook: z.string().startsWith('/', { error: 'must be an absolute path to an executable' }),
+  hook: existingPath({ kind: 'file', executable: true }),
   /** How long each hook call may take. */
   timeout: duration({ min: '1s', max: '30m' }).default(120_000),
 });
@@ -81,7 +81,7 @@ export const acmeSchema = z.strictObject({
   /** External Account Binding (ZeroSSL, Google, some private CAs). */
   eab: z.strictObject({ kid: z.string().min(1), hmacKey: z.string().min(1) }).optional(),
   /** PEM file of extra CA certificates trusted for the directory's TLS (a private CA). */
-  caBundle: z.string().startsWith('/', { error: 'must be an absolute path' }).optional(),
+  caBundle: existingPath({ kind: 'file' }).optional(),
   /** Default ACME profile for every certificate. */
   profile: z.string().min(1).optional(),
   /** Bound for each HTTP request to the CA. */

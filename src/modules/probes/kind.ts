@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, itemName } from '../../agent/kit/schema.js';
+import { duration, existingPath, itemName } from '../../agent/kit/schema.js';
 import type { SeriesKey } from './metrics.js';
 
 /** Why a check ended as it did; a fixed set so it can label metrics and be branched on by scripts. */
@@ -31,7 +31,7 @@ export const tlsClientSchema = z.strictObject({
   /** Check the server certificate (chain and name). Turning this off still encrypts. */
   verify: z.boolean().default(true),
   /** PEM file of the CA that signed the server certificate, for private CAs; read at each connect. */
-  ca: z.string().refine((p) => p.startsWith('/'), { error: 'must be an absolute path' }).optional(),
+  ca: existingPath({ kind: 'file' }).optional(),
   /** Name to verify the certificate against (SNI) when it differs from the host in the URL. */
   serverName: z.string().min(1).optional(),
 });

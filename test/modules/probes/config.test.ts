@@ -63,6 +63,7 @@ test('names are unique', () => {
 
 test('cross-field rules point at the failing key', () => {
   assert.deepEqual(issues([{ name: 'r', type: 'redis', url: 'redis://127.0.0.1:6379', tls: { ca: '/ca.pem' } }]), [
+    '0.tls.ca: /ca.pem: does not exist',
     '0.tls: tls settings need a rediss:// url',
   ]);
   assert.deepEqual(issues([{ name: 'h', type: 'http', url: 'http://127.0.0.1/', body: 'x' }]), ['0.body: a GET request carries no body']);
@@ -73,7 +74,7 @@ test('cross-field rules point at the failing key', () => {
   );
   assert.deepEqual(issues([{ name: 't', type: 'tcp', address: '127.0.0.1:1', failuresBeforeDown: 0 }]).length, 1);
   assert.deepEqual(issues([{ name: 't', type: 'tcp', address: 'nohost' }]).length, 1);
-  assert.deepEqual(issues([{ name: 't', type: 'tcp', address: '127.0.0.1:1', tls: { ca: 'relative.pem' } }]), ['0.tls.ca: must be an absolute path']);
+  assert.deepEqual(issues([{ name: 't', type: 'tcp', address: '127.0.0.1:1', tls: { ca: 'relative.pem' } }]), ['0.tls.ca: must be an absolute path to a file']);
 });
 
 test('kind-specific defaults', () => {

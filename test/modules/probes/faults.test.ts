@@ -1,5 +1,8 @@
 // caretaker-test: run-alone (it measures latency and timeouts, which other tests' load would distort)
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { redisCommand } from '../../harness/redis-client.js';
 import { startRedis, type RedisServer } from '../../harness/redis.js';
@@ -45,10 +48,20 @@ describe('a server that accepts and never answers', () => {
   });
 });
 
-test('a CA file that cannot be read is reason tls, not a crash', async () => {
-  const view = await checkOnce({ type: 'tcp', address: '127.0.0.1:1', tls: { ca: '/nonexistent/ca.pem' } });
-  assert.equal(view.last?.reason, 'tls');
-  assert.match(view.last!.message, /cannot read the CA file/);
+test('a CA file gone after the config was loaded is reason tls, not a crash', async () => {
+  // The file must exist at load (a missing one is a config error); removed later, each check reports it.
+  const dir = await mkdtemp(join(tmpdir(), 'caretaker-ca-'));
+  const ca = join(dir, 'ca.pem');
+  await writeFile(ca, 'not used');
+  const fixture = await startProber([{ name: 'p', type: 'tcp', address: '127.0.0.1:1', tls: { ca } }]);
+  try {
+    await rm(dir, { recursive: true });
+    const view = await fixture.check('p');
+    assert.equal(view.last?.reason, 'tls');
+    assert.match(view.last!.message, /cannot read the CA file/);
+  } finally {
+    await fixture.stop();
+  }
 });
 
 describe('redis goes away and comes back', () => {

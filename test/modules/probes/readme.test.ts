@@ -10,7 +10,9 @@ const readme = await readFile(new URL('../../../src/modules/probes/README.md', i
 
 test('the README config snippet is a valid probes section', () => {
   // The agent expands ${env:...} and friends before validation; stand in for it.
-  const snippet = /```yaml\n([\s\S]*?)```/.exec(readme)![1]!.replace(/\$\{(env|file|credential):[^}]*\}/g, 'secret');
+  const snippet = /```yaml\n([\s\S]*?)```/.exec(readme)![1]!.replace(/\$\{(env|file|credential):[^}]*\}/g, 'secret')
+    // The CA file must exist when the config is loaded; the snippet's exists only on a real server.
+    .replaceAll('/etc/ssl/private-ca.pem', import.meta.filename);
   const section = (parse(snippet) as { probes: unknown }).probes;
   const result = probesSectionSchema.safeParse(section);
   assert.ok(result.success, JSON.stringify(result.error?.issues));

@@ -1,7 +1,8 @@
 import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { execFile } from '../../../agent/kit/exec.js';
-import { duration } from '../../../agent/kit/schema.js';
+import { duration, existingPath, libpqFileProblems, pathProblem } from '../../../agent/kit/schema.js';
 import { jobCommon } from '../job-common.js';
 import { spawnStreaming, spawnToFile, streamToolInto } from '../spawn-stream.js';
 import { redactUrl, type BackupKind } from './kind.js';
@@ -14,6 +15,9 @@ export const postgresJobSchema = z.strictObject({
   url: z
     .string()
     .refine((text) => /^postgres(ql)?:\/\//.test(text) && URL.canParse(text), { error: 'expected postgres://user[:password]@host[:port]/database' })
+    .superRefine((text, ctx) => {
+      for (const message of libpqFileProblems(text)) ctx.addIssue({ code: 'custom', message });
+    })
     .meta({ description: 'libpq URL of the database to dump (query parameters such as sslmode pass through)' }),
   lockTimeout: duration({ min: '1s' })
     .prefault('5m')
@@ -27,7 +31,13 @@ export const postgresJobSchema = z.strictObject({
     .optional()
     .meta({ description: 'dump with pg_dump --format=directory --jobs N (a directory backup, restored with pg_restore --jobs N) instead of one custom-format file' }),
   globals: z.boolean().default(false).meta({ description: 'also save roles and tablespaces (pg_dumpall --globals-only) beside each dump; needs a superuser' }),
-  binDir: z.string().optional().meta({ description: 'directory holding pg_dump, pg_dumpall, pg_restore and psql (default: newest /usr/lib/postgresql/*/bin, else PATH)' }),
+  binDir: existingPath({ kind: 'directory' })
+    .superRefine((dir, ctx) => {
+      const problem = dir.startsWith('/') && !pathProblem(dir, { kind: 'directory' }) ? pathProblem(join(dir, 'pg_dump'), { kind: 'file', executable: true }) : undefined;
+      if (problem) ctx.addIssue({ code: 'custom', message: `${join(dir, 'pg_dump')}: ${problem}` });
+    })
+    .optional()
+    .meta({ description: 'directory holding pg_dump, pg_dumpall, pg_restore and psql (default: newest /usr/lib/postgresql/*/bin, else PATH)' }),
 });
 
 export type PostgresJob = z.output<typeof postgresJobSchema>;

@@ -1,5 +1,6 @@
 import type { Client } from 'pg';
 import { z } from 'zod';
+import { libpqFileProblems } from '../../../agent/kit/schema.js';
 import { failure } from '../classify.js';
 import { commonProbeFields, redactUrl, tlsClientSchema, validUrl, type CheckOutcome, type Checker, type Reason } from '../kind.js';
 import { tlsOptions } from '../tls-options.js';
@@ -20,6 +21,7 @@ export const postgresProbeConfig = z
     if (probe.tls !== undefined && /[?&]ssl/.test(probe.url)) {
       ctx.addIssue({ code: 'custom', path: ['tls'], message: 'give TLS settings either here or as ssl* parameters in the url, not both' });
     }
+    for (const message of libpqFileProblems(probe.url)) ctx.addIssue({ code: 'custom', path: ['url'], message });
   });
 export type PostgresProbeConfig = z.output<typeof postgresProbeConfig>;
 
