@@ -25,7 +25,7 @@ const LOAD_REQUESTS = 3000;
 
 const admin = (path: string) => `http://127.0.0.1:9470${path}`;
 
-/** caretaker.yaml for the whole pile; `deploy` and `extraCerts` vary between tests. */
+/** caretaker.yaml for the whole pile; extraCerts adds lines to certificates.certs. */
 function caretakerConfig(extraCerts = ''): string {
   const pg = `postgres://app:\${credential:pg-password}@127.0.0.1:5432/app`;
   const redis = `redis://default:\${credential:redis-password}@127.0.0.1:6379`;
@@ -126,7 +126,7 @@ describe('the production scenario: caretaker replacing certbot, cron backups, lo
     await writeFile(join(release.dir.path, 'files', 'caretaker.yaml'), text);
     await ct.ok(`install -m 0640 -g caretaker ${FILES}/caretaker.yaml ${CONFIG}`);
   };
-  const psql = (sql: string, db = 'app') => ct.ok(`PGPASSWORD=${PG_PASSWORD} psql -XAtq -v ON_ERROR_STOP=1 -h 127.0.0.1 -U app -d ${db} -c "${sql}"`);
+  const psql = (sql: string) => ct.ok(`PGPASSWORD=${PG_PASSWORD} psql -XAtq -v ON_ERROR_STOP=1 -h 127.0.0.1 -U app -d app -c "${sql}"`);
   const redisCli = (args: string) => ct.ok(`redis-cli --no-auth-warning -a ${REDIS_PASSWORD} ${args}`);
   const ordersDigest = () => psql(`select count(*) || ':' || md5(string_agg(id || item, ',' order by id)) from orders`);
   const metric = async (name: string) => {
