@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { CaretakerError, NotFoundError } from '../../agent/kit/errors.js';
@@ -30,13 +30,16 @@ export async function resolveBackupFile(config: BackupsConfig, job: BackupJob, f
 }
 
 /**
- * A backup is a regular file or a directory (pg_dump -Fd). Anything else is refused before it is read: a
- * device such as /dev/zero never ends, and a FIFO blocks the reader until someone writes to it.
+ * A backup is a regular file or a directory of them (pg_dump -Fd). Anything else is refused before it is
+ * read: a device such as /dev/zero never ends, and a FIFO blocks the reader until someone writes to it.
  */
-async function refuseSpecialFile(path: string): Promise<void> {
+async function refuseSpecialFile(path: string, inside = false): Promise<void> {
   const info = await stat(path).catch(() => undefined);
   // A missing file is reported by the read that follows, with its errno.
-  if (info && !info.isFile() && !info.isDirectory()) {
+  if (!info) return;
+  if (info.isDirectory() && !inside) {
+    for (const name of await readdir(path)) await refuseSpecialFile(join(path, name), true);
+  } else if (!info.isFile() && !info.isDirectory()) {
     throw new CaretakerError(400, 'bad_request', `${path} is not a regular file (a device, FIFO or socket); give a backup file, its name in the job directory, or 'latest'`);
   }
 }

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { EXIT } from '../../../src/agent/kit/cli.js';
+import { parseCheckRdbVersion } from '../../../src/modules/backups/kinds/redis.js';
 import { createRedisChecker, redisProbeConfig } from '../../../src/modules/probes/kinds/redis.js';
 import { freePort } from '../../harness/ports.js';
 import { startPostgres, type PostgresServer } from '../../harness/postgres.js';
@@ -18,6 +20,12 @@ import { startBackups, type Harnessed } from './support.js';
 const DAILY = '0 3 * * *';
 /** Every command here must end within this, whatever the target does. */
 const BOUND_MS = 15_000;
+
+test("redis-check-rdb --version: 7.0's and 7.2's output", () => {
+  assert.equal(parseCheckRdbVersion('redis-check-rdb 7.0.15\n'), '7.0.15');
+  assert.equal(parseCheckRdbVersion('redis-check-rdb v=7.2.4 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=5a2c2a2f0a4c1b5e\n'), '7.2.4');
+  assert.equal(parseCheckRdbVersion(''), undefined);
+});
 
 describe('restore and backup targets: the right database, the real cause, a bounded wait', () => {
   let source: RedisServer;
@@ -82,6 +90,11 @@ describe('restore and backup targets: the right database, the real cause, a boun
     return state.latest!;
   }
 
+  /** The job's newest backup, made now if it has none yet (so each test also runs alone). */
+  async function someBackup(job: string): Promise<string> {
+    return backups.runner.job(job).latest ?? backUp(job);
+  }
+
   /** A CLI run that must end within BOUND_MS. */
   async function bounded(args: string[], flags: Record<string, string | true> = {}) {
     const started = Date.now();
@@ -135,7 +148,7 @@ describe('restore and backup targets: the right database, the real cause, a boun
   ];
   for (const cause of causes) {
     it(`${cause.label}: backup, restore and probe all say the same cause, never "Connection is closed."`, async () => {
-      const file = backups.runner.job('cache').latest!;
+      const file = await someBackup('cache');
       const port = Number(new URL(cause.url()).port);
       const expected = cause.expect(port);
 
@@ -163,19 +176,18 @@ describe('restore and backup targets: the right database, the real cause, a boun
 
   it('restore --to a port that accepts and never answers ends within the bound: redis and postgres jobs', async () => {
     const to = (scheme: string) => `${scheme}://u:pw@127.0.0.1:${silent.port}/${scheme === 'redis' ? '0' : 'app'}`;
-    const redis = await bounded(['restore', 'cache', 'latest'], { to: to('redis'), yes: true });
+    const redis = await bounded(['restore', 'cache', await someBackup('cache')], { to: to('redis'), yes: true });
     assert.equal(redis.code, EXIT.failure);
     assert.match(redis.err, /connected to 127\.0\.0\.1:\d+, but no Redis reply within 10000 ms/);
 
-    await backUp('pg');
-    const postgres = await bounded(['restore', 'pg', 'latest'], { to: to('postgres'), yes: true });
+    const postgres = await bounded(['restore', 'pg', await someBackup('pg')], { to: to('postgres'), yes: true });
     assert.equal(postgres.code, EXIT.failure);
     assert.match(postgres.err, /timeout expired/);
     assert.ok(await waitUntil(() => silent.connections() === 0), `${silent.connections()} connections left open`);
   });
 
   it('restore of a postgres job --to a Redis port (silent on a PostgreSQL hello) ends within the bound', async () => {
-    const restore = await bounded(['restore', 'pg', 'latest'], { to: `postgres://u:pw@127.0.0.1:${source.port}/app`, yes: true });
+    const restore = await bounded(['restore', 'pg', await someBackup('pg')], { to: `postgres://u:pw@127.0.0.1:${source.port}/app`, yes: true });
     assert.equal(restore.code, EXIT.failure);
     assert.match(restore.err, new RegExp(`pg_restore: error: connection to server at "127\\.0\\.0\\.1", port ${source.port} failed: timeout expired`));
   });
@@ -191,10 +203,18 @@ describe('restore and backup targets: the right database, the real cause, a boun
       const restore = await bounded(['restore', 'cache', path], { yes: true });
       assert.equal(restore.code, EXIT.usage, restore.err);
     }
+    // A directory backup (pg_dump -Fd) with a FIFO among its files.
+    const tree = join(dir.path, 'tree.dir');
+    await mkdir(tree);
+    await writeFile(join(tree, 'toc.dat'), 'x');
+    execFileSync('mkfifo', [join(tree, '3001.dat.gz')]);
+    const verify = await bounded(['verify', 'pg', tree]);
+    assert.equal(verify.code, EXIT.usage, verify.err);
+    assert.match(verify.err, /3001\.dat\.gz is not a regular file/);
   });
 
   it('verify of a Redis backup names the redis-check-rdb version', async () => {
-    const verify = await bounded(['verify', 'cache', 'latest']);
+    const verify = await bounded(['verify', 'cache', await someBackup('cache')]);
     assert.equal(verify.code, EXIT.ok, verify.err);
     assert.match(verify.out, /OK \(sha256 \+ redis-check-rdb \d+\.\d+(\.\d+)?\)$/);
   });
