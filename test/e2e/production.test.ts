@@ -107,6 +107,12 @@ interface CertView {
   deploy?: { ok: boolean; message?: string };
 }
 
+interface ProbeView {
+  name: string;
+  status: string;
+  last: { reason: string; message: string } | null;
+}
+
 /** `lastReload` of GET /status and GET /health/deep: the outcome of the last reload, with the config's problems. */
 interface LastReload {
   ok: boolean;
@@ -140,6 +146,11 @@ describe('the production scenario: caretaker replacing certbot, cron backups, lo
       const view = await cert(name);
       return states.includes(view.state) && (view.state !== 'valid' || view.deploy) ? view : undefined;
     }, 40_000);
+  const everyProbeUp = () =>
+    ct.waitFor('every probe up', async () => {
+      const { probes } = await json<{ probes: ProbeView[] }>(admin('/probes'));
+      return probes.length === 3 && probes.every((p) => p.status === 'up') ? probes : undefined;
+    }, 20_000);
   const waitForMetric = (line: string) =>
     ct.waitFor(line, async () => ((await metric(line.split(' ')[0]!)).join('\n') === line ? true : undefined), 15_000);
 
@@ -267,10 +278,7 @@ describe('the production scenario: caretaker replacing certbot, cron backups, lo
   });
 
   test('probes: Redis and PostgreSQL with passwords from LoadCredential=, the API through nginx', async () => {
-    const probes = await ct.waitFor('every probe up', async () => {
-      const { probes: list } = await json<{ probes: Array<{ name: string; status: string }> }>(admin('/probes'));
-      return list.length === 3 && list.every((p) => p.status === 'up') ? list : undefined;
-    }, 20_000);
+    const probes = await everyProbeUp();
     assert.deepEqual(probes.map((p) => p.name).sort(), ['api', 'pg', 'redis']);
   });
 
@@ -296,7 +304,7 @@ describe('the production scenario: caretaker replacing certbot, cron backups, lo
     assert.equal(await redisCli('GET key:7'), 'value-7');
   });
 
-  test(`nginx logs rotate under load (${LOAD_REQUESTS} requests): no line lost`, async () => {
+  test(`nginx logs rotate under load (${LOAD_REQUESTS} requests): no line lost; the last rotation is still shown after a restart`, async () => {
     const countIn = (files: string, unique = '-u') => ct.ok(`zcat -f ${files} 2>/dev/null | grep -o 'GET /orders?i=[0-9]*' | sort ${unique} | wc -l`);
     const load = ct.sh(`node /opt/e2e/load.js ${LOAD_REQUESTS} 8`, 90_000);
     await ct.waitFor('a quarter of the load logged', async () => (Number(await countIn('/var/log/nginx/access.log')) >= LOAD_REQUESTS / 4 ? true : undefined), 30_000);
@@ -311,6 +319,12 @@ describe('the production scenario: caretaker replacing certbot, cron backups, lo
     assert.equal(Number(await countIn('/var/log/nginx/access.log*', '')), LOAD_REQUESTS, 'and logged once');
     assert.ok(Number(await countIn('/var/log/nginx/access.log')) > 0, 'nginx reopened: the new file gets lines');
     assert.equal(await ct.ok('stat -c "%U:%G %a" /var/log/nginx/access.log'), 'www-data:adm 640');
+
+    // 13.6: the kept state says when the last rotation was, after a restart too.
+    await ct.ok(`systemctl restart ${UNIT}`, 60_000);
+    const logs = await ct.ok('caretaker logs');
+    assert.doesNotMatch(logs.split('\n').find((line) => line.startsWith('nginx')) ?? '', /never/, logs);
+    await everyProbeUp();
   });
 
   test('Prometheus with contrib/prometheus/ scrapes the agent and evaluates the rules', async () => {
@@ -380,10 +394,11 @@ describe('the production scenario: caretaker replacing certbot, cron backups, lo
     assert.ok(entries.some((e) => e.PRIORITY === '6'), 'info lines stay at priority 6');
   });
 
-  test('13.6: a webroot outside ReadWritePaths names the read-only sandbox and the drop-in; a never-issued certificate makes `caretaker certs` exit 1', async () => {
+  test('13.6: a webroot outside ReadWritePaths names the read-only sandbox and the drop-in; a never-issued certificate makes `caretaker certs` exit 1; a PostgreSQL probe without the password says auth', async () => {
     await ct.ok('install -d -m 0755 /srv/acme');
     const sandboxed = '    - { name: sandboxed, domains: [sandboxed.test], challenge: { type: http-01, webroot: /srv/acme } }';
-    await writeConfig(caretakerConfig(sandboxed));
+    const noPassword = '  - { name: pg-no-password, type: postgres, url: "postgres://app@127.0.0.1:5432/app", interval: 2s }\n';
+    await writeConfig(caretakerConfig(sandboxed).replace('probes:\n', `probes:\n${noPassword}`));
     try {
       const reload = await ct.sh(`systemctl reload ${UNIT}`, 60_000);
       const view = reload.code === 0 ? await waitForCert('sandboxed', ['failed']) : undefined;
@@ -393,6 +408,8 @@ describe('the production scenario: caretaker replacing certbot, cron backups, lo
       assert.match(message, /systemctl edit caretaker|drop-in/, message);
       const certs = await ct.sh('caretaker certs');
       assert.equal(certs.code, 1, output(certs));
+      const probe = await ct.waitFor('the probe without a password checked', async () => (await json<ProbeView>(admin('/probes/pg-no-password'))).last ?? undefined, 15_000);
+      assert.equal(probe.reason, 'auth', probe.message);
     } finally {
       await writeConfig(caretakerConfig());
       await ct.sh(`systemctl reload ${UNIT}`, 60_000);
@@ -404,5 +421,16 @@ describe('the production scenario: caretaker replacing certbot, cron backups, lo
     const exposure = exposureOf(report);
     console.log(`systemd-analyze security ${UNIT} in the production scenario: ${exposure}`);
     assert.ok(exposure <= MAX_EXPOSURE, report);
+  });
+
+  test('13.5 + 13.6: --purge without a terminal asks for --yes and deletes nothing; --uninstall removes the polkit rule', async () => {
+    const purge = await ct.sh(`cd ${release.unpacked} && ./install.sh --purge </dev/null`, 60_000);
+    assert.notEqual(purge.code, 0, output(purge));
+    assert.match(purge.stderr, /--yes/, output(purge));
+    assert.notEqual(await ct.ok('ls /var/backups/caretaker/pg-app /var/backups/caretaker/redis | grep -c json'), '0');
+    assert.equal((await ct.show(UNIT, ['ActiveState'])).ActiveState, 'active');
+    await ct.ok(`cd ${release.unpacked} && ./install.sh --uninstall`, 60_000);
+    assert.equal(await ct.ok('ls /etc/polkit-1/rules.d/50-caretaker.rules 2>/dev/null | wc -l'), '0');
+    assert.equal(await ct.ok(`cmp ${FILES}/caretaker.yaml ${CONFIG} && echo kept`), 'kept');
   });
 });
