@@ -89,7 +89,8 @@ describe('connectRedis says why a connection failed', () => {
     const seen = await failure(at(redis.port, { password: 'pw', tls: { rejectUnauthorized: false } }), { connectTimeoutMs: 10_000, commandTimeoutMs: 10_000 });
     assert.equal(seen.failure, 'tls');
     assert.equal(seen.message, `127.0.0.1:${redis.port} answers plain Redis, not TLS: use redis:// (or the server's tls-port)`);
-    assert.ok(seen.ms < 2_500, `took ${seen.ms} ms`);
+    // Well before the 10 s timeout, with room for a loaded test machine.
+    assert.ok(seen.ms < 4_000, `took ${seen.ms} ms`);
   });
 
   test('plain against the TLS port: tls, "use rediss://"', async () => {
@@ -110,7 +111,7 @@ describe('connectRedis says why a connection failed', () => {
       const seen = await failure(at(silent.port, extra), { connectTimeoutMs: 1_000, commandTimeoutMs: 30_000 });
       assert.equal(seen.failure, 'timeout', seen.message);
       assert.match(seen.message, extra.tls ? /^no TLS handshake with 127\.0\.0\.1:\d+ within 1000 ms/ : /^connected to 127\.0\.0\.1:\d+, but no Redis reply within 1000 ms/);
-      assert.ok(seen.ms >= 990 && seen.ms < 1_300, `took ${seen.ms} ms`);
+      assert.ok(seen.ms >= 990 && seen.ms < 1_800, `took ${seen.ms} ms`);
     }
   });
 
