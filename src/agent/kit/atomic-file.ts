@@ -17,9 +17,17 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+const TEMP_RANDOM_BYTES = 6;
+const TEMP_NAME = new RegExp(`^\\.(.+)\\.[0-9a-f]{${TEMP_RANDOM_BYTES * 2}}\\.tmp$`);
+
 /** A temp name in the same directory (so the final rename stays on one filesystem), hidden and recognisable. */
 export function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  return join(dirname(path), `.${basename(path)}.${randomBytes(TEMP_RANDOM_BYTES).toString('hex')}.tmp`);
+}
+
+/** The file name a tempPathFor() name was made for, or undefined when `fileName` is not such a name: for removing what a kill left. */
+export function tempTargetName(fileName: string): string | undefined {
+  return TEMP_NAME.exec(fileName)?.[1];
 }
 
 /** Writes `data` to `path` so that readers see either the old content or the new, never a mix. */

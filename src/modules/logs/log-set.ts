@@ -10,7 +10,7 @@ import { copyThenTruncate } from './copy-truncate.js';
 import { gzipFile } from './compress.js';
 import { discover, unsafeDirectoryReason, type Discovery, type LiveFile } from './discover.js';
 import { initSetMetrics, type LogsMetrics } from './metrics.js';
-import { compressedName, nextDateName, numberedShiftPlan, parseRotated, type RotatedFile } from './naming.js';
+import { compressedName, isCompressionTemp, nextDateName, numberedShiftPlan, parseRotated, type RotatedFile } from './naming.js';
 import { resolveId } from './owners.js';
 import { selectForCompression, selectForPruning } from './prune.js';
 import { askWriterToReopen, waitUntilReleased, type HeldCheck } from './reopen.js';
@@ -27,6 +27,8 @@ export interface SetDeps {
   signal: AbortSignal;
   /** The run of the set this one replaces on reload; nothing starts before it has ended. */
   after?: Promise<void>;
+  /** At module start: the first check removes the temp files a killed compression left (nothing can be compressing yet). */
+  removeLeftovers?: boolean;
 }
 
 export interface RotationOutcome {
@@ -71,6 +73,7 @@ export class LogSet {
   private checkProblems: string[] = [];
   private rotationProblems: string[] = [];
   private files: FileStatus[] = [];
+  private leftoversRemoved = false;
   private readonly log: Logger;
 
   constructor(
@@ -149,6 +152,10 @@ export class LogSet {
     const problems = found.refused.map((r) => r.reason);
     if (!this.config.missingOk) problems.push(...found.unmatched.map((p) => `no file matches ${p}`));
     this.deps.metrics.liveBytes.set({ log: this.config.name }, found.files.reduce((sum, f) => sum + f.size, 0));
+    if (this.deps.removeLeftovers && !this.leftoversRemoved) {
+      this.leftoversRemoved = true;
+      await this.removeCompressionLeftovers(found.files).catch((err) => problems.push(`cannot remove leftover temp files: ${describeError(err)}`));
+    }
 
     const due: LiveFile[] = [];
     let baselined = false;
@@ -317,6 +324,22 @@ export class LogSet {
       if (info?.isFile()) found.push({ ...parsed, path, mtimeMs: info.mtimeMs });
     }
     return found;
+  }
+
+  /** Temp files of compressions a kill -9 interrupted: only our own naming, only next to this set's rotations. */
+  private async removeCompressionLeftovers(files: LiveFile[]): Promise<void> {
+    for (const file of files) {
+      const dir = await this.targetDir(dirname(file.path));
+      const base = basename(file.path);
+      for (const name of await readdir(dir)) {
+        if (!isCompressionTemp(base, name, this.config.naming)) continue;
+        const path = join(dir, name);
+        // A symlink or directory with that name is not something compress.ts made.
+        if (!(await lstat(path).catch(() => undefined))?.isFile()) continue;
+        await unlink(path);
+        this.log.info({ file: path }, 'leftover compression temp file removed');
+      }
+    }
   }
 
   /** Every check: prune by keep/maxAge, then compress what is due (never a file a process still holds open). */

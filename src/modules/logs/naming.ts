@@ -1,3 +1,4 @@
+import { tempTargetName } from '../../agent/kit/atomic-file.js';
 import type { Naming } from './config.js';
 
 /**
@@ -49,6 +50,15 @@ export function parseRotated(base: string, fileName: string, naming: Naming): Ro
   const match = NUMBER_SUFFIX.exec(rest);
   if (!match || match.index !== 0 || Number(match[1]) < 1) return undefined;
   return { name: fileName, base, compressed: match[2] !== undefined, index: Number(match[1]) };
+}
+
+/**
+ * Whether `fileName` is the temp file compress.ts writes a compressed rotation of `base` into: what a kill
+ * during compression leaves behind. Nothing else in a log directory is ever removed as a leftover.
+ */
+export function isCompressionTemp(base: string, fileName: string, naming: Naming): boolean {
+  const target = tempTargetName(fileName);
+  return target !== undefined && parseRotated(base, target, naming)?.compressed === true;
 }
 
 /** Whether a name looks like any rotated file or a temp file, so globs such as `dir/*` never pick them up as live logs. */

@@ -3,7 +3,7 @@ import type { ModuleContext, ModuleHealth, ModuleInstance, ScheduledTask } from 
 import { describeError, NotFoundError, UnavailableError } from '../../agent/kit/errors.js';
 import { diffByName } from '../../agent/kit/named.js';
 import type { LogsConfig } from './config.js';
-import { LogSet, type RotationOutcome, type SetStatus } from './log-set.js';
+import { LogSet, type RotationOutcome, type SetDeps, type SetStatus } from './log-set.js';
 import { removeSetMetrics, type LogsMetrics } from './metrics.js';
 import { chooseHeldCheck, heldOpen, QUIET_MS, type HeldCheck } from './reopen.js';
 import { StateStore } from './state.js';
@@ -65,7 +65,7 @@ export class Rotator implements ModuleInstance<LogsConfig> {
       this.held = check;
       if (method === 'quiet') this.log.info({ quietMs: QUIET_MS }, "other users' processes are hidden (no CAP_SYS_PTRACE): a rotated file is compressed once it has gone quiet");
     }
-    for (const set of this.config) this.sets.set(set.name, this.newSet(set));
+    for (const set of this.config) this.sets.set(set.name, this.newSet(set, { removeLeftovers: true }));
     this.task = this.ctx.schedule({ name: 'logs-check', everyMs: CHECK_EVERY_MS }, () => this.tick());
     // The first check runs now, in the background (start does not wait for a compression): that is
     // where a rotation missed while the agent was down is caught up. tick() joins it if called meanwhile.
@@ -102,7 +102,7 @@ export class Rotator implements ModuleInstance<LogsConfig> {
     // Building sets does no I/O and cannot fail half-way, so the swap below is all or nothing.
     const replacements = new Map<string, LogSet>();
     for (const set of diff.added) replacements.set(set.name, this.newSet(set));
-    for (const [, changed] of diff.changed) replacements.set(changed.name, this.newSet(changed, this.sets.get(changed.name)?.settled()));
+    for (const [, changed] of diff.changed) replacements.set(changed.name, this.newSet(changed, { after: this.sets.get(changed.name)?.settled() }));
     for (const removed of diff.removed) {
       this.sets.delete(removed.name);
       removeSetMetrics(this.metrics, removed.name);
@@ -139,7 +139,7 @@ export class Rotator implements ModuleInstance<LogsConfig> {
     };
   }
 
-  private newSet(config: LogsConfig[number], after?: Promise<void>): LogSet {
-    return new LogSet(config, { log: this.log, metrics: this.metrics, store: this.store, held: this.held ?? heldOpen, now: this.now, signal: this.controller.signal, after });
+  private newSet(config: LogsConfig[number], options: Pick<SetDeps, 'after' | 'removeLeftovers'> = {}): LogSet {
+    return new LogSet(config, { log: this.log, metrics: this.metrics, store: this.store, held: this.held ?? heldOpen, now: this.now, signal: this.controller.signal, ...options });
   }
 }

@@ -3,7 +3,17 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { list, makeFixture } from './setup.js';
+import { freePort } from '../../harness/ports.js';
+import { makeTempDir } from '../../harness/tmpdir.js';
+import { spawnCaretaker } from '../../helpers/spawn.js';
+import { list, makeFixture, readLog } from './setup.js';
+
+/** 120 MiB of text that level 9 takes a while over, so a test can catch the compression in progress. */
+function slowToCompress(): Buffer {
+  const block = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < block.length; i++) block[i] = 97 + ((i * 7919) % 26);
+  return Buffer.concat(Array.from({ length: 120 }, () => block));
+}
 
 test('a directory writable by others is refused (sticky bit or not), with a clear problem', async (t) => {
   const f = await makeFixture((dir) => [
@@ -112,9 +122,7 @@ test('missing files: reported unless missingOk', async (t) => {
 test('stop during a compression removes the partial .gz and keeps the rotated file; stop is idempotent', async (t) => {
   const f = await makeFixture((dir) => [{ name: 'big', paths: [join(dir, 'big.log')], rotate: { maxSize: '1GiB' }, compress: { level: 9 } }]);
   t.after(() => f.cleanup());
-  const block = Buffer.alloc(1024 * 1024);
-  for (let i = 0; i < block.length; i++) block[i] = 97 + ((i * 7919) % 26);
-  await writeFile(join(f.dir, 'big.log'), Buffer.concat(Array.from({ length: 120 }, () => block)));
+  await writeFile(join(f.dir, 'big.log'), slowToCompress());
   await f.rotator.start();
   await f.rotator.tick();
   const rotation = f.rotator.rotate('big').catch((err: unknown) => err);
@@ -125,4 +133,77 @@ test('stop during a compression removes the partial .gz and keeps the rotated fi
   assert.ok(!names.some((n) => n.endsWith('.tmp') || n.endsWith('.gz')), names.join(', '));
   assert.ok(names.some((n) => /^big\.log-\d{8}T\d{6}Z$/.test(n)), 'the rotated file is kept for the next start');
   await assert.rejects(f.rotator.rotate('big'), { status: 503 });
+});
+
+test('at start, temp files of a killed compression are removed; look-alikes that are not ours are kept', async (t) => {
+  const f = await makeFixture((dir) => [{ name: 'app', paths: [join(dir, 'app.log')], rotate: { maxSize: '1GiB' }, compress: true }]);
+  t.after(() => f.cleanup());
+  await writeFile(join(f.dir, 'app.log'), 'live\n');
+  await writeFile(join(f.dir, 'app.log-20260110T110000Z'), 'rotated, its compression was killed\n');
+  const leftover = '.app.log-20260110T110000Z.gz.0123456789ab.tmp';
+  const strangers = [
+    '.app.log-20260110T110000Z.gz.notes.tmp',
+    '.app.log.0123456789ab.tmp',
+    '.other.log-20260110T110000Z.gz.0123456789ab.tmp',
+    'app.log-20260110T110000Z.gz.0123456789ab.tmp',
+  ];
+  for (const name of [leftover, ...strangers]) await writeFile(join(f.dir, name), 'half a gzip');
+  // A directory with our naming is not a file compress.ts made either.
+  const dirLookAlike = '.app.log-20260109T110000Z.gz.abcdefabcdef.tmp';
+  await mkdir(join(f.dir, dirLookAlike));
+
+  await f.rotator.start();
+  await f.rotator.tick();
+  const names = await list(f.dir);
+  assert.ok(!names.includes(leftover), names.join(', '));
+  for (const name of [...strangers, dirLookAlike]) assert.ok(names.includes(name), `${name} was removed`);
+  assert.ok(names.includes('app.log-20260110T110000Z.gz'), 'the rotated file is compressed again');
+  assert.deepEqual(f.rotator.status().logs[0]!.problems, []);
+});
+
+test('kill -9 of the real agent during a compression: the next start removes the temp file and compresses again', async (t) => {
+  const temp = await makeTempDir('logs-kill');
+  t.after(() => temp.cleanup());
+  const dir = join(temp.path, 'logs');
+  await mkdir(dir, { mode: 0o755 });
+  const content = slowToCompress();
+  await writeFile(join(dir, 'big.log'), content);
+  const config = join(temp.path, 'caretaker.yaml');
+  await writeFile(
+    config,
+    [
+      `agent: { stateDir: ${join(temp.path, 'state')} }`,
+      `admin: { listen: "127.0.0.1:${await freePort()}" }`,
+      `metrics: { listen: "127.0.0.1:${await freePort()}", host: false }`,
+      'logs:',
+      `  - { name: big, paths: [${join(dir, 'big.log')}], rotate: { maxSize: 1MiB }, compress: { level: 9 } }`,
+    ].join('\n'),
+  );
+  const isTemp = (name: string) => /^\.big\.log-\d{8}T\d{6}Z\.gz\.[0-9a-f]{12}\.tmp$/.test(name);
+
+  const first = spawnCaretaker(['run', '--config', config]);
+  t.after(() => first.child.kill('SIGKILL'));
+  let names: string[] = [];
+  for (let i = 0; i < 4000 && !names.some(isTemp); i++) {
+    names = await list(dir);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  first.child.kill('SIGKILL');
+  await first.exited;
+  names = await list(dir);
+  assert.ok(names.some(isTemp), `no temp file while compressing: ${names.join(', ')}; ${first.stderr()}`);
+  const rotated = names.find((n) => /^big\.log-\d{8}T\d{6}Z$/.test(n));
+  assert.ok(rotated, `the rotated file is there: ${names.join(', ')}`);
+
+  const second = spawnCaretaker(['run', '--config', config]);
+  t.after(() => second.child.kill('SIGKILL'));
+  const removed = await second.waitForLine((line) => line.msg === 'leftover compression temp file removed', 30_000);
+  assert.ok(isTemp(String(removed.file).split('/').pop()!), JSON.stringify(removed));
+  await second.waitForLine((line) => line.msg === 'rotated file compressed', 120_000);
+  second.child.kill('SIGTERM');
+  assert.equal((await second.exited).code, 0);
+  names = await list(dir);
+  assert.deepEqual(names.filter((n) => n.startsWith('.')), [], names.join(', '));
+  assert.ok(names.includes(`${rotated}.gz`), names.join(', '));
+  assert.ok((await readLog(join(dir, `${rotated}.gz`))) === content.toString('utf8'), 'the compressed file holds the whole rotated log');
 });

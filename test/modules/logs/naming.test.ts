@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { dateStamp, looksRotatedOrTemp, newestFirst, nextDateName, numberedShiftPlan, parseRotated } from '../../../src/modules/logs/naming.js';
+import { basename } from 'node:path';
+import { tempPathFor } from '../../../src/agent/kit/atomic-file.js';
+import { dateStamp, isCompressionTemp, looksRotatedOrTemp, newestFirst, nextDateName, numberedShiftPlan, parseRotated } from '../../../src/modules/logs/naming.js';
 
 const at = new Date('2026-11-23T15:04:05.678Z');
 
@@ -51,4 +53,23 @@ test('numbered shifting renames the highest first and keeps the .gz suffix', () 
 test('globs never take rotated or temp files for live logs', () => {
   for (const name of ['x.log-20261123T150405Z', 'x.log.gz', 'x.log.3', '.x.log.abc.tmp']) assert.equal(looksRotatedOrTemp(name), true, name);
   for (const name of ['x.log', 'error_log', 'x.log.old']) assert.equal(looksRotatedOrTemp(name), false, name);
+});
+
+test('a compression temp file is recognised by our own naming only: of a compressed rotation of this base', () => {
+  const temp = (name: string) => basename(tempPathFor(`/var/log/${name}`));
+  assert.ok(isCompressionTemp('app.log', temp('app.log-20261123T150405Z.gz'), 'dateext'));
+  assert.ok(isCompressionTemp('app.log', temp('app.log-20261123T150405Z-2.gz'), 'dateext'));
+  assert.ok(isCompressionTemp('app.log', temp('app.log.3.gz'), 'numbered'));
+  for (const stranger of [
+    '.app.log-20261123T150405Z.gz.notes.tmp', // not 12 hex digits
+    '.app.log-20261123T150405Z.gz.0123456789AB.tmp', // upper case: not ours
+    '.app.log-20261123T150405Z.gz.0123456789ab.tmp.bak',
+    'app.log-20261123T150405Z.gz.0123456789ab.tmp', // not hidden
+    temp('app.log-20261123T150405Z'), // an uncompressed target: compress.ts never writes one
+    temp('app.log'), // the live file's name
+    temp('other.log-20261123T150405Z.gz'), // another log's rotation
+    temp('app.log.3.gz'), // numbered, while the set uses dateext
+  ]) {
+    assert.equal(isCompressionTemp('app.log', stranger, 'dateext'), false, stranger);
+  }
 });
