@@ -264,7 +264,7 @@ function quoteBytes(bytes: Buffer): string {
  * The cause of a Redis failure as a RedisError; the underlying message is kept at the front so the server's
  * own words (WRONGPASS…) and the system's (ECONNREFUSED…) stay greppable.
  */
-export function explainRedisError(err: unknown, target: Pick<RedisTarget, 'host' | 'port' | 'tls'>): RedisError {
+function explainRedisError(err: unknown, target: Pick<RedisTarget, 'host' | 'port' | 'tls'>): RedisError {
   if (err instanceof RedisError) return err;
   const where = redisAddress(target);
   if (!(err instanceof Error)) return new RedisError('reply', String(err));
