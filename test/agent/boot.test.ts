@@ -29,7 +29,12 @@ test('a stateDir that cannot be created fails the start with exit 1 naming it, n
       `probes:\n  - { name: api, type: tcp, address: "127.0.0.1:${admin}", interval: 1h }\n`,
   );
   const agent = spawnCaretaker(['run', '--config', config]);
-  const { code } = await agent.exited;
+  let timer: NodeJS.Timeout | undefined;
+  const exit = await Promise.race([agent.exited, new Promise<undefined>((resolve) => (timer = setTimeout(resolve, 30_000)))]);
+  clearTimeout(timer);
+  if (!exit) agent.child.kill('SIGTERM');
+  assert.ok(exit, `still running after 30 s; it said: ${agent.lines.map((line) => line.msg).join(', ')}`);
+  const { code } = exit;
   assert.equal(code, 1, agent.stderr());
   assert.match(agent.stderr(), new RegExp(`cannot start: cannot create agent\\.stateDir ${blocker}/state: ENOTDIR`));
   assert.ok(!agent.lines.some((line) => line.msg === 'agent ready'), 'said ready');

@@ -8,30 +8,10 @@ import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../src/agent/config/load.js';
 import { modules } from '../../src/modules/index.js';
 import { makeTempDir, type TempDir } from '../harness/tmpdir.js';
+import { schemaPaths } from './schema-paths.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const example = await readFile(join(root, 'examples', 'full.yaml'), 'utf8');
-const schema = JSON.parse(await readFile(join(root, 'docs', 'caretaker.schema.json'), 'utf8')) as JsonSchema;
-
-interface JsonSchema {
-  properties?: Record<string, JsonSchema>;
-  items?: JsonSchema;
-  anyOf?: JsonSchema[];
-  oneOf?: JsonSchema[];
-  allOf?: JsonSchema[];
-}
-
-/** Every key path the schema allows (`probes[].tls.ca`), over all variants of a union. */
-function schemaPaths(node: JsonSchema, prefix: string, into: Set<string>): Set<string> {
-  for (const variant of [...(node.anyOf ?? []), ...(node.oneOf ?? []), ...(node.allOf ?? [])]) schemaPaths(variant, prefix, into);
-  for (const [key, child] of Object.entries(node.properties ?? {})) {
-    const path = prefix ? `${prefix}.${key}` : key;
-    into.add(path);
-    schemaPaths(child, path, into);
-  }
-  if (node.items) schemaPaths(node.items, `${prefix}[]`, into);
-  return into;
-}
 
 /** Every key path a parsed YAML document sets. */
 function documentPaths(value: unknown, prefix: string, into: Set<string>): Set<string> {
@@ -62,9 +42,9 @@ before(async () => {
 });
 after(() => dir.cleanup());
 
-test('examples/full.yaml sets every key of the schema (or shows it commented out where it needs a secret or a file)', () => {
+test('examples/full.yaml sets every key of the schema (or shows it commented out where it needs a secret or a file)', async () => {
   const present = documentPaths(parseYaml(uncommented(example).text), '', new Set());
-  const missing = [...schemaPaths(schema, '', new Set())].filter((path) => !present.has(path));
+  const missing = [...(await schemaPaths())].filter((path) => !present.has(path));
   assert.deepEqual(missing, [], 'keys of docs/caretaker.schema.json absent from examples/full.yaml');
 });
 
