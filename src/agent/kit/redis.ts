@@ -293,7 +293,8 @@ function explainRedisError(err: unknown, target: Pick<RedisTarget, 'host' | 'por
     return new RedisError('timeout', `${err.message} (${what} with ${where} in time: a filtered port, a host that is down, or a hung server)`, code);
   }
   if (/command timed out/i.test(err.message)) return new RedisError('timeout', `${err.message} (${where} did not answer in time)`, code);
-  if (isClosedMessage(err)) return new RedisError('refused', `${err.message} (${where} closed the connection)`, code);
+  // ioredis' own words here ("Connection is closed.", "Stream isn't writeable…") say nothing a person can use.
+  if (isClosedMessage(err)) return new RedisError('refused', `${where} closed the connection`, code);
   return new RedisError('reply', err.message, code);
 }
 
