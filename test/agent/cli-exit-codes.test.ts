@@ -38,7 +38,7 @@ describe('a module without a section: every command exits 78 (EX_CONFIG) and say
   });
 });
 
-describe('a certificate never issued because its first order failed', () => {
+describe('examples/full.yaml, with a CA and servers that do not answer', () => {
   let dir: TempDir;
   let t: TestAgent;
   before(async () => {
@@ -51,7 +51,15 @@ describe('a certificate never issued because its first order failed', () => {
     await dir.cleanup();
   });
 
-  test('caretaker certs and caretaker status exit 1', async () => {
+  test('an unknown name exits 64 (usage) from every command', async () => {
+    for (const args of [['probes', 'nosuch'], ['certs', 'renew', 'nosuch'], ['backups', 'list', 'nosuch'], ['backups', 'run', 'nosuch'], ['logs', 'rotate', 'nosuch']]) {
+      const result = await cli([...args, '--url', t.agent.adminAddress!]);
+      assert.equal(result.code, EXIT.usage, `${args.join(' ')}: ${result.err}`);
+      assert.match(result.err, /nosuch/);
+    }
+  });
+
+  test('a certificate never issued because its first order failed: caretaker certs and caretaker status exit 1', async () => {
     const url = t.agent.adminAddress!;
     const deadline = Date.now() + 30_000;
     let certs: CertificateView[] = [];

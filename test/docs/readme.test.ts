@@ -82,9 +82,11 @@ describe('exit codes', () => {
     }
     assert.equal(probes.code, EXIT.failure, probes.out);
 
-    assert.match(documented.get(EXIT.usage)!, /a missing argument, an unknown backup job or log set/);
+    assert.match(documented.get(EXIT.usage)!, /a missing argument, a name that is not configured \(probe, certificate, backup job, log set\)/);
     assert.equal((await cli(['backups', 'run', ...url])).code, EXIT.usage);
-    assert.equal((await cli(['logs', 'rotate', 'nosuch', ...url])).code, EXIT.usage);
+    for (const args of [['probes', 'nosuch'], ['certs', 'renew', 'nosuch'], ['backups', 'list', 'nosuch'], ['logs', 'rotate', 'nosuch']]) {
+      assert.equal((await cli([...args, ...url])).code, EXIT.usage, args.join(' '));
+    }
     assert.equal((await cli(['frobnicate'])).code, EXIT.usage);
 
     assert.match(documented.get(EXIT.unavailable)!, /not running or not reachable/);

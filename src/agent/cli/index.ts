@@ -203,6 +203,8 @@ function reportError(err: unknown, io: CliIo, json: boolean): number {
     if (json) io.out(JSON.stringify(err.body ?? { error: err.error, message: err.message }));
     io.err(`caretaker: ${err.message}`);
     if (isNotConfigured(err)) return EXIT.config;
+    // An unknown probe, certificate, job or set is the caller's argument, as the modules' own commands say.
+    if (err.status === 404) return EXIT.usage;
     const issues = (err.body as { issues?: ConfigIssue[] } | undefined)?.issues;
     for (const issue of Array.isArray(issues) ? issues : []) io.err(`  ${formatIssue(issue)}`);
     // `systemctl reload` runs `caretaker reload`: a refused file must fail the reload the way check-config does.
