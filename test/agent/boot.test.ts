@@ -30,7 +30,7 @@ test('a stateDir that cannot be created fails the start with exit 1 naming it, n
   );
   const agent = spawnCaretaker(['run', '--config', config]);
   let timer: NodeJS.Timeout | undefined;
-  const exit = await Promise.race([agent.exited, new Promise<undefined>((resolve) => (timer = setTimeout(resolve, 30_000)))]);
+  const exit = await Promise.race([agent.exited, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 30_000)))]);
   clearTimeout(timer);
   if (!exit) agent.child.kill('SIGTERM');
   assert.ok(exit, `still running after 30 s; it said: ${agent.lines.map((line) => line.msg).join(', ')}`);

@@ -9,6 +9,8 @@ import { EXIT } from '../../src/agent/kit/cli.js';
 import { ConfigError } from '../../src/agent/kit/errors.js';
 import { modules } from '../../src/modules/index.js';
 import { makeTempDir, type TempDir } from '../harness/tmpdir.js';
+import { startTestAgent } from '../helpers/agent.js';
+import { widgets } from '../helpers/widgets-module.js';
 
 let tmp: TempDir;
 let config: string;
@@ -83,4 +85,23 @@ test('backups verify and restore load the section with the same credentials (the
   const without = await cli(['backups', 'verify', 'etc', 'no-such-backup.tar.gz', '--config', config, '--credentials-dir', join(tmp.path, 'empty')]);
   assert.equal(without.code, EXIT.config);
   assert.match(without.err, /admin\.token: cannot read credential admin-token/);
+});
+
+test('reload from a root shell finds a ${credential:} admin token with --credentials-dir', async () => {
+  const dir = join(tmp.path, 'for-reload');
+  await mkdir(dir);
+  await writeFile(join(dir, 'admin-token'), 'a-token-of-enough-length');
+  const previous = process.env.CREDENTIALS_DIRECTORY;
+  process.env.CREDENTIALS_DIRECTORY = dir;
+  // The in-process daemon reads its credentials where systemd would put them, for boot and for reload.
+  const t = await startTestAgent((state) => `agent: { stateDir: ${state}/state }\nadmin: { listen: "127.0.0.1:0", token: "\${credential:admin-token}" }\nmetrics: { listen: "127.0.0.1:0", host: false }\n`, [widgets]);
+  try {
+    const args = ['reload', '--url', t.agent.adminAddress!, '--config', t.configPath];
+    assert.equal((await cli([...args, '--credentials-dir', dir])).code, EXIT.ok);
+    assert.equal((await cli([...args, '--credentials-dir', tmp.path])).code, EXIT.failure, 'no token, refused');
+  } finally {
+    await t.close();
+    if (previous === undefined) delete process.env.CREDENTIALS_DIRECTORY;
+    else process.env.CREDENTIALS_DIRECTORY = previous;
+  }
 });

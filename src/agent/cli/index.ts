@@ -43,7 +43,7 @@ async function adminEndpoint(parsed: ParsedArgs, io: CliIo): Promise<{ address: 
     try {
       const doc = parseYaml(await readFile(configPathFrom(parsed.flags, io.env), 'utf8')) as { admin?: { listen?: unknown; token?: unknown } } | null;
       if (listen === undefined && typeof doc?.admin?.listen === 'string') listen = doc.admin.listen;
-      if (token === undefined && typeof doc?.admin?.token === 'string') token = await expandToken(doc.admin.token, io.env);
+      if (token === undefined && typeof doc?.admin?.token === 'string') token = await expandToken(doc.admin.token, configEnvironment(parsed, io));
     } catch {
       // No readable config: the defaults below are what the daemon uses too.
     }
@@ -56,11 +56,12 @@ async function adminEndpoint(parsed: ParsedArgs, io: CliIo): Promise<{ address: 
 
 /**
  * A `${credential:}` token resolves where systemd put it: `caretaker reload` runs as the unit's
- * ExecReload= with the unit's credentials. A reference the CLI cannot resolve leaves it without a token.
+ * ExecReload= with the unit's credentials, `sudo caretaker reload` reads the credential store.
+ * A reference the CLI cannot resolve leaves it without a token.
  */
-async function expandToken(text: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+async function expandToken(text: string, environment: ExpandEnvironment): Promise<string | undefined> {
   if (!text.includes('${')) return text;
-  const expanded = await expandReferences(text, { env, credentialsDirectory: env.CREDENTIALS_DIRECTORY });
+  const expanded = await expandReferences(text, environment);
   return expanded.issues.length === 0 && typeof expanded.value === 'string' ? expanded.value : undefined;
 }
 

@@ -1,5 +1,4 @@
 import type { ProbeConfig } from './config.js';
-import { LATE_LOOP_ALLOWANCE } from './deadline.js';
 import type { Checker, Kind } from './kind.js';
 import { createHttpChecker, httpTarget, type HttpProbeConfig } from './kinds/http.js';
 import { createPostgresChecker, postgresTarget, type PostgresProbeConfig } from './kinds/postgres.js';
@@ -32,9 +31,7 @@ function implementationOf(config: ProbeConfig): KindImplementation<ProbeConfig> 
 }
 
 export function createChecker(config: ProbeConfig): Checker {
-  // A kind's own connect and command timers are only a backstop: the probe's deadline (deadline.ts) decides
-  // when a check has run out of time, and it may allow a check whose agent was late more than `timeout`.
-  return implementationOf(config).create({ ...config, timeout: config.timeout * LATE_LOOP_ALLOWANCE });
+  return implementationOf(config).create(config);
 }
 
 export function describeTarget(config: ProbeConfig): string {

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { watchLoopDelay, type LoopDelayWindow } from '../../agent/kit/loop-delay.js';
 
 /** However late the agent's loop runs, a check never gets more than this many times its timeout of wall time. */
-export const LATE_LOOP_ALLOWANCE = 2;
+const LATE_LOOP_ALLOWANCE = 2;
 
 /**
  * One check's deadline, counted in time the agent could have listened: the wall time since the check began
@@ -43,11 +43,21 @@ export class CheckDeadline {
     this.loop.close();
   }
 
-  /** What a check that ran out of time says, naming the agent's own lateness when there was some. */
-  expiredMessage(): string {
+  /**
+   * Whether a timeout so far is the agent's doing: its loop was late by a tenth of the timeout or more, and
+   * without that delay the check would still be within its timeout. (A hung server seen by an idle agent is not.)
+   */
+  agentCaused(): boolean {
+    const late = this.lateMs();
+    const elapsed = (this.endedAt ?? performance.now()) - this.started;
+    return late >= this.timeoutMs / 10 && elapsed - late < this.timeoutMs;
+  }
+
+  /** A timeout's message, with the agent's own delay named when there was some (it was then not the only cause). */
+  explain(message: string): string {
     const late = Math.round(this.lateMs());
-    if (late === 0) return `no answer within ${this.timeoutMs} ms`;
+    if (late === 0) return message;
     const elapsed = Math.round((this.endedAt ?? performance.now()) - this.started);
-    return `no answer within ${this.timeoutMs} ms (${elapsed} ms elapsed, of which the agent's own event loop was ${late} ms late)`;
+    return `${message} (${elapsed} ms elapsed, of which the agent's own event loop was ${late} ms late)`;
   }
 }

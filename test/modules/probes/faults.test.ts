@@ -31,7 +31,10 @@ describe('a server that accepts and never answers', () => {
       const view = await checkOnce({ ...item(), timeout: `${HANG_TIMEOUT_MS}ms` });
       assert.equal(view.last?.reason, 'timeout', JSON.stringify(view.last));
       assert.ok(view.last!.latencyMs >= HANG_TIMEOUT_MS - 1, `took ${view.last!.latencyMs} ms`);
-      assert.ok(view.last!.latencyMs <= HANG_TIMEOUT_MS * 1.1, `took ${view.last!.latencyMs} ms, more than timeout + 10%`);
+      // Time the test machine kept the loop from running is not counted against the server (deadline.ts).
+      const ownMs = view.last!.latencyMs - view.last!.loopLateMs;
+      assert.ok(ownMs <= HANG_TIMEOUT_MS * 1.1, `took ${view.last!.latencyMs} ms (${view.last!.loopLateMs} ms of it the loop was late), more than timeout + 10%`);
+      assert.ok(view.last!.latencyMs <= HANG_TIMEOUT_MS * 2.1, `took ${view.last!.latencyMs} ms, more than twice the timeout`);
       assert.ok(await eventually(() => silent.connections() === 0), `${silent.connections()} connections left open`);
     });
   }
