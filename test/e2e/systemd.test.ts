@@ -280,9 +280,22 @@ describe('caretaker under systemd (nspawn)', { timeout: 15 * 60_000 }, () => {
     await ct.waitFor('the kept config in use', async () => ((await ct.ok(adminGet('/probes'))).includes('e2e-reload') ? true : undefined), 15_000);
   });
 
-  test('--purge removes config, state and backups but keeps /etc/letsencrypt', async () => {
-    await ct.ok(`cd ${unpacked} && ./install.sh --purge`, 60_000);
+  test('--purge asks first (a terminal must answer yes; without one it needs --yes), then removes config, state and backups but keeps /etc/letsencrypt', async () => {
+    assert.match(await ct.ok(`cd ${unpacked} && ./install.sh --purge --dry-run`), /would: rm -rf \/var\/backups\/caretaker/);
+    const scripted = await ct.sh(`cd ${unpacked} && ./install.sh --purge`);
+    assert.equal(scripted.code, 1);
+    assert.match(scripted.stderr, /--purge deletes \/etc\/caretaker \/var\/lib\/caretaker \/var\/backups\/caretaker \(the config, the state and every backup\); nothing changed\. Run it on a terminal to confirm, or add --yes/);
+    // script(1) gives install.sh a terminal; the answer comes through it.
+    const declined = await ct.sh(`cd ${unpacked} && printf 'no\\n' | script -qec './install.sh --purge' /dev/null`);
+    assert.equal(declined.code, 1);
+    assert.match(declined.stdout, /Type yes to go on: [\s\S]*not confirmed: nothing changed/);
+    assert.equal(await ct.ok(`cat /var/backups/caretaker/e2e/marker && test -f ${CONFIG} && echo kept`), 'keep\nkept');
+
+    await ct.ok(`cd ${unpacked} && printf 'yes\\n' | script -qec './install.sh --purge' /dev/null`, 60_000);
     assert.equal(await ct.ok('ls -d /opt/caretaker /etc/caretaker /var/lib/caretaker /var/backups/caretaker 2>/dev/null | wc -l'), '0');
     assert.equal(await ct.ok('ls -d /etc/letsencrypt/renewal'), '/etc/letsencrypt/renewal');
+    await ct.ok('mkdir -p /var/backups/caretaker/e2e && echo left > /var/backups/caretaker/e2e/marker');
+    assert.match(await ct.ok(`cd ${unpacked} && ./install.sh --purge --yes`), /purged config, state and backups; kept \/etc\/letsencrypt/);
+    assert.equal(await ct.ok('ls -d /var/backups/caretaker 2>/dev/null | wc -l'), '0');
   });
 });
