@@ -4,6 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { LISTENER_LIMITS, limitConnections, serverOptions } from '../agent/kit/http-limits.js';
 import { formatListen, isLoopback, type ListenAddress } from '../agent/kit/schema.js';
 import { createBasicAuth } from './basic-auth.js';
 import { acceptsGzip, CONTENT_TYPES, negotiate } from './exposition.js';
@@ -24,6 +25,8 @@ export interface MetricsServerOptions {
 
 // A renewed certificate is picked up by the next connection after at most this long.
 const CERT_RECHECK_MS = 10_000;
+// Prometheus keeps one connection per target between scrapes (intervals up to a minute).
+const LIMITS = { ...LISTENER_LIMITS, keepAliveTimeoutMs: 65_000 };
 
 type Authorize = (authorization: string | undefined) => Promise<boolean>;
 
@@ -78,7 +81,7 @@ function clientCertPolicy(tls: TlsFiles): { requestCert: boolean; rejectUnauthor
 async function createTlsServer(tls: TlsFiles, listener: (request: IncomingMessage, response: ServerResponse) => void, log: Logger): Promise<Server> {
   const policy = clientCertPolicy(tls);
   const material = await readTlsMaterial(tls);
-  const server = createHttpsServer({ ...material, minVersion: tls.minVersion, ...(tls.maxVersion ? { maxVersion: tls.maxVersion } : {}), requestCert: policy.requestCert, rejectUnauthorized: policy.rejectUnauthorized }, listener);
+  const server = createHttpsServer({ ...serverOptions(LIMITS), handshakeTimeout: LIMITS.headersTimeoutMs, ...material, minVersion: tls.minVersion, ...(tls.maxVersion ? { maxVersion: tls.maxVersion } : {}), requestCert: policy.requestCert, rejectUnauthorized: policy.rejectUnauthorized }, listener);
   server.on('secureConnection', (socket: TLSSocket) => {
     if (!policy.accept(socket)) socket.destroy();
   });
@@ -119,8 +122,8 @@ export async function startMetricsServer(registry: Registry, address: ListenAddr
     ? await createTlsServer(webConfig.tls, listener, log).catch((err: unknown) => {
         throw new Error(`metrics.webConfig ${webConfig.file}: ${(err as Error).message}`, { cause: err });
       })
-    : createHttpServer(listener);
-  server.keepAliveTimeout = 65_000;
+    : createHttpServer(serverOptions(LIMITS), listener);
+  limitConnections(server, LIMITS, log);
   if (address.kind === 'unix') await unlink(address.path).catch(() => undefined);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

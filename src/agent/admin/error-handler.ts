@@ -1,5 +1,8 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { CaretakerError, ConfigError, describeError } from '../kit/errors.js';
+import type { ListenerLimits } from '../kit/http-limits.js';
 
 interface ErrorBody {
   error: string;
@@ -22,6 +25,10 @@ function fastifyCode(err: FastifyError): string {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return 'invalid_json';
+    case 'FST_ERR_BAD_URL':
+      return 'bad_url';
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return 'uri_too_long';
     default:
       return 'bad_request';
   }
@@ -47,6 +54,31 @@ export function errorHandler(err: unknown, request: FastifyRequest, reply: Fasti
     request.log.error({ err: describeError(err), url: request.url, method: request.method }, 'admin request failed');
   }
   return reply.status(status).type('application/json').send(body);
+}
+
+/**
+ * What node's HTTP parser refuses before fastify sees a request (fastify's default answers
+ * `{"error":"Bad Request","statusCode":400}`), in the same shape as every other error.
+ */
+export function clientErrorHandler(limits: ListenerLimits) {
+  return (err: NodeJS.ErrnoException, socket: Socket): void => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    let status = 400;
+    let body: ErrorBody = { error: 'bad_request', message: `malformed HTTP request (${err.code ?? err.message})` };
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      status = 408;
+      body = { error: 'request_timeout', message: `the request did not arrive in full within ${limits.requestTimeoutMs / 1000} s` };
+    } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+      status = 431;
+      body = { error: 'headers_too_large', message: `the request line and headers exceed ${limits.maxHeaderBytes / 1024} KiB` };
+    }
+    const text = JSON.stringify(body);
+    // Nothing of an answer has gone out yet, or the status line would land in the middle of one.
+    if (socket.writable && socket.bytesWritten === 0) {
+      socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+    }
+    socket.destroy();
+  };
 }
 
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -5,9 +5,11 @@ import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
 import type { Agent } from '../agent.js';
 import { CaretakerError } from '../kit/errors.js';
+import { LISTENER_LIMITS, limitConnections, serverOptions } from '../kit/http-limits.js';
 import { formatListen } from '../kit/schema.js';
 import type { ModuleSlot } from '../module-slot.js';
-import { errorHandler, notFoundHandler } from './error-handler.js';
+import { clientErrorHandler, errorHandler, notFoundHandler } from './error-handler.js';
+import { checkBrowserRequest, ownHostNames, SAFE_METHODS } from './guard.js';
 import { agentRoutes } from './routes.js';
 
 export interface AdminServer {
@@ -15,8 +17,6 @@ export interface AdminServer {
   readonly address: string;
   close(): Promise<void>;
 }
-
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 function tokenMatches(header: string | undefined, token: string): boolean {
   const presented = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1] ?? '';
@@ -26,8 +26,7 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 }
 
 /** Mutations need the token when one is set; with remote access allowed, every route does. */
-function authorize(agent: Agent, request: FastifyRequest): void {
-  const { token, allowRemote } = agent.current.admin;
+function authorize({ token, allowRemote }: Agent['current']['admin'], request: FastifyRequest): void {
   if (!token) return;
   if (SAFE_METHODS.has(request.method) && !allowRemote) return;
   if (!tokenMatches(request.headers.authorization, token)) {
@@ -35,12 +34,24 @@ function authorize(agent: Agent, request: FastifyRequest): void {
   }
 }
 
-/** The admin app with every route mounted; module routes find the instance running now on each request. */
+/**
+ * The admin app with every route mounted; module routes find the instance running now on each request.
+ * Host names are those of the address bound at start: a new `admin.listen` needs a restart anyway.
+ */
 export async function buildAdminApp(agent: Agent, slots: readonly ModuleSlot[], log: Logger): Promise<FastifyInstance> {
+  const limits = LISTENER_LIMITS;
+  const names = ownHostNames(agent.current.admin.listen);
   const app: FastifyInstance = Fastify({
     // fastify logs every request and its own listening at info; only problems belong in the agent's log.
     loggerInstance: log.child({}, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
+    http: serverOptions(limits),
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    clientErrorHandler: clientErrorHandler(limits),
+    // A bad percent-encoding or an overlong path segment, which fastify answers before any handler.
+    frameworkErrors: errorHandler,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
     // An unknown field in a request body is the caller's mistake: refuse it rather than drop it silently.
@@ -48,7 +59,11 @@ export async function buildAdminApp(agent: Agent, slots: readonly ModuleSlot[], 
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
-  app.addHook('onRequest', async (request) => authorize(agent, request));
+  app.addHook('onRequest', async (request) => {
+    const settings = agent.current.admin;
+    checkBrowserRequest(request, names, settings.allowRemote && settings.token !== undefined);
+    authorize(settings, request);
+  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -71,6 +86,7 @@ export async function buildAdminApp(agent: Agent, slots: readonly ModuleSlot[], 
     });
   }
   await app.ready();
+  limitConnections(app.server, limits, log);
   return app;
 }
 
