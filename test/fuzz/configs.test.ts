@@ -21,7 +21,8 @@ const corpus = (await readdir(corpusDir)).filter((f) => f.endsWith('.yaml')).sor
 
 /** What the corpus expands: none of these may appear in any output. */
 const SECRETS = { env: 'PgPw-S3cr3t-fuzz', credential: 'Cred-S3cr3t-fuzz-token' };
-const STACK_TRACE = /^\s+at /m;
+/** A stack frame, printed or inside a JSON string (a log line, a /reload body). */
+const STACK_TRACE = /(^|\\n)\s+at \S/m;
 
 /** The unit's NODE_OPTIONS, so the heap ceiling is the one production runs under. */
 async function unitNodeOptions(): Promise<string> {

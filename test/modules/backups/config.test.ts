@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { backupsConfigSchema } from '../../../src/modules/backups/config.js';
 
@@ -16,7 +17,8 @@ describe('backups config', () => {
     const readme = await readFile(new URL('../../../src/modules/backups/README.md', import.meta.url), 'utf8');
     const snippet = /```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
     assert.ok(snippet, 'README has a yaml block');
-    const expanded = snippet.replace(/\$\{env:[A-Z_]+\}/g, 'secret');
+    // The CA file must be readable when the config is loaded; the snippet's exists only on a real server.
+    const expanded = snippet.replace(/\$\{env:[A-Z_]+\}/g, 'secret').replace('/etc/ssl/redis-ca.pem', fileURLToPath(import.meta.url));
     const config = backupsConfigSchema.parse((parse(expanded) as { backups: unknown }).backups);
     assert.equal(config.jobs.length, 4);
     assert.equal(config.minFreeSpace, 2 * 1024 ** 3);

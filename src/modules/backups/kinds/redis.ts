@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { execFile } from '../../../agent/kit/exec.js';
 import { parseRedisUrl } from '../../../agent/kit/redis.js';
-import { duration } from '../../../agent/kit/schema.js';
+import { duration, existingPath } from '../../../agent/kit/schema.js';
 import { jobCommon } from '../job-common.js';
 import { redactUrl, type BackupKind } from './kind.js';
 import { openRedis, redisTarget, redisVersion } from './redis-connection.js';
@@ -33,7 +33,7 @@ export const redisJobSchema = z
       .meta({ description: 'replication: snapshot over the replica protocol (like redis-cli --rdb, works remotely); file: BGSAVE and copy the server\'s RDB file (same host only)' }),
     tls: z
       .strictObject({
-        ca: z.string().optional().meta({ description: 'PEM file of the CA that signed the server certificate' }),
+        ca: existingPath({ kind: 'file' }).optional().meta({ description: 'PEM file of the CA that signed the server certificate' }),
         insecure: z.boolean().default(false).meta({ description: 'skip certificate verification (test servers only)' }),
       })
       .optional(),
