@@ -16,9 +16,12 @@
 #   ./install.sh --purge [--yes]
 #                             --uninstall, and remove config, state and backups too (not
 #                             /etc/letsencrypt); asks first on a terminal, needs --yes without one
-#   ./install.sh --package [--out DIR]
+#   ./install.sh --package [--out DIR] [--with-node [--node PATH]]
 #                             in a checkout: build and write caretaker-<version>.tar.gz, the
-#                             release tarball (the bundle and its chunks, no node_modules)
+#                             release tarball (the bundle and its chunks, no node_modules); with
+#                             --with-node, caretaker-<version>-node<major>-linux-<arch>.tar.gz,
+#                             which carries the Node.js runtime too (this machine's `node`, or PATH)
+#                             for servers without Node.js
 #
 # Running it twice changes nothing the second time. The config file is created only when absent:
 # an upgrade never touches it.
@@ -35,7 +38,8 @@ readonly CERT_DIR=/etc/letsencrypt
 readonly SERVICE_USER=caretaker
 readonly UNIT_NAME=caretaker.service
 readonly UNIT=/etc/systemd/system/$UNIT_NAME
-readonly NODE_MAJOR_MIN=20
+# The oldest Node.js it runs on: Debian 12's and Ubuntu 24.04's own nodejs package (18.19, 18.20).
+readonly NODE_MIN=18.19
 # Units the daemon may reload/restart (read by the daemon at config load), and the polkit rule granting it.
 readonly ALLOWED_UNITS=$CONF_DIR/allowed-units
 readonly POLKIT_RULE=/etc/polkit-1/rules.d/50-caretaker.rules
@@ -45,9 +49,11 @@ readonly SRC
 # bundle's chunks (code loaded only when a module needs it) have content-hashed names, so they are
 # listed from the build rather than named here.
 # install.sh and the unit are installed too, so that `/opt/caretaker/install.sh --allow-unit ...` works later.
+# A self-contained release also has bin/node, listed by program_files when present.
 readonly STATIC_FILES=(dist/caretaker.mjs dist/caretaker.mjs.map systemd/notify-fd-exec docs/caretaker.schema.json docs/install.md examples/caretaker.yaml examples/full.yaml install.sh systemd/caretaker.service)
 program_files() {
   printf '%s\n' "${STATIC_FILES[@]}"
+  [[ ! -f $SRC/bin/node ]] || echo bin/node
   if [[ -d $SRC/dist/chunks ]]; then
     (cd "$SRC" && find dist/chunks -type f \( -name '*.mjs' -o -name '*.mjs.map' \) | LC_ALL=C sort)
   fi
@@ -61,6 +67,8 @@ detect=0
 out_dir=$PWD
 changes=0
 allow_units=()
+with_node=0
+node_for_package=""
 
 say() { printf '%s\n' "$*"; }
 warn() { printf 'install.sh: %s\n' "$*" >&2; }
@@ -90,6 +98,8 @@ parse_args() {
       --detect) detect=1 ;;
       --package) action=package ;;
       --out) shift; out_dir=${1:?--out needs a directory} ;;
+      --with-node) with_node=1 ;;
+      --node) shift; node_for_package=${1:?--node needs the path of a node binary} ;;
       --allow-unit) shift; allow_units+=("${1:?--allow-unit needs a unit name, e.g. nginx.service}") ;;
       -h | --help) usage; exit 0 ;;
       *) usage >&2; die "unknown option: $1" ;;
@@ -106,19 +116,49 @@ require_systemd() {
   [[ -d /run/systemd/system ]] || die "this system is not running systemd; caretaker needs it as its service manager"
 }
 
+# Exit 0 when $1 is a Node.js of at least NODE_MIN.
+node_supported() {
+  "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number); const [x, y] = process.argv[1].split(".").map(Number); process.exit(a > x || (a === x && b >= y) ? 0 : 1)' "$NODE_MIN" 2>/dev/null
+}
+
+# Where a node binary came from, for the person installing: a package, or not.
+node_origin() {
+  local package
+  package=$(dpkg -S "$1" 2>/dev/null | head -n1 | cut -d: -f1 || true)
+  if [[ -n $package ]]; then
+    printf 'package %s %s\n' "$package" "$(dpkg-query -W -f='${Version}' "$package" 2>/dev/null)"
+  else
+    printf 'not from a Debian package\n'
+  fi
+}
+
+# The Node.js the daemon and the CLI will run on: the one this release carries, else the system's.
 node_path() {
+  if [[ -f $SRC/bin/node ]]; then
+    node_supported "$SRC/bin/node" || die "the Node.js shipped in this release ($SRC/bin/node) does not run here: $("$SRC/bin/node" --version 2>&1 | head -n1)"
+    printf '%s\n' "$PREFIX/bin/node"
+    return 0
+  fi
   local node
   node=$(command -v node || true)
   if [[ -z $node ]]; then
-    die "Node.js >= $NODE_MAJOR_MIN is required and 'node' is not on PATH.
-  Debian/Ubuntu: https://github.com/nodesource/distributions (apt-get install nodejs from NodeSource 20.x or newer)
-  or the official binaries from https://nodejs.org/en/download (unpack under /usr/local)"
+    die "Node.js >= $NODE_MIN is required and 'node' is not on PATH.
+  Debian 12 / Ubuntu 24.04: apt-get install nodejs (the distribution's 18.x is enough),
+  or use the self-contained release, which carries its own Node.js (caretaker-<version>-node<N>-linux-<arch>.tar.gz)"
   fi
-  local major
-  major=$("$node" -p 'process.versions.node.split(".")[0]')
-  ((major >= NODE_MAJOR_MIN)) || die "Node.js >= $NODE_MAJOR_MIN is required, $node is $("$node" --version).
-  Upgrade it: https://github.com/nodesource/distributions or https://nodejs.org/en/download"
+  node_supported "$node" || die "Node.js >= $NODE_MIN is required, $node is $("$node" --version).
+  Debian 12 / Ubuntu 24.04: apt-get install nodejs from the distribution, or use the self-contained release"
   readlink -f "$node"
+}
+
+# One line on the Node.js chosen: path, version, origin.
+describe_node() {
+  local node=$1
+  if [[ $node == "$PREFIX/bin/node" ]]; then
+    printf '%s %s (shipped in this release)\n' "$node" "$("$SRC/bin/node" --version)"
+  else
+    printf '%s %s (%s)\n' "$node" "$("$node" --version)" "$(node_origin "$node")"
+  fi
 }
 
 require_built_source() {
@@ -242,13 +282,25 @@ EOF
 
 # ------------------------------------------------------------------------------------ install
 
+file_mode() {
+  case $1 in
+    install.sh | bin/node) echo 0755 ;;
+    *) echo 0644 ;;
+  esac
+}
+
 # Returns 0 when anything of the program changed (the running daemon must restart).
 install_program() {
   local node=$1 file unchanged=1 files
   mapfile -t files < <(program_files)
   for file in "${files[@]}"; do
-    install_file "$SRC/$file" "$PREFIX/$file" "$([[ $file == install.sh ]] && echo 0755 || echo 0644)" && unchanged=0
+    install_file "$SRC/$file" "$PREFIX/$file" "$(file_mode "$file")" && unchanged=0
   done
+  # A runtime an earlier self-contained release left, when this one uses the system's.
+  if [[ ! -f $SRC/bin/node && -e $PREFIX/bin/node ]]; then
+    change rm -f "$PREFIX/bin/node"
+    unchanged=0
+  fi
   # Chunks of the previous version that this one no longer has.
   if [[ -d $PREFIX/dist/chunks ]]; then
     while IFS= read -r file; do
@@ -417,7 +469,8 @@ cmd_install() {
   require_built_source
   local node restart=0
   node=$(node_path)
-  say "installing caretaker from $SRC (node: $node)"
+  say "installing caretaker from $SRC"
+  say "node: $(describe_node "$node")"
   install_program "$node" && restart=1
   ensure_user
   install_config
@@ -477,12 +530,29 @@ cmd_uninstall() {
 
 # ------------------------------------------------------------------------------------ package
 
+# The node binary a self-contained release carries: it must need nothing but the C and C++ runtime
+# every Debian/Ubuntu has (nodejs.org and NodeSource builds; not Debian's, which needs libnode).
+package_node() {
+  local node=${node_for_package:-$(command -v node || true)}
+  [[ -n $node ]] || die "--with-node: no node on PATH; give one with --node PATH"
+  node=$(readlink -f "$node")
+  node_supported "$node" || die "--with-node: $node is $("$node" --version), older than $NODE_MIN"
+  local foreign
+  foreign=$(ldd "$node" 2>/dev/null | awk '{print $1}' | grep -vE '^(linux-vdso\.|/lib64/ld-linux|/lib/ld-linux|ld-linux|(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s)\.)' || true)
+  [[ -z $foreign ]] || die "--with-node: $node needs libraries a server may lack ($(echo $foreign)); use an official build from nodejs.org or NodeSource (--node PATH)"
+  printf '%s\n' "$node"
+}
+
 cmd_package() {
   [[ -f $SRC/package.json && -f $SRC/scripts/build.mjs ]] || die "--package runs in a checkout (package.json, scripts/build.mjs)"
   command -v npm >/dev/null || die "--package needs npm (it runs npm run build)"
-  local version name stage
+  local version name stage node=""
   version=$(cd "$SRC" && node -p 'require("./package.json").version')
   name=caretaker-$version
+  if ((with_node)); then
+    node=$(package_node)
+    name=$name-node$("$node" -p 'process.versions.node.split(".")[0]')-linux-$("$node" -p process.arch)
+  fi
   (cd "$SRC" && npm run --silent build)
   require_built_source
   stage=$(mktemp -d)
@@ -491,8 +561,10 @@ cmd_package() {
   local file files
   mapfile -t files < <(program_files)
   for file in install.sh systemd/$UNIT_NAME package.json "${files[@]}"; do
-    install -D -m "$([[ $file == install.sh ]] && echo 0755 || echo 0644)" "$SRC/$file" "$stage/$name/$file"
+    [[ $file == bin/node ]] && continue
+    install -D -m "$(file_mode "$file")" "$SRC/$file" "$stage/$name/$file"
   done
+  [[ -z $node ]] || install -D -m 0755 "$node" "$stage/$name/bin/node"
   mkdir -p "$out_dir"
   local tarball
   tarball=$(cd "$out_dir" && pwd)/$name.tar.gz

@@ -54,7 +54,7 @@ await build({
   bundle: true,
   splitting: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node18.19',
   format: 'esm',
   sourcemap: 'linked',
   logLevel: 'warning',

@@ -19,6 +19,7 @@ import { freePort, waitForPort } from '../../test/harness/ports.js';
 import { allModulesConfig } from '../../test/metrics/all-modules.js';
 import { requirePackages } from '../require-packages.js';
 import { agentEnvironment, describeEnvironment } from '../unit-env.mjs';
+import { fileURLToPath } from 'node:url';
 
 const { values: flags } = parseArgs({
   options: {
@@ -30,7 +31,7 @@ const { values: flags } = parseArgs({
 });
 const durationS = Math.min(60, Number(flags.duration));
 const idleS = Math.min(300, Number(flags.idle));
-const ROOT = path.resolve(import.meta.dirname, '../..');
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 function build(outdir: string): string {
   execFileSync(process.execPath, ['scripts/build.mjs', outdir], { cwd: ROOT, stdio: 'pipe' });

@@ -32,6 +32,7 @@ import { usageOf, type Usage } from './proc-usage.js';
 import { everySecond, get, percentile, type Tally } from './scrape.js';
 import { HEALTH_BODY_MATCH, startTargets, type Targets } from './targets.js';
 import { agentEnvironment, describeEnvironment } from '../unit-env.mjs';
+import { fileURLToPath } from 'node:url';
 
 const { values: flags } = parseArgs({
   options: {
@@ -47,7 +48,7 @@ const durationS = Math.max(5, Math.min(600, Number(flags.duration)));
 const probeCount = Math.max(4, Math.min(200, Number(flags.probes)));
 const warmupS = Math.max(0, Math.min(60, Number(flags.warmup)));
 const agentNodeFlags = flags['agent-node-flags'].split(' ').filter(Boolean);
-const ROOT = path.resolve(import.meta.dirname, '../..');
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const KINDS = ['redis', 'postgres', 'http', 'tcp'] as const;
 type Kind = (typeof KINDS)[number];
 const kindOf = (i: number): Kind => KINDS[i % KINDS.length]!;

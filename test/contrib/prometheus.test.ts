@@ -10,8 +10,9 @@ import { startHostMetrics, type HostMetrics } from '../../src/metrics/host/index
 import { requireBinaries } from '../harness/deps.js';
 import { runCommand } from '../harness/process.js';
 import { makeTempDir } from '../harness/tmpdir.js';
+import { fileURLToPath } from 'node:url';
 
-const CONTRIB = path.resolve(import.meta.dirname, '../../contrib/prometheus');
+const CONTRIB = fileURLToPath(new URL('../../contrib/prometheus', import.meta.url));
 
 interface Rule {
   alert: string;

@@ -13,7 +13,7 @@ const issues = (input: unknown) => {
 
 describe('certificates config', () => {
   test('the README snippet parses, with defaults applied', async () => {
-    const readme = await readFile(path.join(import.meta.dirname, '../../../src/modules/certificates/README.md'), 'utf8');
+    const readme = await readFile(new URL('../../../src/modules/certificates/README.md', import.meta.url), 'utf8');
     // The hook must exist when the config is loaded; the snippet's exists only on a real server.
     const yaml = /```yaml\n([\s\S]+?)```/.exec(readme)![1]!.replace('/usr/local/bin/dns-hook', '/bin/true');
     const section = certificatesSchema.parse((parse(yaml) as { certificates: unknown }).certificates);

@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { startPebble, type PebbleServer } from '../../harness/pebble.js';
 import { makeTempDir, type TempDir } from '../../harness/tmpdir.js';
 import { createManager, liveSetMatches, pebbleConfig } from './fixtures.js';
+import { fileURLToPath } from 'node:url';
 
 const ITERATIONS = 50;
 /** A busy machine makes each process start slow; past this budget the loop stops (after MIN_ITERATIONS at least). */
@@ -37,7 +38,7 @@ interface WarmChild {
 
 /** A child that has loaded the module and waits on stdin; loading takes seconds on a busy machine, so it is done ahead. */
 function spawnWarm(args: string): WarmChild {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'renew-loop.child.ts'), args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./renew-loop.child.ts', import.meta.url)), args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = new Promise<void>((resolve, reject) => {

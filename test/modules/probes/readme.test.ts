@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { probesSectionSchema } from '../../../src/modules/probes/config.js';
 import { SERIES_KEYS } from '../../../src/modules/probes/metrics.js';
 import { REASONS } from '../../../src/modules/probes/kind.js';
+import { fileURLToPath } from 'node:url';
 
 const readme = await readFile(new URL('../../../src/modules/probes/README.md', import.meta.url), 'utf8');
 
@@ -12,7 +13,7 @@ test('the README config snippet is a valid probes section', () => {
   // The agent expands ${env:...} and friends before validation; stand in for it.
   const snippet = /```yaml\n([\s\S]*?)```/.exec(readme)![1]!.replace(/\$\{(env|file|credential):[^}]*\}/g, 'secret')
     // The CA file must exist when the config is loaded; the snippet's exists only on a real server.
-    .replaceAll('/etc/ssl/private-ca.pem', import.meta.filename);
+    .replaceAll('/etc/ssl/private-ca.pem', fileURLToPath(import.meta.url));
   const section = (parse(snippet) as { probes: unknown }).probes;
   const result = probesSectionSchema.safeParse(section);
   assert.ok(result.success, JSON.stringify(result.error?.issues));
