@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { CST, isCollection, isPair, Lexer, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { CST, isCollection, isPair, isScalar, Lexer, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../kit/errors.js';
 import type { AnyModuleSpec } from '../kit/module.js';
@@ -172,16 +172,28 @@ function checkShape(text: string, file: string): void {
   }
 }
 
-/** Block nesting the lexer does not count: walked without recursion, since the composer got this far. */
-function tooDeep(doc: Document): { range?: [number, number, number] | null } | undefined {
+/**
+ * Block nesting the lexer does not count, and duplicate keys: one walk without recursion (the composer
+ * got this far), with a set per mapping, where yaml's own uniqueKeys compares every pair of keys.
+ */
+function structureProblem(doc: Document): { node: { range?: [number, number, number] | null }; message: string } | undefined {
   const stack: Array<[unknown, number]> = [[doc.contents, 1]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
     if (!isCollection(node)) continue;
-    if (depth > MAX_DEPTH) return node;
+    if (depth > MAX_DEPTH) return { node, message: `nested more than ${MAX_DEPTH} levels deep` };
+    const keys = new Set<string>();
     for (const item of node.items) {
-      if (isPair(item)) stack.push([item.key, depth + 1], [item.value, depth + 1]);
-      else stack.push([item, depth + 1]);
+      if (!isPair(item)) {
+        stack.push([item, depth + 1]);
+        continue;
+      }
+      if (isScalar(item.key)) {
+        const key = `${typeof item.key.value}:${String(item.key.value)}`;
+        if (keys.has(key)) return { node: item.key, message: 'Map keys must be unique' };
+        keys.add(key);
+      }
+      stack.push([item.key, depth + 1], [item.value, depth + 1]);
     }
   }
   return undefined;
@@ -202,7 +214,7 @@ function firstAlias(doc: Document): { range?: [number, number, number] | null } 
 function parseYamlConfig(text: string, file: string): { doc: Document; lines: LineCounter; raw: unknown } {
   checkShape(text, file);
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: false });
   const at = (node: { range?: [number, number, number] | null } | undefined) => {
     if (!node?.range) return file;
     const { line, col } = lines.linePos(node.range[0]);
@@ -217,8 +229,8 @@ function parseYamlConfig(text: string, file: string): { doc: Document; lines: Li
       }),
     );
   }
-  const deep = tooDeep(doc);
-  if (deep) throw fileIssue(file, `invalid YAML: nested more than ${MAX_DEPTH} levels deep`, at(deep));
+  const problem = structureProblem(doc);
+  if (problem) throw fileIssue(file, `invalid YAML: ${problem.message}`, at(problem.node));
   try {
     return { doc, lines, raw: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {} };
   } catch (err) {
