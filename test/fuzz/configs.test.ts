@@ -228,6 +228,10 @@ describe('inputs too big for the repo', () => {
     assert.equal(result.code, 78, result.output);
     assert.match(result.output, /huge\.yaml is 52428\d\d\d bytes, over the limit of 1 MiB \(1048576 bytes\)/);
     assert.ok(result.ms < 5_000, `took ${result.ms} ms`);
+    // Commands that only look for the admin address and token in the file read it within the same bounds.
+    const status = await run(bundle, ['status', '--url', adminUrl, '--config', file], env);
+    assert.ok(status.code === 0 || status.code === 1, status.output);
+    assert.ok(status.ms < 5_000, `status took ${status.ms} ms`);
   });
 
   test('check-config of a FIFO exits 78 at once instead of waiting for a writer', async () => {

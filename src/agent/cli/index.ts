@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
-import { parse as parseYaml } from 'yaml';
 import { expandReferences, SYSTEMD_CREDENTIAL_STORES, type ExpandEnvironment } from '../config/expand.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, readConfigData } from '../config/load.js';
 import { ApiError, DaemonUnreachableError, EXIT, isNotConfigured, type AdminClient, type CommandContext } from '../kit/cli.js';
 import { ConfigError, describeError, formatIssue, type ConfigIssue } from '../kit/errors.js';
 import type { AnyModuleSpec } from '../kit/module.js';
@@ -41,7 +39,7 @@ async function adminEndpoint(parsed: ParsedArgs, io: CliIo): Promise<{ address: 
   let token = typeof parsed.flags.token === 'string' ? parsed.flags.token : io.env.CARETAKER_TOKEN;
   if (listen === undefined || token === undefined) {
     try {
-      const doc = parseYaml(await readFile(configPathFrom(parsed.flags, io.env), 'utf8')) as { admin?: { listen?: unknown; token?: unknown } } | null;
+      const doc = (await readConfigData(configPathFrom(parsed.flags, io.env))) as { admin?: { listen?: unknown; token?: unknown } } | null;
       if (listen === undefined && typeof doc?.admin?.listen === 'string') listen = doc.admin.listen;
       if (token === undefined && typeof doc?.admin?.token === 'string') token = await expandToken(doc.admin.token, configEnvironment(parsed, io));
     } catch {

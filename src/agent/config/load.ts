@@ -266,6 +266,11 @@ function printable(message: string): string {
   return escaped.length > MAX_MESSAGE_CHARS ? `${escaped.slice(0, MAX_MESSAGE_CHARS)}… (${escaped.length} characters)` : escaped;
 }
 
+/** The file as plain data, within the same bounds as loadConfig, neither expanded nor validated (the CLI's admin address). */
+export async function readConfigData(file: string): Promise<unknown> {
+  return parseYamlConfig(await readConfigText(file), file).raw;
+}
+
 /** Reads, expands and validates the config file; every problem is reported at once as a ConfigError. */
 export async function loadConfig(file: string, options: LoadOptions): Promise<Config> {
   const { doc, lines, raw } = parseYamlConfig(await readConfigText(file), file);
