@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConfigIssue } from '../kit/errors.js';
+import { readSmallFile, SmallFileError } from './read-small-file.js';
 
 export type PathSegment = string | number;
 
@@ -30,8 +30,16 @@ export const SYSTEMD_CREDENTIAL_STORES = ['/etc/credstore', '/run/credstore', '/
 
 const PROVIDERS = ['env', 'file', 'credential'];
 
+/** systemd's own bound on a credential (CREDENTIAL_SIZE_MAX); a secret file gets the same. */
+const MAX_SECRET_BYTES = 1024 * 1024;
+
 function readValue(path: string): Promise<string> {
-  return readFile(path, 'utf8').then((text) => text.replace(/\r?\n$/, ''));
+  return readSmallFile(path, MAX_SECRET_BYTES).then((text) => text.replace(/\r?\n$/, ''));
+}
+
+/** ENOENT for a missing file; the whole reason for one that is not a small regular file. */
+function why(err: unknown): string {
+  return err instanceof SmallFileError ? err.message : ((err as NodeJS.ErrnoException).code ?? String(err));
 }
 
 async function readCredential(name: string, environment: ExpandEnvironment): Promise<string> {
@@ -41,7 +49,7 @@ async function readCredential(name: string, environment: ExpandEnvironment): Pro
     try {
       return await readValue(join(dir, name));
     } catch (err) {
-      throw new Error(`cannot read credential ${name} from ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new Error(`cannot read credential ${name} from ${dir}: ${why(err)}`);
     }
   }
   const stores = environment.credentialStores ?? [];
@@ -56,7 +64,7 @@ async function readCredential(name: string, environment: ExpandEnvironment): Pro
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') continue;
       const fix = code === 'EACCES' ? ' (run the command as root, e.g. with sudo)' : '';
-      throw new Error(`cannot read credential ${name} at ${path}: ${code ?? String(err)}${fix}`);
+      throw new Error(`cannot read credential ${name} at ${path}: ${why(err)}${fix}`);
     }
   }
   throw new Error(
@@ -77,7 +85,7 @@ async function resolve(kind: string, arg: string, environment: ExpandEnvironment
       try {
         return await readValue(arg);
       } catch (err) {
-        throw new Error(`cannot read ${arg} (from \${file:${arg}}): ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+        throw new Error(`cannot read ${arg} (from \${file:${arg}}): ${why(err)}`);
       }
     }
     default:

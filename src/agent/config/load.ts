@@ -1,10 +1,9 @@
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { CST, isCollection, isPair, isScalar, Lexer, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../kit/errors.js';
 import type { AnyModuleSpec } from '../kit/module.js';
 import { expandReferences, type ExpandEnvironment, type ExpandResult, type PathSegment } from './expand.js';
+import { readSmallFile, SmallFileError } from './read-small-file.js';
 import { buildConfigSchema, type Config } from './schema.js';
 
 /** The largest config file read (documented in README.md): a real one is a few KiB. */
@@ -114,31 +113,11 @@ function fileIssue(file: string, message: string, location?: string): ConfigErro
 
 /** The file's text, refused before it is read whole when it is not a regular file or over the limit. */
 async function readConfigText(file: string): Promise<string> {
-  let handle;
   try {
-    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
-    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    return await readSmallFile(file, CONFIG_MAX_BYTES);
   } catch (err) {
+    if (err instanceof SmallFileError) throw fileIssue(file, `config file ${file} ${err.message}`);
     throw fileIssue(file, `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  try {
-    const info = await handle.stat();
-    if (!info.isFile()) throw fileIssue(file, `config file ${file} is not a regular file`);
-    const tooBig = (size: string) => fileIssue(file, `config file ${file} is ${size}, over the limit of 1 MiB (${CONFIG_MAX_BYTES} bytes) for a config file`);
-    if (info.size > CONFIG_MAX_BYTES) throw tooBig(`${info.size} bytes`);
-    // One byte more than the limit, so a file that grew since stat is caught without reading it all.
-    const buffer = Buffer.alloc(CONFIG_MAX_BYTES + 1);
-    let length = 0;
-    for (let n = -1; n !== 0 && length < buffer.length; length += n) {
-      n = (await handle.read(buffer, length, buffer.length - length, null)).bytesRead;
-    }
-    if (length > CONFIG_MAX_BYTES) throw tooBig('more than 1 MiB');
-    return buffer.toString('utf8', 0, length);
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    throw fileIssue(file, `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  } finally {
-    await handle.close();
   }
 }
 
