@@ -12,9 +12,9 @@ export interface RunResult {
 }
 
 /** Runs the boot helper; resolves with its exit code and output, rejects only when it outlives timeoutMs. */
-function runHostScript(args: string[], timeoutMs: number, input?: string): Promise<RunResult> {
+function runHostScript(args: string[], timeoutMs: number, input?: string, env?: NodeJS.ProcessEnv): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [HOST_SCRIPT, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('bash', [HOST_SCRIPT, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: env && { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -40,6 +40,14 @@ export async function ensureRootfs(): Promise<void> {
   if (result.code !== 0) throw new Error(`building the rootfs failed:\n${result.stderr}`);
 }
 
+export interface BootOptions {
+  /**
+   * true (the default): the host's node binary over /usr/bin/node; false: the container keeps its
+   * own, Debian 12's nodejs 18.x (or none, once a test purges it).
+   */
+  hostNode?: boolean;
+}
+
 /** A booted systemd in a throw-away nspawn container; commands run in all its namespaces. */
 export class Container {
   private stopped = false;
@@ -52,9 +60,9 @@ export class Container {
     });
   }
 
-  static async boot(name: string, nspawnArgs: string[] = []): Promise<Container> {
+  static async boot(name: string, nspawnArgs: string[] = [], { hostNode = true }: BootOptions = {}): Promise<Container> {
     const container = new Container(name);
-    const result = await runHostScript(['boot', name, ...nspawnArgs], 120_000);
+    const result = await runHostScript(['boot', name, ...nspawnArgs], 120_000, undefined, { E2E_HOST_NODE: hostNode ? '1' : '0' });
     if (result.code !== 0) {
       await container.stop();
       throw new Error(`booting ${name} failed:\n${result.stderr}`);

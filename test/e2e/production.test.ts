@@ -3,8 +3,9 @@
 // an API on :8000 with the certbot webroot, PostgreSQL and Redis with passwords, pebble as the CA and
 // Prometheus with contrib/prometheus/, then caretaker installed from the release tarball and
 // configured for all of it the way its docs say (passwords through LoadCredential=). Each test
-// names the point of issue 13 it keeps fixed. E2E_RELEASE_REF=<commit> runs it against an older
-// product (test/e2e/release.ts).
+// names the point of issue 13 it keeps fixed. The container keeps its own Node.js, Debian 12's
+// nodejs 18.x, not the host's (issue 23): the service, the CLI and the helper scripts all run on it.
+// E2E_RELEASE_REF=<commit> runs it against an older product (test/e2e/release.ts).
 import assert from 'node:assert/strict';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,6 +23,8 @@ const REDIS_PASSWORD = 'redis4e2eSecret';
 /** Files written on the host, seen in the container here (the release directory's bind mount). */
 const FILES = '/mnt/release/files';
 const LOAD_REQUESTS = 3000;
+/** Debian 12's nodejs package (18.20.4 and its security updates). */
+const DEBIAN_NODE = /^18\.20\.\d+$/;
 
 const admin = (path: string) => `http://127.0.0.1:9470${path}`;
 
@@ -155,7 +158,7 @@ describe('the production scenario: caretaker replacing certbot, cron backups, lo
     ct.waitFor(line, async () => ((await metric(line.split(' ')[0]!)).join('\n') === line ? true : undefined), 15_000);
 
   before(async () => {
-    ({ ct, release } = await bootWithRelease(`caretaker-prod-${process.pid}`));
+    ({ ct, release } = await bootWithRelease(`caretaker-prod-${process.pid}`, [], { hostNode: false }));
     const files = join(release.dir.path, 'files');
     await mkdir(files);
     await generateServerCerts(files);
@@ -188,9 +191,13 @@ describe('the production scenario: caretaker replacing certbot, cron backups, lo
     await release?.dir.cleanup();
   });
 
-  test('install.sh from the release tarball: the daemon runs', async () => {
+  test('install.sh from the release tarball: the daemon runs, on Debian 12\'s own nodejs 18 (issue 23)', async () => {
     const out = await ct.ok(`cd /root && tar -xzf /mnt/release/${release.tarball} && cd ${release.unpacked} && ./install.sh`, 120_000);
     assert.match(out, /is running as caretaker\.service/);
+    assert.match(out, /^node: \/usr\/bin\/node v18\.20\.\d+ \(package nodejs 18\.20\.\d+\S*\)$/m, out);
+    assert.equal(await ct.ok(`readlink /proc/${await mainPid()}/exe`), '/usr/bin/node');
+    assert.match((await json<{ node: string }>(admin('/status'))).node, DEBIAN_NODE);
+    assert.match(await ct.ok('caretaker version'), /^caretaker \S+ \(node 18\.20\.\d+\)$/);
   });
 
   test('the pile it replaces runs: nginx as www-data with the certbot webroot, an API, pebble, PostgreSQL and Redis with passwords', async () => {

@@ -11,23 +11,27 @@
 #   systemd-host.sh exec NAME CMD..      run CMD in all the container's namespaces, clean env
 #   systemd-host.sh stop NAME            power off (SIGKILL after a timeout) and remove leftovers
 #
-# The host's node binary is bind-mounted read-only at /usr/bin/node; it needs only libc/libstdc++
-# from the rootfs, so the rootfs carries no Debian nodejs.
+# The rootfs carries Debian 12's own nodejs (18.x). By default boot bind-mounts the host's node
+# binary read-only over /usr/bin/node (it needs only libc/libstdc++ from the rootfs);
+# E2E_HOST_NODE=0 boots with Debian's node instead.
 #
 # Environment: E2E_ROOTFS (default /var/tmp/caretaker-e2e-rootfs), E2E_STATE (default
-# /run/caretaker-e2e), E2E_MIRROR (default: the host's first apt mirror), E2E_BOOT_TIMEOUT (s, 60).
+# /run/caretaker-e2e), E2E_MIRROR (default: the host's first apt mirror), E2E_BOOT_TIMEOUT (s, 60),
+# E2E_HOST_NODE (1: the host's node at /usr/bin/node; 0: the rootfs's own).
 set -euo pipefail
 
 ROOTFS=${E2E_ROOTFS:-/var/tmp/caretaker-e2e-rootfs}
 STATE=${E2E_STATE:-/run/caretaker-e2e}
 BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-60}
 # Bump when PACKAGES or the rootfs tweaks change: a stale cache is rebuilt, never reused.
-ROOTFS_VERSION=2
+ROOTFS_VERSION=3
 PACKAGES=systemd,systemd-sysv,dbus,libnss-systemd,procps,iproute2
 # What test/e2e/production.test.ts runs beside caretaker, as Debian packages them. polkitd answers
 # systemctl's authorization questions for the caretaker user (it needs a logind: libpam-systemd); curl
 # is the health script.
 PACKAGES+=,nginx,postgresql,redis-server,pebble,prometheus,polkitd,libpam-systemd,curl
+# Debian 12's Node.js 18, the oldest caretaker supports: what a server with the distribution's node runs.
+PACKAGES+=,nodejs
 # Installed, not started at boot: a test starts the ones it uses, so a boot stays short and quiet.
 BOOT_DISABLED=(nginx postgresql redis-server prometheus)
 CGROUP_ROOTS=(/sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup)
@@ -123,6 +127,12 @@ cmd_boot() {
   # --register=no --keep-unit: there is no machined or system bus on the host.
   # --volatile=overlay: writes go to a tmpfs, the cached rootfs stays pristine.
   # --private-network: the container sees only its own loopback.
+  local node_args=(--bind-ro=/usr/bin/node)
+  case ${E2E_HOST_NODE:-1} in
+    1) ;;
+    0) node_args=() ;;
+    *) die "E2E_HOST_NODE must be 1 (the host's node) or 0 (the rootfs's own), not '$E2E_HOST_NODE'" ;;
+  esac
   (
     for root in "${CGROUP_ROOTS[@]}"; do
       [[ -d $root/$cgroup ]] && echo "$BASHPID" >"$root/$cgroup/cgroup.procs"
@@ -130,7 +140,7 @@ cmd_boot() {
     exec setsid systemd-nspawn --quiet --boot --directory="$ROOTFS" \
       --machine="$name" --hostname="$name" --register=no --keep-unit \
       --volatile=overlay --private-network --console=pipe \
-      --bind-ro=/usr/bin/node "$@" </dev/null >"$dir/console.log" 2>&1
+      "${node_args[@]}" "$@" </dev/null >"$dir/console.log" 2>&1
   ) &
   local nspawn=$!
   echo "$nspawn" >"$dir/nspawn.pid"
@@ -186,5 +196,5 @@ case "${1:-}" in
   boot) shift; cmd_boot "$@" ;;
   exec) shift; name=${1:?usage: exec NAME CMD..}; shift; ct_exec "$name" "$@" ;;
   stop) shift; cmd_stop "$@" ;;
-  *) sed -n '2,18p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,20p' "$0" >&2; exit 2 ;;
 esac
