@@ -1,0 +1,84 @@
+// The tests that need no servers of the host, run again under Debian 12's own Node.js 18 (the `nodejs`
+// package in the e2e rootfs), so the floor in package.json and install.sh is one we run, not one we claim.
+// The rootfs runs as a throw-away nspawn container (no boot, no network of its own) with this checkout
+// bound at the same path.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile, readdir } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ensureRootfs } from '../e2e/container.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const ROOTFS = process.env.E2E_ROOTFS ?? '/var/tmp/caretaker-e2e-rootfs';
+
+/**
+ * Files that start servers or tools of the host (redis, postgres, pebble, nginx, promtool, wrk, node_exporter,
+ * openssl, python3, the systemd container) are covered by the e2e under Node 18 instead, and files that
+ * measure latency (`run-alone`) would measure the machine; everything else runs here.
+ */
+const NEEDS_HOST = /harness\/(redis|postgres|pebble|nginx|redis-sentinel|acme-proxy|https|certs|deps)\.js|\bpromtool\b|\bwrk\b|node_exporter|prometheus|'openssl'|python3|\.\.\/e2e\/|^\/\/ caretaker-test: run-alone/m;
+
+async function testFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await testFiles(path)));
+    else if (entry.name.endsWith('.test.ts')) out.push(path);
+  }
+  return out;
+}
+
+/** Runs a command under the rootfs's Node.js; resolves with its exit code and output. */
+function inRootfs(command: string[], timeoutMs: number): Promise<{ code: number; output: string; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'systemd-nspawn',
+      ['--quiet', '--register=no', '--keep-unit', '--console=pipe', `--directory=${ROOTFS}`, '--volatile=overlay', `--bind=${root}`, '--bind-ro=/etc/hosts', `--chdir=${root}`, '--', ...command],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SYSTEMD_LOG_LEVEL: 'err' } },
+    );
+    let output = '';
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command.join(' ')} under Node 18 still running after ${timeoutMs} ms\n${output.slice(-4000)}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, output, stdout });
+    });
+  });
+}
+
+before(async () => ensureRootfs(), { timeout: 35 * 60_000 });
+
+test('the rootfs Node.js is Debian 12’s 18.x, the floor package.json declares', async () => {
+  const { code, output, stdout } = await inRootfs(['node', '-p', 'process.versions.node'], 60_000);
+  assert.equal(code, 0, output);
+  assert.match(stdout.trim(), /^18\.(19|[2-9]\d)\.\d+$/);
+  const engines = (JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+  assert.equal(engines, '>=18.19');
+});
+
+test('every test that needs no host server passes under Node 18', { timeout: 15 * 60_000 }, async () => {
+  const files: string[] = [];
+  for (const file of (await testFiles(join(root, 'test'))).sort()) {
+    // static.test.ts runs the developer tools over the tree (dependency-cruiser needs Node 20's util.styleText):
+    // the suite itself needs Node 20, the product does not.
+    if (file.includes('/test/node18/') || file.includes('/test/e2e/') || file.endsWith('/test/static.test.ts')) continue;
+    if (!NEEDS_HOST.test(await readFile(file, 'utf8'))) files.push(relative(root, file));
+  }
+  assert.ok(files.length >= 40, `only ${files.length} files selected`);
+  // Node 18's runner has no --test-concurrency or --test-timeout; it runs one file at a time on two cores.
+  const { code, output } = await inRootfs(['node', '--import', 'tsx', '--test', '--test-reporter=tap', ...files], 14 * 60_000);
+  const failed = output.split('\n').filter((line) => /^not ok /.test(line));
+  assert.equal(code, 0, `under Node 18: ${failed.join('; ')}\n${output.slice(-6000)}`);
+  assert.match(output, /^# fail 0$/m);
+});
