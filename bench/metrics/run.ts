@@ -1,8 +1,9 @@
 // /metrics of the agent against node_exporter, measured in the same run on the same machine:
 // wrk latency (p50/p99) and requests/s, then the agent's idle CPU and RSS.
-// Usage: node --import tsx bench/metrics/run.ts [--config caretaker.yaml] [--duration 10] [--idle 60] [--env NAME=VALUE ...]
+// Usage: node --import tsx bench/metrics/run.ts [--config caretaker.yaml] [--duration 10] [--idle 60] [--env NAME=VALUE ...] [--node PATH]
 //   --config   an agent config (its listeners and stateDir are replaced); by default examples/full.yaml
 //              with every module on, pointed at temp dirs and a dead port (test/metrics/all-modules.ts).
+//   --node     the node binary that runs the agent (default: the one running the bench), e.g. a Node 18.
 // Builds the production bundle into a temp dir (the shared dist/ is left to the tests that run from it) and
 // runs it with the Environment= lines of systemd/caretaker.service (NODE_OPTIONS...), as installed; --env
 // adds or overrides one, to try a setting before the unit has it.
@@ -27,8 +28,10 @@ const { values: flags } = parseArgs({
     duration: { type: 'string', default: '10' },
     idle: { type: 'string', default: '60' },
     env: { type: 'string', multiple: true, default: [] },
+    node: { type: 'string', default: process.execPath },
   },
 });
+const nodeVersion = execFileSync(flags.node, ['--version'], { encoding: 'utf8' }).trim();
 const durationS = Math.min(60, Number(flags.duration));
 const idleS = Math.min(300, Number(flags.idle));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -101,7 +104,7 @@ try {
   const configPath = path.join(work, 'caretaker.yaml');
   await writeFile(configPath, stringify(config));
 
-  const agent = spawn(process.execPath, [main, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'], env: agentEnvironment(flags.env) });
+  const agent = spawn(flags.node, [main, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'], env: agentEnvironment(flags.env) });
   children.push(agent.pid!);
   const nePort = await freePort();
   const nodeExporter = spawn('prometheus-node-exporter', [`--web.listen-address=127.0.0.1:${nePort}`], { stdio: 'ignore' });
@@ -134,6 +137,7 @@ try {
   const row = (name: string, request: string, r: WrkResult, series: number) =>
     `| ${name} | ${request} | ${series} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.rps.toFixed(0)} |`;
   console.log(`modules: ${modules.map((m) => `${m.name}=${m.state}`).join(', ') || 'none'}`);
+  console.log(`caretaker on node ${nodeVersion} (${flags.node})`);
   console.log(`caretaker environment: ${describeEnvironment(flags.env) || 'none'} (systemd/caretaker.service${flags.env.length ? ' plus --env' : ''})`);
   console.log(`wrk -t2 -c10 -d${durationS}s --latency, loopback, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'})`);
   console.log('| target | request | series | p50 ms | p99 ms | req/s |');
