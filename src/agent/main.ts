@@ -8,7 +8,7 @@ import { ConfigError, describeError, formatIssue } from './kit/errors.js';
 import { EXIT } from './kit/cli.js';
 import { createRootLogger, SecretSet } from './logger.js';
 import { isJournalStream, journalPrefix, logDestination } from './log-output.js';
-import { installSignalHandlers } from './signals.js';
+import { installCliSignalHandlers, installSignalHandlers } from './signals.js';
 import { VERSION } from './version.js';
 
 function flushAndExit(log: Logger, code: number): void {
@@ -70,6 +70,7 @@ const argv = process.argv.slice(2);
 if (parseArgs(argv).command === 'run') {
   await run(argv);
 } else {
+  installCliSignalHandlers();
   const code = await runCli(argv, modules, {
     out: (text) => process.stdout.write(`${text}\n`),
     err: (text) => process.stderr.write(`${text}\n`),

@@ -1,4 +1,7 @@
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { once } from 'node:events';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 
 export class ExecError extends Error {
   readonly code = 'EXEC_FAILED';
@@ -47,6 +50,97 @@ class TailBuffer {
   }
 }
 
+export function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * util-linux setpriv (Debian and Ubuntu ship it essential, in /usr/bin): `--pdeathsig KILL` has the kernel
+ * SIGKILL the tool when the thread that forked it ends. Node forks in uv_spawn on the thread that calls
+ * child_process.spawn, the main thread, so that is when this process ends, even by SIGKILL where no
+ * handler of ours runs (a tool spawned from a worker thread would die with the worker: none is). The
+ * kernel sends it to the tool only, not to a shell hook's grandchildren.
+ */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(isExecutable);
+
+/** Whether execvp would find `command`, searching PATH as it does for a bare name. */
+function findsCommand(command: string, env: NodeJS.ProcessEnv): boolean {
+  if (command.includes('/')) return isExecutable(command);
+  return (env.PATH ?? '/usr/bin:/bin').split(delimiter).some((dir) => isExecutable(join(dir || '.', command)));
+}
+
+/** Children whose process group may still hold processes: from spawn until their stdio closed. */
+const running = new Set<ChildProcess>();
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, signal);
+  } catch {
+    // the group is already gone
+  }
+}
+
+let exitHookInstalled = false;
+function killRunningOnExit(): void {
+  for (const child of running) signalGroup(child, 'SIGKILL');
+}
+
+export type ChildOptions = Pick<SpawnOptions, 'cwd' | 'env' | 'stdio'>;
+
+/**
+ * Starts a tool (every process caretaker runs goes through here) so it dies with this process. It leads its
+ * own process group, so a signal reaches a shell hook's grandchildren too; on exit of this process
+ * (process.exit, the end of a CLI command) each running group gets SIGKILL; and when this process is
+ * killed outright the kernel kills the tool (setpriv above). A command execvp would not find is spawned
+ * as is, so it fails the way Node reports it (ENOENT on the command's name).
+ */
+export function spawnChild(command: string, args: readonly string[], options: ChildOptions = {}): ChildProcess {
+  const env = options.env ?? process.env;
+  const spawnOptions: SpawnOptions = { ...options, env, detached: true };
+  const child =
+    SETPRIV && findsCommand(command, env)
+      ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args], spawnOptions)
+      : spawn(command, [...args], spawnOptions);
+  if (child.pid === undefined) return child;
+  if (!exitHookInstalled) process.on('exit', killRunningOnExit);
+  exitHookInstalled = true;
+  running.add(child);
+  child.once('close', () => running.delete(child));
+  return child;
+}
+
+/** SIGTERM to the child's whole process group, SIGKILL after `graceMs` unless it closed by then. */
+export function stopChild(child: ChildProcess, graceMs: number): void {
+  if (!running.has(child)) return;
+  signalGroup(child, 'SIGTERM');
+  const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
+  timer.unref();
+  child.once('close', () => clearTimeout(timer));
+}
+
+/**
+ * Stops every running child (SIGTERM, SIGKILL after `graceMs`) and resolves once all closed, or after the
+ * grace and a second more if one never closes (a grandchild that left the group holding its output).
+ * For a CLI command interrupted by a signal, which would otherwise leave its tools running.
+ */
+export async function stopAllChildren(graceMs: number): Promise<void> {
+  const closed = [...running].map((child) => {
+    // once() rejects on an 'error' event; closed is all that matters here.
+    const done = once(child, 'close').catch(() => undefined);
+    stopChild(child, graceMs);
+    return done;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs + 1000)));
+  await Promise.race([Promise.all(closed), deadline]);
+  clearTimeout(timer);
+}
+
 /** Runs a command without a shell; rejects with ExecError on non-zero exit, timeout or abort. */
 export function execFile(command: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
   const limit = options.maxOutputBytes ?? 64 * 1024;
@@ -56,9 +150,7 @@ export function execFile(command: string, args: readonly string[], options: Exec
       reject(new ExecError(`${command}: cancelled before start`, { exitCode: null, signal: null, stderr: '' }));
       return;
     }
-    // Its own process group, so a timeout also reaches the grandchildren of a `sh -c` hook.
-    const spawnOptions: SpawnOptions = { cwd: options.cwd, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true };
-    const child = spawn(command, [...args], spawnOptions);
+    const child = spawnChild(command, args, { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout = new TailBuffer(limit);
     const stderr = new TailBuffer(limit);
     child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
@@ -67,20 +159,11 @@ export function execFile(command: string, args: readonly string[], options: Exec
     child.stdin!.end(options.input ?? '');
 
     let reason: 'timeout' | 'aborted' | undefined;
-    let killTimer: NodeJS.Timeout | undefined;
-    const killGroup = (signal: NodeJS.Signals) => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, signal);
-      } catch {
-        // the group is already gone
-      }
-    };
+    // The whole group, so a timeout also reaches the grandchildren of a `sh -c` hook.
     const terminate = (why: 'timeout' | 'aborted') => {
       if (reason) return;
       reason = why;
-      killGroup('SIGTERM');
-      killTimer = setTimeout(() => killGroup('SIGKILL'), options.killGraceMs ?? 3000);
-      killTimer.unref();
+      stopChild(child, options.killGraceMs ?? 3000);
     };
     const timer = options.timeoutMs ? setTimeout(() => terminate('timeout'), options.timeoutMs) : undefined;
     const onAbort = () => terminate('aborted');
@@ -88,7 +171,6 @@ export function execFile(command: string, args: readonly string[], options: Exec
 
     const finish = () => {
       if (timer) clearTimeout(timer);
-      if (killTimer) clearTimeout(killTimer);
       options.signal?.removeEventListener('abort', onAbort);
     };
     child.on('error', (err) => {

@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import type { Readable } from 'node:stream';
+import { spawnChild, stopChild } from '../../agent/kit/exec.js';
 import { pipeInto, type ByteSink } from './sink.js';
 
 export interface StreamingProcess {
@@ -15,11 +16,12 @@ const KILL_GRACE_MS = 3000;
 const BACKGROUND_NICENESS = 10;
 
 /**
- * Spawns a dump tool whose stdout is the backup. Abort sends SIGTERM, then SIGKILL after a grace period.
+ * Spawns a dump tool whose stdout is the backup. Abort sends SIGTERM to its process group, then SIGKILL after
+ * a grace period; it dies with the agent too (kit spawnChild).
  * stderr keeps only its tail.
  */
 export function spawnStreaming(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; signal: AbortSignal }): StreamingProcess {
-  const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnChild(command, args, { env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
   return supervise(child, command, options.signal);
 }
 
@@ -28,7 +30,7 @@ export function spawnStreaming(command: string, args: string[], options: { env?:
  * not one byte passes through the agent's event loop. The exit status is all there is to watch.
  */
 export function spawnToFile(command: string, args: string[], fd: number, options: { env?: NodeJS.ProcessEnv; signal: AbortSignal }): Omit<StreamingProcess, 'stdout'> {
-  const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['ignore', fd, 'pipe'] });
+  const child = spawnChild(command, args, { env: options.env, stdio: ['ignore', fd, 'pipe'] });
   const { exited, kill } = supervise(child, command, options.signal);
   return { exited, kill };
 }
@@ -48,19 +50,12 @@ function supervise(child: ChildProcess, command: string, signal: AbortSignal): S
   child.stderr!.on('data', (text: string) => {
     stderr = (stderr + text).slice(-STDERR_LIMIT);
   });
-  let killTimer: NodeJS.Timeout | undefined;
-  const kill = () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
-    killTimer.unref();
-  };
+  const kill = () => stopChild(child, KILL_GRACE_MS);
   options.signal.addEventListener('abort', kill, { once: true });
   const exited = new Promise<void>((resolve, reject) => {
     child.once('error', (err) => reject(new Error(`${command}: ${err.message}`, { cause: err })));
     child.once('close', (code, signal) => {
       options.signal.removeEventListener('abort', kill);
-      if (killTimer) clearTimeout(killTimer);
       if (code === 0) return resolve();
       const last = stderr.trim().split('\n').filter(Boolean).slice(-2).join(' / ');
       const how = signal ? `killed by ${signal}` : `exited with ${code}`;

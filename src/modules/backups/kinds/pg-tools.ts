@@ -1,17 +1,8 @@
-import { accessSync, constants, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFile } from '../../../agent/kit/exec.js';
+import { execFile, isExecutable } from '../../../agent/kit/exec.js';
 
 const DEBIAN_PG_LIB = '/usr/lib/postgresql';
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Path of a PostgreSQL client tool. Debian keeps one set per major version in /usr/lib/postgresql/<major>/bin;
@@ -28,7 +19,7 @@ export function pgTool(name: 'pg_dump' | 'pg_dumpall' | 'pg_restore' | 'psql', b
   const found = majors
     .sort((a, b) => Number(b) - Number(a))
     .map((major) => join(DEBIAN_PG_LIB, major, 'bin', name))
-    .find(executable);
+    .find(isExecutable);
   return found ?? name;
 }
 

@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { spawnChild } from '../../../agent/kit/exec.js';
 import { loadRedisClass, redisAddress, type RedisTarget } from '../../../agent/kit/redis.js';
 import { openRedis } from './redis-connection.js';
 
@@ -16,15 +16,15 @@ async function startScratchServer(file: string, signal: AbortSignal): Promise<{ 
   const dir = await mkdtemp(join(tmpdir(), 'caretaker-redis-restore-'));
   await symlink(resolve(file), join(dir, 'dump.rdb'));
   const socket = join(dir, 'redis.sock');
-  const child = spawn(
+  const child = spawnChild(
     'redis-server',
     ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--dir', dir, '--dbfilename', 'dump.rdb', '--save', '', '--appendonly', 'no', '--logfile', ''],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   const keep = (chunk: Buffer) => (output = (output + chunk.toString('utf8')).slice(-8192));
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
   const exited = new Promise<void>((done) => child.once('close', () => done()));
   const RedisClass = await loadRedisClass();
   const client = new RedisClass({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
