@@ -15,6 +15,7 @@ import { makeTempDir, type TempDir } from '../harness/tmpdir.js';
 import { spawnCaretaker } from '../helpers/spawn.js';
 
 const EXEC_MODULE = fileURLToPath(new URL('../../src/agent/kit/exec.ts', import.meta.url));
+const UNIT_CONTROL_MODULE = fileURLToPath(new URL('../../src/agent/kit/unit-control.ts', import.meta.url));
 
 type ArgumentMatch = (arg: string) => boolean;
 
@@ -173,14 +174,35 @@ describe('children die with their parent', () => {
     // The kernel's parent-death signal ends the shell only; its sleeps (one ignoring SIGTERM) need the exit hook.
     const script =
       `import { spawnChild } from ${JSON.stringify(EXEC_MODULE)};\n` +
-      `spawnChild('sh', ['-c', 'trap "" TERM; sleep ${marker} & sleep ${marker}'], { stdio: 'ignore' });\n` +
+      "spawnChild('sh', ['-c', `trap '' TERM; sleep ${process.env.MARKER} & sleep ${process.env.MARKER}`], { stdio: 'ignore' });\n" +
       'setTimeout(() => process.exit(0), 300);\n';
     try {
-      const parent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', script], { stdio: 'inherit' });
+      const parent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', script], { stdio: 'inherit', env: { ...process.env, MARKER: marker } });
       await waitForProcess(sleeps);
       const [code] = (await once(parent, 'exit')) as [number | null];
       assert.equal(code, 0);
       assert.deepEqual(await survivors(sleeps, 1000), [], 'a sleep outlived the process that started it');
+    } finally {
+      killLeftovers(await processesWith(sleeps));
+    }
+  });
+
+  it('a process killed by SIGKILL mid-hook takes the hook\'s grandchildren along', async () => {
+    const marker = `${700 + Math.floor(Math.random() * 99)}.${randomBytes(2).readUInt16BE()}`;
+    const sleeps: ArgumentMatch = (arg) => arg.includes(marker);
+    // The parent-death signal alone would end the shell and orphan its sleeps. The marker goes by the
+    // environment so the parent's own command line does not match.
+    const script =
+      `import { runShellCommand } from ${JSON.stringify(UNIT_CONTROL_MODULE)};\n` +
+      'await runShellCommand(`sleep ${process.env.MARKER} & sleep ${process.env.MARKER}`, { timeoutMs: 60_000 });\n';
+    try {
+      const parent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', script], { stdio: 'inherit', env: { ...process.env, MARKER: marker } });
+      const exited = once(parent, 'exit');
+      await waitForProcess(sleeps);
+      await sleep(200);
+      parent.kill('SIGKILL');
+      await exited;
+      assert.deepEqual(await survivors(sleeps, 2000), [], 'a sleep outlived the process that started the hook');
     } finally {
       killLeftovers(await processesWith(sleeps));
     }

@@ -27,6 +27,8 @@ export interface ExecOptions {
   maxOutputBytes?: number;
   /** Grace between SIGTERM and SIGKILL when the command is cancelled or times out. */
   killGraceMs?: number;
+  /** The command may start processes of its own (a user's hook): see ChildOptions. */
+  startsChildren?: boolean;
 }
 
 export interface ExecResult {
@@ -90,7 +92,18 @@ function killRunningOnExit(): void {
   for (const child of running) signalGroup(child, 'SIGKILL');
 }
 
-export type ChildOptions = Pick<SpawnOptions, 'cwd' | 'env' | 'stdio'>;
+/**
+ * Stands between this process and a command that starts processes of its own, since the parent-death
+ * signal reaches only the process it is set on: this sh gets SIGHUP when caretaker dies and SIGKILLs its
+ * whole process group, the hook's grandchildren too. The command runs as its background job (on the
+ * saved stdin, not the /dev/null POSIX gives a background job), and its exit status is the sh's.
+ */
+const GROUP_GUARD = 'trap "kill -KILL 0" HUP; exec 3<&0; "$@" <&3 3<&- & exec 3<&-; wait $!';
+
+export type ChildOptions = Pick<SpawnOptions, 'cwd' | 'env' | 'stdio'> & {
+  /** The command may start processes of its own, which must die with caretaker too (GROUP_GUARD). */
+  startsChildren?: boolean;
+};
 
 /**
  * Starts a tool (every process caretaker runs goes through here) so it dies with this process. It leads its
@@ -100,12 +113,13 @@ export type ChildOptions = Pick<SpawnOptions, 'cwd' | 'env' | 'stdio'>;
  * as is, so it fails the way Node reports it (ENOENT on the command's name).
  */
 export function spawnChild(command: string, args: readonly string[], options: ChildOptions = {}): ChildProcess {
-  const env = options.env ?? process.env;
-  const spawnOptions: SpawnOptions = { ...options, env, detached: true };
-  const child =
-    SETPRIV && findsCommand(command, env)
-      ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args], spawnOptions)
-      : spawn(command, [...args], spawnOptions);
+  const { startsChildren, ...rest } = options;
+  const env = rest.env ?? process.env;
+  const spawnOptions: SpawnOptions = { ...rest, env, detached: true };
+  let child: ChildProcess;
+  if (!SETPRIV || !findsCommand(command, env)) child = spawn(command, [...args], spawnOptions);
+  else if (startsChildren) child = spawn(SETPRIV, ['--pdeathsig', 'HUP', '--', '/bin/sh', '-c', GROUP_GUARD, 'caretaker', command, ...args], spawnOptions);
+  else child = spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args], spawnOptions);
   if (child.pid === undefined) return child;
   if (!exitHookInstalled) process.on('exit', killRunningOnExit);
   exitHookInstalled = true;
@@ -150,7 +164,7 @@ export function execFile(command: string, args: readonly string[], options: Exec
       reject(new ExecError(`${command}: cancelled before start`, { exitCode: null, signal: null, stderr: '' }));
       return;
     }
-    const child = spawnChild(command, args, { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawnChild(command, args, { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'], startsChildren: options.startsChildren });
     const stdout = new TailBuffer(limit);
     const stderr = new TailBuffer(limit);
     child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));

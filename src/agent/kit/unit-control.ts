@@ -100,7 +100,7 @@ export function unitControlHint(command: string, failure: { exitCode: number | n
 /** Runs a user's command through /bin/sh; a systemctl that systemd refused says how to allow it. */
 export async function runShellCommand(command: string, options: ExecOptions): Promise<void> {
   try {
-    await execFile('/bin/sh', ['-c', command], options);
+    await execFile('/bin/sh', ['-c', command], { ...options, startsChildren: true });
   } catch (err) {
     const hint = err instanceof ExecError ? unitControlHint(command, err) : undefined;
     if (!hint || !(err instanceof ExecError)) throw err;

@@ -35,3 +35,10 @@ test('output is bounded to the tail', async () => {
   assert.ok(result.stdout.length <= 1024);
   assert.ok(result.stdout.endsWith('END\n'));
 });
+
+test('a command that starts children still gets its stdin, and its exit status is reported', async () => {
+  const result = await execFile('sh', ['-c', 'cat; echo done >&2'], { input: 'hello', startsChildren: true });
+  assert.equal(result.stdout, 'hello');
+  assert.equal(result.stderr, 'done\n');
+  await assert.rejects(execFile('sh', ['-c', 'exit 4'], { startsChildren: true }), (err: unknown) => err instanceof ExecError && err.exitCode === 4);
+});

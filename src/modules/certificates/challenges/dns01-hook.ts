@@ -20,11 +20,11 @@ export class DnsHookSolver implements ChallengeSolver {
   async open(): Promise<void> {}
 
   async present(task: ChallengeTask, signal: AbortSignal): Promise<void> {
-    await execFile(this.hook, ['set', DnsHookSolver.recordName(task), task.keyAuthorization], { signal, timeoutMs: this.timeoutMs });
+    await execFile(this.hook, ['set', DnsHookSolver.recordName(task), task.keyAuthorization], { signal, timeoutMs: this.timeoutMs, startsChildren: true });
   }
 
   async remove(task: ChallengeTask): Promise<void> {
-    await execFile(this.hook, ['clear', DnsHookSolver.recordName(task), task.keyAuthorization], { timeoutMs: this.timeoutMs });
+    await execFile(this.hook, ['clear', DnsHookSolver.recordName(task), task.keyAuthorization], { timeoutMs: this.timeoutMs, startsChildren: true });
   }
 
   async close(): Promise<void> {}
