@@ -121,12 +121,17 @@ node_supported() {
   "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number); const [x, y] = process.argv[1].split(".").map(Number); process.exit(a > x || (a === x && b >= y) ? 0 : 1)' "$NODE_MIN" 2>/dev/null
 }
 
-# Where a node binary came from, for the person installing: a package, or not.
+# Where a node binary came from, for the person installing: a package, or not. A binary copied over a
+# packaged path is not that package's: the package's version must be the binary's own.
 node_origin() {
-  local package
-  package=$(dpkg -S "$1" 2>/dev/null | head -n1 | cut -d: -f1 || true)
-  if [[ -n $package ]]; then
-    printf 'package %s %s\n' "$package" "$(dpkg-query -W -f='${Version}' "$package" 2>/dev/null)"
+  local node=$1 version package package_version
+  version=$("$node" --version)
+  package=$(dpkg -S "$node" 2>/dev/null | head -n1 | cut -d: -f1 || true)
+  [[ -n $package ]] && package_version=$(dpkg-query -W -f='${Version}' "$package" 2>/dev/null || true)
+  if [[ -n $package && ${package_version#*:} == "${version#v}"* ]]; then
+    printf 'package %s %s\n' "$package" "$package_version"
+  elif [[ -n $package ]]; then
+    printf 'not the %s %s its path belongs to\n' "$package" "$package_version"
   else
     printf 'not from a Debian package\n'
   fi
