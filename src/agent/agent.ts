@@ -122,7 +122,7 @@ export class Agent {
     await createStateDir(this.config.agent.stateDir);
     for (const slot of this.slots) {
       const section = this.config.sections.get(slot.name);
-      if (section !== undefined) await slot.start(section, this.config.agent.stateDir);
+      if (section !== undefined) await slot.start(section, this.config.agent.stateDir, this.config.agent.stopTimeout);
     }
     const configured = this.slots.filter((slot) => slot.state !== 'absent');
     if (configured.length > 0 && configured.every((slot) => slot.state === 'failed')) {
@@ -151,7 +151,7 @@ export class Agent {
     return next;
   }
 
-  /** Stops modules in reverse order, each within the stop deadline, then the listeners. Returns the exit code. */
+  /** Stops every module at once within agent.stopTimeout, then the listeners. Returns the exit code (1 if a module's stop failed or overran). */
   async shutdown(): Promise<number> {
     if (this.stopped) return 0;
     this.stopped = true;
@@ -161,10 +161,10 @@ export class Agent {
     this.heapTrimmer.stop();
     this.log.info('agent stopping');
     const deadline = this.config?.agent.stopTimeout ?? 20_000;
-    let failed = false;
-    for (const slot of [...this.slots].reverse()) {
-      if ((await slot.stop(deadline)) !== undefined) failed = true;
-    }
+    // All at once: modules never depend on each other, and agent.stopTimeout bounds the whole stop (the
+    // unit's TimeoutStopSec= is sized from it), not each module's in turn.
+    const errors = await Promise.all(this.slots.map((slot) => slot.stop(deadline)));
+    const failed = errors.some((error) => error !== undefined);
     this.hostMetrics?.stop();
     await this.admin?.close();
     await this.metricsServer?.close();
@@ -251,7 +251,7 @@ export class Agent {
       return error ? { change: 'failed', error } : { change: 'stopped' };
     }
     if (slot.state !== 'running') {
-      await slot.start(section, next.agent.stateDir);
+      await slot.start(section, next.agent.stateDir, next.agent.stopTimeout);
       return slot.isRunning() ? { change: 'started' } : { change: 'failed', error: slot.error ?? 'start failed' };
     }
     if (isDeepStrictEqual(slot.config, section)) return { change: 'unchanged' };

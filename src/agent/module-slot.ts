@@ -46,7 +46,8 @@ export class ModuleSlot {
     return this.running?.config;
   }
 
-  async start(config: unknown, stateRoot: string): Promise<void> {
+  /** `stopTimeoutMs` bounds the stop that cleans up after a failed start. */
+  async start(config: unknown, stateRoot: string, stopTimeoutMs: number): Promise<void> {
     this.desired = config;
     const controller = new AbortController();
     // Every probe, job and order of the module waits on this one signal at once (50 probes, 50 listeners):
@@ -70,7 +71,7 @@ export class ModuleSlot {
       this.state = 'failed';
       this.error = describeError(err);
       this.log.error({ err: this.error }, 'module failed to start');
-      await this.stop(5000);
+      await this.stop(stopTimeoutMs);
       this.state = 'failed';
     }
   }
@@ -92,28 +93,32 @@ export class ModuleSlot {
     }
   }
 
-  /** Stops within `deadlineMs` whatever the module does; returns the error if its stop failed or overran. */
+  /**
+   * Aborts the module's signal and cancels its timers first, so in-flight work is already ending when
+   * `instance.stop()` is awaited; that wait is bounded by `deadlineMs` whatever the module does. Returns the
+   * error if its stop failed or overran.
+   */
   async stop(deadlineMs: number): Promise<string | undefined> {
     const running = this.running;
     this.running = undefined;
     this.state = 'absent';
     if (!running) return undefined;
+    running.controller.abort();
+    running.scheduler.cancelAll();
     let timer: NodeJS.Timeout | undefined;
     let failure: string | undefined;
     try {
       await Promise.race([
         running.instance.stop(),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`did not stop within ${deadlineMs} ms`)), deadlineMs);
+          timer = setTimeout(() => reject(new Error(`did not stop within ${deadlineMs} ms (agent.stopTimeout)`)), deadlineMs);
         }),
       ]);
     } catch (err) {
       failure = describeError(err);
       this.log.error({ err: failure }, 'module stop failed');
     } finally {
-      if (timer) clearTimeout(timer);
-      running.controller.abort();
-      running.scheduler.cancelAll();
+      clearTimeout(timer);
     }
     return failure;
   }

@@ -29,7 +29,7 @@ test("a module's stop signal takes one listener per probe or job without Node's 
   };
   const slot = new ModuleSlot(spec, widgets.metrics(createRegistrar(new Registry())), pino({ level: 'silent' }));
   try {
-    await slot.start([{ name: 'one' }], dir);
+    await slot.start([{ name: 'one' }], dir, 1000);
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(listening.size, 50);
     assert.deepEqual(warnings.filter((w) => w.name === 'MaxListenersExceededWarning'), []);

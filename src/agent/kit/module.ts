@@ -40,7 +40,7 @@ export type ScheduledWork = (signal: AbortSignal) => Promise<void>;
 /** Handed to a module by the agent; everything a module may touch outside its own folder. */
 export interface ModuleContext {
   log: Logger;
-  /** Aborted when the module instance stops; in-flight work must stop with it. */
+  /** Aborted when the module instance begins to stop (before `stop()` is called); in-flight work must end with it. */
   signal: AbortSignal;
   /** A private, existing directory for the module's persistent state. */
   stateDir: string;
@@ -53,7 +53,11 @@ export interface ModuleInstance<C> {
   start(): Promise<void>;
   /** Applies a changed config, all or nothing: on throw the old config keeps running. */
   reload(next: C): Promise<void>;
-  /** Cancels timers and in-flight work, removes partial files; safe to call twice. */
+  /**
+   * Called after the agent has aborted `ctx.signal` and cancelled the module's timers: waits for the
+   * in-flight work to end (logging each aborted item at info) and removes partial files. The agent
+   * bounds the wait with `agent.stopTimeout`, so a module keeps no deadline of its own. Safe to call twice.
+   */
   stop(): Promise<void>;
   health(): ModuleHealth;
   status(): unknown;

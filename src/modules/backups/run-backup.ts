@@ -34,8 +34,6 @@ export interface RunSettings {
   signal: AbortSignal;
   log: Logger;
   now: () => Date;
-  /** Called with the run's partial paths (files or a directory) before they exist, and with [] once they are gone or renamed, so stop() can remove them if the run outlives its deadline. */
-  onPartial?: (paths: string[]) => void;
 }
 
 function failure(reason: FailureReason, message: string, startedAt: Date, now: () => Date): RunOutcome {
@@ -93,7 +91,6 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
   const partials = [...companions.map((c) => companionPath(c.suffix) + PARTIAL_SUFFIX), partialPath];
   const removePartials = async () => {
     for (const path of partials) await rm(path, { recursive: true, force: true }).catch(() => undefined);
-    settings.onPartial?.([]);
   };
 
   try {
@@ -116,7 +113,6 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
   const tools: ToolVersions = {};
   const records: CompanionRecord[] = [];
   try {
-    settings.onPartial?.(partials);
     for (const companion of companions) {
       const path = companionPath(companion.suffix) + PARTIAL_SUFFIX;
       const written = await streamToFile(path, (sink) => companion.dump(job, { sink, signal, log }));
@@ -174,7 +170,6 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
     for (const record of records) await rename(join(folder, record.file) + PARTIAL_SUFFIX, join(folder, record.file));
     await writeManifest(finalPath, manifest);
     await rename(partialPath, finalPath);
-    settings.onPartial?.([]);
     await fsyncDir(folder);
     return {
       result: 'success',

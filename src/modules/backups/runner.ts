@@ -1,5 +1,3 @@
-import { rm } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ConflictError, NotFoundError, describeError } from '../../agent/kit/errors.js';
 import type { ModuleContext, ModuleHealth, ModuleInstance, ScheduledTask } from '../../agent/kit/module.js';
@@ -16,15 +14,11 @@ import { systemTimeZone } from '../../agent/kit/zoned-time.js';
 export type Trigger = 'schedule' | 'manual' | 'catch-up';
 export type JobStateName = 'never_run' | 'running' | 'ok' | 'failed' | 'unsupported' | 'low_disk';
 
-/** How long stop() waits for runs to notice the abort and clean up before it removes their partial files itself. */
-const STOP_DEADLINE_MS = 10_000;
-
 interface RunningRun {
   trigger: Trigger;
   startedAt: Date;
   controller: AbortController;
   done: Promise<void>;
-  partialPaths: string[];
 }
 
 interface JobSlot {
@@ -129,10 +123,9 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
       slot.removed.abort();
       if (slot.running) runs.push(slot.running);
     }
-    const settled = Promise.allSettled([...runs.map((r) => r.done), ...this.background]);
-    await Promise.race([settled, sleep(STOP_DEADLINE_MS, undefined, { ref: false })]);
-    // A run that ignored the abort past the deadline still must not leave its partial files.
-    for (const run of runs) for (const path of run.partialPaths) await rm(path, { recursive: true, force: true }).catch(() => undefined);
+    // Each run removes its own partial files as it ends; one that outlives agent.stopTimeout leaves a
+    // `.partial`, which the next start removes as a leftover.
+    await Promise.allSettled([...runs.map((r) => r.done), ...this.background]);
   }
 
   health(): ModuleHealth {
@@ -282,7 +275,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
   private begin(slot: JobSlot, trigger: Trigger): void {
     if (this.stopped) return;
     const controller = new AbortController();
-    const run: RunningRun = { trigger, startedAt: this.now(), controller, done: Promise.resolve(), partialPaths: [] };
+    const run: RunningRun = { trigger, startedAt: this.now(), controller, done: Promise.resolve() };
     slot.running = run;
     run.done = this.execute(slot, run).finally(() => {
       if (slot.running === run) slot.running = undefined;
@@ -300,7 +293,6 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
       signal,
       log,
       now: this.now,
-      onPartial: (paths) => (run.partialPaths = paths),
     }).catch((err: unknown): RunOutcome => {
       const at = this.now();
       return { result: 'failure', reason: 'error', message: describeError(err), startedAt: run.startedAt, finishedAt: at, durationMs: at.getTime() - run.startedAt.getTime() };
@@ -316,7 +308,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
         log.error({ err: describeError(err) }, 'retention failed');
       }
     } else if (outcome.reason === 'cancelled') {
-      log.info('backup cancelled');
+      log.info(this.ctx.signal.aborted ? 'backup aborted: stopping' : 'backup cancelled');
     } else {
       // One error line per failure episode; repeats stay at warn.
       const fields = { reason: outcome.reason, err: outcome.message };

@@ -30,7 +30,6 @@ export interface RenewOutcome {
   certificate: CertificateView;
 }
 
-const STOP_DEADLINE_MS = 10_000;
 /** A CA's Retry-After (rate limit) is obeyed up to this long, never longer. */
 const RETRY_AFTER_CAP_MS = 24 * 3_600_000;
 /** When ARI cannot be read (no renewalInfo, CA down), ask again after this long. */
@@ -136,13 +135,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
     this.task = undefined;
     const running = [...this.entries.values()].flatMap((e) => (e.inFlight ? [e.inFlight] : []));
     for (const run of running) run.controller.abort();
-    if (running.length === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled(running.map((r) => r.promise)),
-      new Promise((resolve) => (timer = setTimeout(resolve, STOP_DEADLINE_MS))),
-    ]);
-    clearTimeout(timer);
+    await Promise.allSettled(running.map((r) => r.promise));
   }
 
   health(): ModuleHealth {
@@ -340,7 +333,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
     } catch (err) {
       if (signal.aborted) {
         view.state = previousState;
-        log.info('renewal cancelled');
+        log.info(this.ctx.signal.aborted ? 'renewal aborted: stopping' : 'renewal cancelled');
         return { result: 'failure', certificate: structuredClone(view) };
       }
       this.recordFailure(entry, err);

@@ -132,6 +132,10 @@ export class LogSet {
     this.running = run;
     try {
       return await run;
+    } catch (err) {
+      // The signal is aborted only by a stop; the partial .gz is already gone (compress.ts).
+      if (this.deps.signal.aborted) this.log.info('log check aborted: stopping');
+      throw err;
     } finally {
       this.running = undefined;
     }

@@ -9,7 +9,6 @@ import { chooseHeldCheck, heldOpen, QUIET_MS, type HeldCheck } from './reopen.js
 import { StateStore } from './state.js';
 
 export const CHECK_EVERY_MS = 60_000;
-const STOP_DEADLINE_MS = 5_000;
 
 export interface RotatorOptions {
   /** The clock, injected so calendar triggers are tested without waiting for midnight. */
@@ -117,8 +116,7 @@ export class Rotator implements ModuleInstance<LogsConfig> {
     this.stopped = true;
     this.task?.cancel();
     this.controller.abort();
-    const inFlight = Promise.all([...this.sets.values()].map((s) => s.settled()));
-    await Promise.race([inFlight, new Promise((resolve) => setTimeout(resolve, STOP_DEADLINE_MS).unref())]);
+    await Promise.all([...this.sets.values()].map((s) => s.settled()));
   }
 
   health(): ModuleHealth {

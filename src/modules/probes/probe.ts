@@ -105,12 +105,13 @@ export class RunningProbe {
     return this.check(this.ctx.signal);
   }
 
-  /** Cancels the schedule and any check in flight and closes the connection; `removeMetrics` when the probe goes away. */
+  /** Cancels the schedule and any check in flight, waits for it to end and closes the connection; `removeMetrics` when the probe goes away. */
   async stop(options: { removeMetrics: boolean }): Promise<void> {
     if (!this.stopped) {
       this.stopped = true;
       this.task?.cancel();
       this.inFlight?.abort(STOPPED);
+      await this.running?.catch(() => undefined);
       await this.checker.close().catch((err: unknown) => this.log.warn({ err: failure(err).message }, 'closing probe connection failed'));
     }
     if (options.removeMetrics) this.removeMetrics();
@@ -155,6 +156,8 @@ export class RunningProbe {
       this.inFlight = undefined;
     }
     if (controller.signal.aborted) {
+      // A probe removed by a reload goes quietly; a stop is said once per probe that had a check in flight.
+      if (controller.signal.reason === STOPPED && this.ctx.signal.aborted) this.log.info('check aborted: stopping');
       if (controller.signal.reason !== TIMED_OUT) return;
       outcome = { ok: false, reason: 'timeout', message: deadline.explain(`no answer within ${this.config.timeout} ms`) };
     } else if (outcome?.reason === 'timeout') {

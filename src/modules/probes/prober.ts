@@ -1,13 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { NotFoundError } from '../../agent/kit/errors.js';
 import type { ModuleContext, ModuleHealth, ModuleInstance } from '../../agent/kit/module.js';
 import { diffByName } from '../../agent/kit/named.js';
 import type { ProbesConfig } from './config.js';
 import type { ProbeMetrics } from './metrics.js';
 import { RunningProbe, type ProbeView } from './probe.js';
-
-/** How long stop() waits for connections to close before it returns anyway. */
-const STOP_DEADLINE_MS = 5_000;
 
 /** The probes module instance: one RunningProbe per configured probe. */
 export class Prober implements ModuleInstance<ProbesConfig> {
@@ -61,8 +57,7 @@ export class Prober implements ModuleInstance<ProbesConfig> {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    const stopping = Promise.all([...this.probes.values()].map((p) => p.stop({ removeMetrics: true })));
-    await Promise.race([stopping, sleep(STOP_DEADLINE_MS, undefined, { ref: false })]);
+    await Promise.all([...this.probes.values()].map((p) => p.stop({ removeMetrics: true })));
     this.probes.clear();
   }
 

@@ -6,14 +6,7 @@ import { test } from 'node:test';
 import { freePort } from '../../harness/ports.js';
 import { makeTempDir } from '../../harness/tmpdir.js';
 import { spawnCaretaker } from '../../helpers/spawn.js';
-import { list, makeFixture, readLog } from './setup.js';
-
-/** 120 MiB of text that level 9 takes a while over, so a test can catch the compression in progress. */
-function slowToCompress(): Buffer {
-  const block = Buffer.alloc(1024 * 1024);
-  for (let i = 0; i < block.length; i++) block[i] = 97 + ((i * 7919) % 26);
-  return Buffer.concat(Array.from({ length: 120 }, () => block));
-}
+import { list, makeFixture, readLog, slowToCompress } from './setup.js';
 
 test('a directory writable by others is refused (sticky bit or not), with a clear problem', async (t) => {
   const f = await makeFixture((dir) => [

@@ -7,6 +7,13 @@ import { configSchema } from '../../../src/modules/logs/config.js';
 import { defineLogsMetrics, type LogsMetrics } from '../../../src/modules/logs/metrics.js';
 import { Rotator, type RotatorOptions } from '../../../src/modules/logs/rotator.js';
 
+/** 120 MiB of text that level 9 takes a while over, so a test can catch the compression in progress. */
+export function slowToCompress(): Buffer {
+  const block = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < block.length; i++) block[i] = 97 + ((i * 7919) % 26);
+  return Buffer.concat(Array.from({ length: 120 }, () => block));
+}
+
 /** A fake clock the tests move by hand. */
 export class Clock {
   constructor(public ms: number) {}
