@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { Agent } from '../agent.js';
+import type { AdminHost } from './host.js';
 
 /** The agent's own routes: liveness, readiness, status, reload and the API description. */
-export const agentRoutes: FastifyPluginAsync<{ agent: Agent }> = async (app, { agent }) => {
+export const agentRoutes: FastifyPluginAsync<{ agent: AdminHost }> = async (app, { agent }) => {
   app.get('/health', { schema: { summary: 'Liveness: 200 while the agent runs', tags: ['agent'] } }, async () => ({ status: 'ok' }));
 
   app.get(

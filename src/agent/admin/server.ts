@@ -3,13 +3,14 @@ import { unlink } from 'node:fs/promises';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
-import type { Agent } from '../agent.js';
+import type { AdminSettings } from '../config/schema.js';
 import { CaretakerError } from '../kit/errors.js';
 import { LISTENER_LIMITS, limitConnections, serverOptions } from '../kit/http-limits.js';
 import { formatListen } from '../kit/schema.js';
 import type { ModuleSlot } from '../module-slot.js';
 import { clientErrorHandler, errorHandler, notFoundHandler } from './error-handler.js';
 import { checkBrowserRequest, ownHostNames, SAFE_METHODS } from './guard.js';
+import type { AdminHost } from './host.js';
 import { agentRoutes } from './routes.js';
 
 export interface AdminServer {
@@ -26,7 +27,7 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 }
 
 /** Mutations need the token when one is set; with remote access allowed, every route does. */
-function authorize({ token, allowRemote }: Agent['current']['admin'], request: FastifyRequest): void {
+function authorize({ token, allowRemote }: AdminSettings, request: FastifyRequest): void {
   if (!token) return;
   if (SAFE_METHODS.has(request.method) && !allowRemote) return;
   if (!tokenMatches(request.headers.authorization, token)) {
@@ -38,7 +39,7 @@ function authorize({ token, allowRemote }: Agent['current']['admin'], request: F
  * The admin app with every route mounted; module routes find the instance running now on each request.
  * Host names are those of the address bound at start: a new `admin.listen` needs a restart anyway.
  */
-export async function buildAdminApp(agent: Agent, slots: readonly ModuleSlot[], log: Logger): Promise<FastifyInstance> {
+export async function buildAdminApp(agent: AdminHost, slots: readonly ModuleSlot[], log: Logger): Promise<FastifyInstance> {
   const limits = LISTENER_LIMITS;
   const names = ownHostNames(agent.current.admin.listen);
   const app: FastifyInstance = Fastify({
@@ -90,7 +91,7 @@ export async function buildAdminApp(agent: Agent, slots: readonly ModuleSlot[], 
   return app;
 }
 
-export async function startAdminServer(agent: Agent, slots: readonly ModuleSlot[], log: Logger): Promise<AdminServer> {
+export async function startAdminServer(agent: AdminHost, slots: readonly ModuleSlot[], log: Logger): Promise<AdminServer> {
   const app = await buildAdminApp(agent, slots, log);
   const listen = agent.current.admin.listen;
   if (listen.kind === 'unix') {

@@ -3,7 +3,13 @@ import { execFile } from '../../../agent/kit/exec.js';
 import { spawnStreaming, streamToolInto } from '../spawn-stream.js';
 import type { Companion } from './kind.js';
 import { checkedToolVersions, pgTool, splitPassword } from './pg-tools.js';
-import type { PostgresJob } from './postgres.js';
+
+/** The fields of a postgres job this companion reads: named here so this file needs nothing from postgres.ts, which uses it. */
+interface GlobalsJob {
+  url: string;
+  lockTimeout: number;
+  binDir?: string | undefined;
+}
 
 /** pg_dumpall's last line: a file without it was cut short. */
 const COMPLETE_MARK = '-- PostgreSQL database cluster dump complete';
@@ -39,7 +45,7 @@ export function unexpectedGlobalsErrors(stderr: string): string[] {
  * Roles and tablespaces (`pg_dumpall --globals-only`): pg_dump leaves them out, so a restore onto a fresh
  * server would fail on every `ALTER … OWNER TO` and GRANT without them.
  */
-export const globalsCompanion: Companion<PostgresJob> = {
+export const globalsCompanion: Companion<GlobalsJob> = {
   suffix: 'globals.sql',
 
   async dump(job, { sink, signal }) {
