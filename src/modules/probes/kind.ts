@@ -60,17 +60,6 @@ export interface Checker {
   close(): Promise<void>;
 }
 
-/** The address a probe talks to, without any password, for logs and the API. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable url)';
-  }
-}
-
 export function validUrl(protocols: readonly string[]) {
   return z.string().refine(
     (text) => {

@@ -83,14 +83,3 @@ export class UnsupportedError extends Error {
     this.name = 'UnsupportedError';
   }
 }
-
-/** A URL with its password masked, for logs and questions. */
-export function redactUrl(text: string): string {
-  try {
-    const url = new URL(text);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return '(unparsable URL)';
-  }
-}

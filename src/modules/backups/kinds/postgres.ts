@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { execFile } from '../../../agent/kit/exec.js';
 import { duration, existingPath, libpqFileProblems, pathProblem } from '../../../agent/kit/schema.js';
+import { redactUrl } from '../../../agent/kit/redact-url.js';
 import { jobCommon } from '../job-common.js';
 import { spawnStreaming, spawnToFile, streamToolInto } from '../spawn-stream.js';
-import { redactUrl, type BackupKind } from './kind.js';
+import type { BackupKind } from './kind.js';
 import { checkedToolVersions, pgTool, splitPassword } from './pg-tools.js';
 import { globalsCompanion } from './postgres-globals.js';
 

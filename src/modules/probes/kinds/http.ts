@@ -2,8 +2,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { z } from 'zod';
+import { redactUrl } from '../../../agent/kit/redact-url.js';
 import { failure } from '../classify.js';
-import { commonProbeFields, redactUrl, tlsClientSchema, validUrl, type CheckOutcome, type Checker } from '../kind.js';
+import { commonProbeFields, tlsClientSchema, validUrl, type CheckOutcome, type Checker } from '../kind.js';
 import { certNotAfterSeconds, tlsOptions } from '../tls-options.js';
 
 /** Bytes of the answer kept for `bodyMatch`; the rest is read and dropped so the connection can be reused. */

@@ -1,8 +1,9 @@
 import type { Client } from 'pg';
 import { z } from 'zod';
 import { libpqFileProblems } from '../../../agent/kit/schema.js';
+import { redactUrl } from '../../../agent/kit/redact-url.js';
 import { failure } from '../classify.js';
-import { commonProbeFields, redactUrl, tlsClientSchema, validUrl, type CheckOutcome, type Checker, type Reason } from '../kind.js';
+import { commonProbeFields, tlsClientSchema, validUrl, type CheckOutcome, type Checker, type Reason } from '../kind.js';
 import { tlsOptions } from '../tls-options.js';
 
 export const postgresProbeConfig = z
