@@ -32,13 +32,6 @@ export class ModuleScheduler {
   }
 }
 
-/** Validates a cron expression the way the scheduler will read it; for config schemas. */
-export function cronError(expression: string): string | undefined {
-  const result = cron.validateDetailed(expression);
-  if (result.valid) return undefined;
-  return result.errors.map((e) => `${e.field}: ${e.message}`).join('; ') || 'invalid cron expression';
-}
-
 class TaskRunner implements ScheduledTask {
   readonly name: string;
   skipped = 0;

@@ -1,18 +1,9 @@
-import cron from 'node-cron';
+import { cronFields, type CronFields } from '../../agent/kit/cron.js';
 import { zonedParts, type ZonedParts } from '../../agent/kit/zoned-time.js';
 
 const MINUTE = 60_000;
 /** How far back a missed run is looked for; a schedule rarer than yearly is not caught up. */
 const LOOKBACK_MS = 366 * 86_400_000;
-
-interface CronFields {
-  second: number[];
-  minute: number[];
-  hour: number[];
-  dayOfMonth: Array<number | string>;
-  month: number[];
-  dayOfWeek: Array<number | string>;
-}
 
 function lastDayOfMonth(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();
@@ -35,7 +26,7 @@ function dayMatches(fields: CronFields, p: ZonedParts): boolean {
  * matching hours, so a year of history costs a few thousand steps.
  */
 export function lastMissedRun(expression: string, timeZone: string, after: Date, now: Date): Date | undefined {
-  const fields = cron.parse(expression) as CronFields;
+  const fields = cronFields(expression);
   const floor = Math.max(after.getTime(), now.getTime() - LOOKBACK_MS);
   const seconds = [...fields.second].sort((a, b) => b - a);
   let t = Math.floor(now.getTime() / MINUTE) * MINUTE;

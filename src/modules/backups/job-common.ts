@@ -1,18 +1,7 @@
-import cron from 'node-cron';
 import { z } from 'zod';
+import { cronExpression } from '../../agent/kit/cron.js';
 import { duration, itemName } from '../../agent/kit/schema.js';
 import { isValidTimeZone } from '../../agent/kit/zoned-time.js';
-
-/** A cron expression as node-cron (the agent's scheduler) reads it, checked at load. */
-export function cronSchedule() {
-  return z.string({ error: 'expected a cron expression such as "0 2 * * *"' }).superRefine((expression, ctx) => {
-    const result = cron.validateDetailed(expression);
-    if (!result.valid) {
-      const detail = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ') || 'invalid cron expression';
-      ctx.addIssue({ code: 'custom', message: `'${expression}' is not a cron expression (${detail})` });
-    }
-  });
-}
 
 const keepCount = z.number().int().min(1).max(100_000).optional();
 
@@ -30,7 +19,7 @@ export const retentionSchema = z
 /** Keys every job has, whatever its type; each kind spreads these into its own strict object. */
 export const jobCommon = {
   name: itemName(),
-  schedule: cronSchedule(),
+  schedule: cronExpression(),
   timezone: z
     .string()
     .refine(isValidTimeZone, { error: 'not an IANA time zone (e.g. Europe/Berlin, UTC)' })
