@@ -100,14 +100,6 @@ export class Agent {
     return this.config;
   }
 
-  get adminAddress(): string | undefined {
-    return this.admin?.address;
-  }
-
-  get metricsAddress(): string | undefined {
-    return this.metricsServer?.address;
-  }
-
   get registry() {
     return this.metrics.registry;
   }

@@ -20,8 +20,6 @@ export class ModuleSlot {
   state: SlotState = 'absent';
   /** Why the last start or reload failed. */
   error: string | undefined;
-  /** The config the slot was last asked to run, even if starting it failed (so a reload can retry). */
-  desired: unknown;
   private running: Running | undefined;
 
   constructor(
@@ -48,7 +46,6 @@ export class ModuleSlot {
 
   /** `stopTimeoutMs` bounds the stop that cleans up after a failed start. */
   async start(config: unknown, stateRoot: string, stopTimeoutMs: number): Promise<void> {
-    this.desired = config;
     const controller = new AbortController();
     // Every probe, job and order of the module waits on this one signal at once (50 probes, 50 listeners):
     // Node's leak warning at 11 would be noise.
@@ -78,7 +75,6 @@ export class ModuleSlot {
 
   /** All or nothing: on failure the module keeps its old config and the error is returned. */
   async reload(next: unknown): Promise<string | undefined> {
-    this.desired = next;
     const running = this.running;
     if (!running) return 'module is not running';
     try {

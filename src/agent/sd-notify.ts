@@ -50,10 +50,6 @@ export class SdNotify {
     return this.send(['STOPPING=1']);
   }
 
-  status(text: string): Promise<void> {
-    return this.send([statusLine(text)]);
-  }
-
   /** Pings at half of WATCHDOG_USEC from the event loop, so a blocked loop stops the pings and systemd restarts us. */
   startWatchdog(): void {
     const usec = Number(this.env.WATCHDOG_USEC);

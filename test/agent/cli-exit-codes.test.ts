@@ -25,7 +25,7 @@ describe('a module without a section: every command exits 78 (EX_CONFIG) and say
 
   for (const args of [['probes'], ['probes', 'api'], ['certs'], ['certs', 'renew', 'web'], ['backups'], ['backups', 'run', 'pg'], ['logs'], ['logs', 'rotate', 'nginx']]) {
     test(`caretaker ${args.join(' ')}`, async () => {
-      const result = await cli([...args, '--url', t.agent.adminAddress!, '--config', t.configPath]);
+      const result = await cli([...args, '--url', t.adminAddress, '--config', t.configPath]);
       assert.equal(result.code, EXIT.config, result.err);
       assert.match(result.err, new RegExp(`the ${args[0] === 'certs' ? 'certificates' : args[0]} module is not configured \\(no '\\w+' section in the config\\)`));
     });
@@ -53,14 +53,14 @@ describe('examples/full.yaml, with a CA and servers that do not answer', () => {
 
   test('an unknown name exits 64 (usage) from every command', async () => {
     for (const args of [['probes', 'nosuch'], ['certs', 'renew', 'nosuch'], ['backups', 'list', 'nosuch'], ['backups', 'run', 'nosuch'], ['logs', 'rotate', 'nosuch']]) {
-      const result = await cli([...args, '--url', t.agent.adminAddress!]);
+      const result = await cli([...args, '--url', t.adminAddress]);
       assert.equal(result.code, EXIT.usage, `${args.join(' ')}: ${result.err}`);
       assert.match(result.err, /nosuch/);
     }
   });
 
   test('a certificate never issued because its first order failed: caretaker certs and caretaker status exit 1', async () => {
-    const url = t.agent.adminAddress!;
+    const url = t.adminAddress;
     const deadline = Date.now() + 30_000;
     let certs: CertificateView[] = [];
     while (Date.now() < deadline) {

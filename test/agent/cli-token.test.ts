@@ -35,7 +35,7 @@ async function cli(args: string[], env: NodeJS.ProcessEnv) {
 }
 
 test('reload finds a ${credential:} admin token in CREDENTIALS_DIRECTORY', async () => {
-  const args = ['reload', '--url', t.agent.adminAddress!, '--config', t.configPath];
+  const args = ['reload', '--url', t.adminAddress, '--config', t.configPath];
   assert.equal((await cli(args, { CREDENTIALS_DIRECTORY: credentials })).code, EXIT.ok);
   const without = await cli(args, {});
   assert.equal(without.code, EXIT.failure);

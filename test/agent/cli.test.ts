@@ -31,19 +31,19 @@ test('arguments: options anywhere, boolean flags never eat an argument', () => {
 });
 
 test('status: human table and exit 0 when healthy; exit 1 when a module is degraded', async () => {
-  const ok = await cli(['status', '--url', t.agent.adminAddress!]);
+  const ok = await cli(['status', '--url', t.adminAddress]);
   assert.equal(ok.code, EXIT.ok);
   assert.match(ok.out, /^caretaker 0\.0\.0-test/);
   assert.match(ok.out, /widgets\s+ok/);
   widgetHealth.set('a', false);
-  const degraded = await cli(['status', '--url', t.agent.adminAddress!]);
+  const degraded = await cli(['status', '--url', t.adminAddress]);
   widgetHealth.clear();
   assert.equal(degraded.code, EXIT.failure);
   assert.match(degraded.out, /widgets\s+degraded/);
 });
 
 test('status --json is the API answer', async () => {
-  const result = await cli(['status', '--json'], { CARETAKER_ADMIN: t.agent.adminAddress! });
+  const result = await cli(['status', '--json'], { CARETAKER_ADMIN: t.adminAddress });
   const status = JSON.parse(result.out) as { version: string; modules: Array<{ name: string }> };
   assert.equal(status.version, '0.0.0-test');
   assert.deepEqual(status.modules.map((m) => m.name), ['widgets']);
@@ -52,7 +52,7 @@ test('status --json is the API answer', async () => {
 test('the admin address comes from the config file when not given', async () => {
   const { writeFile } = await import('node:fs/promises');
   const path = `${t.dir}/cli-only.yaml`;
-  await writeFile(path, `admin: { listen: "${t.agent.adminAddress}", token: "\${credential:not-visible-to-the-cli}" }\n`);
+  await writeFile(path, `admin: { listen: "${t.adminAddress}", token: "\${credential:not-visible-to-the-cli}" }\n`);
   const result = await cli(['status', '--config', path]);
   assert.equal(result.code, EXIT.ok, result.err);
 });
@@ -66,7 +66,7 @@ test('a daemon that is not running: a clear message and exit 69', async () => {
 });
 
 test('reload through the CLI reports per module', async () => {
-  const result = await cli(['reload', '--url', t.agent.adminAddress!]);
+  const result = await cli(['reload', '--url', t.adminAddress]);
   assert.equal(result.code, EXIT.ok);
   assert.match(result.out, /widgets: unchanged/);
 });
@@ -86,13 +86,13 @@ test('a refused reload exits 78 with the problems, and stays visible in status, 
   assert.equal(await metric('1'), '1');
   await writeFile(t.configPath, `${good}bogus: 1\n`);
   try {
-    const result = await cli(['reload', '--url', t.agent.adminAddress!]);
+    const result = await cli(['reload', '--url', t.adminAddress]);
     // `systemctl reload` runs this command: a non-zero exit is what makes the reload fail visibly.
     assert.equal(result.code, EXIT.config);
     assert.match(result.err, /the config file is invalid; the running config stays/);
     assert.match(result.err, /caretaker\.yaml:\d+:\d+: bogus: unknown key/);
 
-    const status = await cli(['status', '--url', t.agent.adminAddress!]);
+    const status = await cli(['status', '--url', t.adminAddress]);
     assert.equal(status.code, EXIT.failure);
     assert.match(status.out, /^config: reload refused at \S+; running on the previous config, and a restart would fail \(1 problem\):\n {2}\S*caretaker\.yaml:\d+:\d+: bogus: unknown key/m);
     const body = (await (await fetch(t.adminUrl('/status'))).json()) as { lastReload: { ok: boolean; issues: unknown[] } };
@@ -105,8 +105,8 @@ test('a refused reload exits 78 with the problems, and stays visible in status, 
   } finally {
     await writeFile(t.configPath, good);
   }
-  assert.equal((await cli(['reload', '--url', t.agent.adminAddress!])).code, EXIT.ok);
-  assert.equal((await cli(['status', '--url', t.agent.adminAddress!])).code, EXIT.ok);
+  assert.equal((await cli(['reload', '--url', t.adminAddress])).code, EXIT.ok);
+  assert.equal((await cli(['status', '--url', t.adminAddress])).code, EXIT.ok);
   assert.equal(await metric('1'), '1');
 });
 

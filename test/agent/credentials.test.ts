@@ -96,7 +96,7 @@ test('reload from a root shell finds a ${credential:} admin token with --credent
   // The in-process daemon reads its credentials where systemd would put them, for boot and for reload.
   const t = await startTestAgent((state) => `agent: { stateDir: ${state}/state }\nadmin: { listen: "127.0.0.1:0", token: "\${credential:admin-token}" }\nmetrics: { listen: "127.0.0.1:0", host: false }\n`, [widgets]);
   try {
-    const args = ['reload', '--url', t.agent.adminAddress!, '--config', t.configPath];
+    const args = ['reload', '--url', t.adminAddress, '--config', t.configPath];
     assert.equal((await cli([...args, '--credentials-dir', dir])).code, EXIT.ok);
     assert.equal((await cli([...args, '--credentials-dir', tmp.path])).code, EXIT.failure, 'no token, refused');
   } finally {

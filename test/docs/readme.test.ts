@@ -71,7 +71,7 @@ describe('exit codes', () => {
   });
 
   test('each code is what the CLI returns in the situation the table names', async () => {
-    const url = ['--url', t.agent.adminAddress!];
+    const url = ['--url', t.adminAddress];
     assert.equal((await cli(['version'])).code, EXIT.ok);
 
     assert.match(documented.get(EXIT.failure)!, /a probe down/);
@@ -170,7 +170,7 @@ describe("the tour's promtool line", () => {
     requireBinaries(['promtool', 'curl']);
     const line = readme.split('\n').find((l) => l.includes('| promtool check metrics'));
     assert.ok(line, 'README has a promtool line');
-    const command = line.replace(/\s+#.*$/, '').replaceAll('127.0.0.1:9471', t.agent.metricsAddress!);
+    const command = line.replace(/\s+#.*$/, '').replaceAll('127.0.0.1:9471', t.metricsAddress);
     // Asynchronously: the agent answering curl runs in this process.
     const run = (script: string) =>
       new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {

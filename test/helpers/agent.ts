@@ -14,6 +14,9 @@ export interface TestAgent {
   configPath: string;
   /** Every log line the agent wrote, parsed. */
   logs: Array<Record<string, unknown>>;
+  /** The bound addresses, as `/status` reports them (ports the OS picked). */
+  readonly adminAddress: string;
+  readonly metricsAddress: string;
   writeConfig(yaml: string): Promise<void>;
   adminUrl(path: string): string;
   metricsUrl(): string;
@@ -47,8 +50,15 @@ export async function startTestAgent(yaml: string | ((dir: string) => string), m
     configPath,
     logs,
     writeConfig: (text) => writeFile(configPath, text),
-    adminUrl: (path) => `http://${agent.adminAddress}${path}`,
-    metricsUrl: () => `http://${agent.metricsAddress}/metrics`,
+    get adminAddress() {
+      return agent.status().admin!;
+    },
+    // A reload may move the metrics listener, so it is read each time.
+    get metricsAddress() {
+      return agent.status().metrics!;
+    },
+    adminUrl: (path) => `http://${agent.status().admin}${path}`,
+    metricsUrl: () => `http://${agent.status().metrics}/metrics`,
     async close() {
       await agent.shutdown();
       await rm(dir, { recursive: true, force: true });

@@ -43,7 +43,7 @@ before(async () => {
     `  - job_name: ${name}\n    scheme: https\n    tls_config: { ca_file: ${certs.ca} }\n    basic_auth: { username: prometheus, password: ${password} }\n    static_configs: [{ targets: ['${secured.address}'] }]\n`;
   await writeFile(
     join(dir.path, 'prometheus.yml'),
-    `global: { scrape_interval: 1s, scrape_timeout: 1s }\nscrape_configs:\n  - job_name: caretaker\n    static_configs: [{ targets: ['${agent.agent.metricsAddress}'] }]\n${tlsJob('caretaker-tls', 'scrape-me')}${tlsJob('caretaker-wrong-password', 'nope')}`,
+    `global: { scrape_interval: 1s, scrape_timeout: 1s }\nscrape_configs:\n  - job_name: caretaker\n    static_configs: [{ targets: ['${agent.metricsAddress}'] }]\n${tlsJob('caretaker-tls', 'scrape-me')}${tlsJob('caretaker-wrong-password', 'nope')}`,
   );
   api = `http://127.0.0.1:${port}`;
   prometheus = await startServerProcess({

@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import type { ConfigIssue } from '../kit/errors.js';
 import { readSmallFile, SmallFileError } from './read-small-file.js';
 
 export type PathSegment = string | number;
@@ -151,8 +150,4 @@ export async function expandReferences(document: unknown, environment: ExpandEnv
   }
   const value = await walk(document, []);
   return { value, secrets, expansions, issues };
-}
-
-export function toIssue(path: PathSegment[], message: string): ConfigIssue {
-  return { path: path.join('.'), message };
 }

@@ -98,8 +98,6 @@ function toIssues(error: z.ZodError, schema: z.ZodType): Array<{ path: PathSegme
         const hint = closest(key, known);
         out.push({ path: [...path, key], message: `unknown key${hint ? ` (did you mean '${hint}'?)` : known.length ? ` (expected one of: ${known.join(', ')})` : ''}` });
       }
-    } else if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
-      out.push({ path, message: issue.message });
     } else {
       out.push({ path, message: issue.message });
     }

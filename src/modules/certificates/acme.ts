@@ -363,8 +363,3 @@ async function wrapTransport<T>(what: string, call: () => Promise<T>): Promise<T
     throw new AcmeError(`${what}: ${(err as Error).message}`, {}, { cause: err });
   }
 }
-
-/** The leaf of a PEM chain. */
-export function leafOf(chainPem: string): X509Certificate {
-  return new X509Certificate(chainPem);
-}

@@ -5,12 +5,6 @@ import { runShellCommand } from '../../agent/kit/unit-control.js';
 
 /** After a new certificate is live: run the deploy command, then optionally check what a TLS server presents. */
 
-export interface DeployConfig {
-  command: string;
-  timeout: number;
-  verify?: string;
-}
-
 /** How long a reloaded server may take to present the new certificate (nginx swaps workers asynchronously). */
 const VERIFY_WINDOW_MS = 10_000;
 const VERIFY_CONNECT_TIMEOUT_MS = 3_000;

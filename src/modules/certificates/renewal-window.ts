@@ -69,7 +69,3 @@ export function planRenewal(v: Validity, options: { now: Date; window?: RenewalW
   }
   return { at: lifetimeRenewalTime(v), reason: 'lifetime' };
 }
-
-export function isDue(plan: RenewalPlan, now: Date): boolean {
-  return plan.at.getTime() <= now.getTime();
-}

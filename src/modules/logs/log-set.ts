@@ -105,10 +105,6 @@ export class LogSet {
     await this.running?.catch(() => undefined);
   }
 
-  healthy(): boolean {
-    return this.problems().length === 0;
-  }
-
   problems(): string[] {
     return [...this.checkProblems, ...this.rotationProblems];
   }

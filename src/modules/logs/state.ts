@@ -69,10 +69,6 @@ export class StateStore {
     this.state.files[path] = firstSight ? { lastRotationMs: atMs, firstSight } : { lastRotationMs: atMs };
   }
 
-  forget(paths: Iterable<string>): void {
-    for (const path of paths) delete this.state.files[path];
-  }
-
   /** Writes the current state; each save serialises the state at its own turn, so the last write has everything. */
   save(): Promise<void> {
     const run = this.saving.then(() => writeFileAtomic(this.path, `${JSON.stringify(this.state, null, 2)}\n`, { mode: 0o600 }));
