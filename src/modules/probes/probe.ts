@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { HealthCheck, ModuleContext, ScheduledTask } from '../../agent/kit/module.js';
+import type { ItemHandle, LabelSet } from '../../agent/kit/item-set.js';
+import type { HealthCheck, ScheduledTask } from '../../agent/kit/module.js';
 import { failure } from './classify.js';
 import { createChecker, describeTarget } from './checkers.js';
 import { CheckDeadline } from './deadline.js';
@@ -43,7 +44,19 @@ export interface LastCheck {
 const TIMED_OUT = Symbol('timed out');
 const STOPPED = Symbol('stopped');
 
-/** One configured probe: its checker, its schedule, its state and its metric label sets. */
+/** The label sets a probe owns while it is configured; the checks counter has one per result and reason. */
+export function probeLabelSets(metrics: ProbeMetrics, probe: Pick<ProbeConfig, 'name' | 'type'>): LabelSet[] {
+  const labels = { probe: probe.name, kind: probe.type };
+  return [
+    // Set from the probe's state when it starts, not zeroed: an edited probe that was up stays up.
+    { metric: metrics.up, labels },
+    { metric: metrics.duration, labels, zero: true },
+    { metric: metrics.checks, labels: { ...labels, result: 'success', reason: 'ok' }, zero: true },
+    ...REASONS.filter((r) => r !== 'ok').map((reason) => ({ metric: metrics.checks, labels: { ...labels, result: 'failure', reason }, zero: true })),
+  ];
+}
+
+/** One configured probe: its checker, its schedule and its state. */
 export class RunningProbe {
   readonly name: string;
   private readonly kind: Kind;
@@ -55,88 +68,47 @@ export class RunningProbe {
   private last: LastCheck | null = null;
   private lastSuccessAt: string | null = null;
   private task: ScheduledTask | undefined;
-  private inFlight: AbortController | undefined;
-  private running: Promise<void> | undefined;
-  private inherited = false;
-  private stopped = false;
 
+  /** `previous`: the probe of the same name and kind this one replaces; its state carries over. */
   constructor(
     readonly config: ProbeConfig,
-    private readonly ctx: ModuleContext,
+    handle: ItemHandle,
     private readonly metrics: ProbeMetrics,
+    previous?: RunningProbe,
   ) {
     this.name = config.name;
     this.kind = config.type;
     this.labels = { probe: config.name, kind: config.type };
     this.checker = createChecker(config);
-    this.log = ctx.log.child({ probe: config.name });
+    this.log = handle.log;
+    if (previous) {
+      this.state = previous.state;
+      this.since = previous.since;
+      this.last = previous.last;
+      this.lastSuccessAt = previous.lastSuccessAt;
+    }
   }
 
   get status(): ProbeStatus {
     return this.state.status;
   }
 
-  /** Carries the state of the probe this one replaces (same name, edited config) so health does not flap. */
-  inherit(previous: RunningProbe): void {
-    this.inherited = true;
-    this.state = previous.state;
-    this.since = previous.since;
-    this.last = previous.last;
-    this.lastSuccessAt = previous.lastSuccessAt;
-  }
-
-  /** Sets the known label sets (0 unless inherited) and schedules the first check right away. */
-  start(): void {
+  /** `task` runs the checks (the first one right away); up is set from the state, carried over or pending. */
+  start(task: ScheduledTask): void {
+    this.task = task;
     this.metrics.up.set(this.labels, this.state.status === 'up' ? 1 : 0);
-    // zero() would wipe the histogram a replaced probe of the same name and kind already filled.
-    if (!this.inherited) this.metrics.duration.zero(this.labels);
-    this.metrics.checks.inc({ ...this.labels, result: 'success', reason: 'ok' }, 0);
-    for (const reason of REASONS) {
-      if (reason !== 'ok') this.metrics.checks.inc({ ...this.labels, result: 'failure', reason }, 0);
-    }
-    this.task = this.ctx.schedule(
-      { name: `probe:${this.name}`, everyMs: this.config.interval, runAtStart: true },
-      (signal) => this.check(signal),
-    );
   }
 
-  /** Runs one check now, or waits for the one already running. */
-  checkNow(): Promise<void> {
-    return this.check(this.ctx.signal);
-  }
-
-  /** Cancels the schedule and any check in flight, waits for it to end and closes the connection; `removeMetrics` when the probe goes away. */
-  async stop(options: { removeMetrics: boolean }): Promise<void> {
-    if (!this.stopped) {
-      this.stopped = true;
-      this.task?.cancel();
-      this.inFlight?.abort(STOPPED);
-      await this.running?.catch(() => undefined);
-      await this.checker.close().catch((err: unknown) => this.log.warn({ err: failure(err).message }, 'closing probe connection failed'));
-    }
-    if (options.removeMetrics) this.removeMetrics();
-  }
-
-  private removeMetrics(): void {
-    this.metrics.up.remove(this.labels);
-    this.metrics.duration.remove(this.labels);
-    this.metrics.checks.remove({ ...this.labels, result: 'success', reason: 'ok' });
-    for (const reason of REASONS) this.metrics.checks.remove({ ...this.labels, result: 'failure', reason });
+  /** After its last check: closes the connection and drops the kind series. */
+  async close(): Promise<void> {
+    await this.checker.close().catch((err: unknown) => this.log.warn({ err: failure(err).message }, 'closing probe connection failed'));
     this.metrics.series.delete(this.name);
   }
 
-  /** Single flight: the schedule and checkNow() never run two checks on one connection at once. */
-  private check(signal: AbortSignal): Promise<void> {
-    this.running ??= this.runCheck(signal).finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
-  }
-
-  private async runCheck(signal: AbortSignal): Promise<void> {
-    if (this.stopped || signal.aborted) return;
+  /** One check; the item set never runs two at once on one connection. */
+  async check(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
     const controller = new AbortController();
-    this.inFlight = controller;
     // The deadline lives and dies with this one check, so it is its own timer rather than a schedule.
     const deadline = new CheckDeadline(this.config.timeout, () => controller.abort(TIMED_OUT));
     const onStop = () => controller.abort(STOPPED);
@@ -153,17 +125,15 @@ export class RunningProbe {
     } finally {
       deadline.clear();
       signal.removeEventListener('abort', onStop);
-      this.inFlight = undefined;
     }
     if (controller.signal.aborted) {
-      // A probe removed by a reload goes quietly; a stop is said once per probe that had a check in flight.
-      if (controller.signal.reason === STOPPED && this.ctx.signal.aborted) this.log.info('check aborted: stopping');
       if (controller.signal.reason !== TIMED_OUT) return;
       outcome = { ok: false, reason: 'timeout', message: deadline.explain(`no answer within ${this.config.timeout} ms`) };
     } else if (outcome?.reason === 'timeout') {
       outcome = { ...outcome, message: deadline.explain(outcome.message) };
     }
-    if (this.stopped || !outcome) return;
+    // A probe removed meanwhile records nothing, so its label sets stay gone.
+    if (signal.aborted || !outcome) return;
     this.record(outcome, performance.now() - started, deadline.lateMs());
   }
 
