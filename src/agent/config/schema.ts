@@ -12,8 +12,10 @@ export const agentSchema = z
       .transform((path) => resolve(path))
       .prefault('/var/lib/caretaker')
       .meta({ description: 'state directory; a relative path is taken from the working directory' }),
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
-    stopTimeout: duration({ min: '1s', max: '5m' }).prefault('20s'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').meta({ description: 'least severe log level written to stdout (the journal)' }),
+    stopTimeout: duration({ min: '1s', max: '5m' })
+      .prefault('20s')
+      .meta({ description: "on stop every module's work is aborted at once and waited for this long, all modules together; systemd's TimeoutStopSec= must exceed it" }),
   })
   .meta({ description: 'The agent process itself.' });
 
@@ -21,7 +23,7 @@ export const adminSchema = z
   .strictObject({
     listen: listenAddress().prefault('127.0.0.1:9470').meta({ description: 'host:port or unix:/path; loopback only unless allowRemote' }),
     token: z.string().min(16, { error: 'must be at least 16 characters' }).optional().meta({ description: 'bearer token required by mutating routes' }),
-    allowRemote: z.boolean().default(false),
+    allowRemote: z.boolean().default(false).meta({ description: 'accept a non-loopback listen address; then admin.token is required and every route needs it' }),
   })
   .superRefine((admin, ctx) => {
     if (isLoopback(admin.listen)) return;
@@ -35,9 +37,9 @@ export const adminSchema = z
 
 export const metricsSchema = z
   .strictObject({
-    listen: listenAddress().prefault('127.0.0.1:9471'),
+    listen: listenAddress().prefault('127.0.0.1:9471').meta({ description: 'host:port or unix:/path that serves /metrics' }),
     host: z.boolean().default(true).meta({ description: 'export host metrics under node_exporter names; false where node_exporter runs' }),
-    hostInterval: duration({ min: '1s', max: '5m' }).prefault('15s'),
+    hostInterval: duration({ min: '1s', max: '5m' }).prefault('15s').meta({ description: 'how often host metrics are read from /proc in the background; a scrape serves the last reading' }),
     // Read here, synchronously, rather than when the listener starts: a bad file is then a config error
     // naming metrics.webConfig from `caretaker check-config` and on reload (where the running listener
     // stays as it was), instead of a boot failure found only when the service restarts.

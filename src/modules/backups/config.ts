@@ -6,11 +6,13 @@ import { redisJobSchema } from './kinds/redis.js';
 
 export const backupJobSchema = z.discriminatedUnion('type', [postgresJobSchema, redisJobSchema, filesJobSchema]);
 
-export const backupsConfigSchema = z.strictObject({
-  dir: z.string().default('/var/backups/caretaker').meta({ description: 'backups go to <dir>/<job>/' }),
-  minFreeSpace: size().optional().meta({ description: 'a run is refused while the backup filesystem has less free space than this' }),
-  jobs: namedList(backupJobSchema).default([]),
-});
+export const backupsConfigSchema = z
+  .strictObject({
+    dir: z.string().default('/var/backups/caretaker').meta({ description: 'backups go to <dir>/<job>/' }),
+    minFreeSpace: size().optional().meta({ description: 'a run is refused while the backup filesystem has less free space than this' }),
+    jobs: namedList(backupJobSchema).default([]).meta({ description: 'scheduled backups, each of one PostgreSQL database, one Redis server or a set of files (type)' }),
+  })
+  .meta({ description: 'Scheduled PostgreSQL, Redis and file backups with retention, verification and restore.' });
 
 export type BackupsConfig = z.output<typeof backupsConfigSchema>;
 export type BackupJob = z.output<typeof backupJobSchema>;

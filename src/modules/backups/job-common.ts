@@ -3,22 +3,22 @@ import { cronExpression } from '../../agent/kit/cron.js';
 import { duration, itemName } from '../../agent/kit/schema.js';
 import { isValidTimeZone } from '../../agent/kit/zoned-time.js';
 
-const keepCount = z.number().int().min(1).max(100_000).optional();
+const keepCount = (what: string) => z.number().int().min(1).max(100_000).optional().meta({ description: what });
 
 export const retentionSchema = z
   .strictObject({
-    keepLast: keepCount,
-    keepHourly: keepCount,
-    keepDaily: keepCount,
-    keepWeekly: keepCount,
-    keepMonthly: keepCount,
-    keepYearly: keepCount,
+    keepLast: keepCount('keep the N newest backups'),
+    keepHourly: keepCount('keep the newest backup of each of the last N hours that have one'),
+    keepDaily: keepCount('keep the newest backup of each of the last N days that have one'),
+    keepWeekly: keepCount('keep the newest backup of each of the last N ISO weeks that have one'),
+    keepMonthly: keepCount('keep the newest backup of each of the last N months that have one'),
+    keepYearly: keepCount('keep the newest backup of each of the last N years that have one'),
   })
   .meta({ description: 'restic-style: rules OR together; the newest verified backup is always kept; omit to keep everything' });
 
 /** Keys every job has, whatever its type; each kind spreads these into its own strict object. */
 export const jobCommon = {
-  name: itemName(),
+  name: itemName().meta({ description: 'names the job in routes, metrics and its directory <dir>/<name>/' }),
   schedule: cronExpression(),
   timezone: z
     .string()

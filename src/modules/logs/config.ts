@@ -10,16 +10,14 @@ const absolutePath = z.string().refine((p) => p.startsWith('/'), { error: 'must 
 
 const rotateSchema = z
   .strictObject({
-    /** Calendar trigger: rotate once per hour/day/week (ISO, Monday)/month boundary in `timezone`. */
-    every: z.enum(['hourly', 'daily', 'weekly', 'monthly']).optional(),
-    /** Size trigger: rotate as soon as a file reaches this size, whatever the calendar says. */
-    maxSize: size().optional(),
-    /** With `every`: a calendar rotation waits until the file holds at least this much. */
-    minSize: size().optional(),
+    every: z.enum(['hourly', 'daily', 'weekly', 'monthly']).optional().meta({ description: 'calendar trigger: rotate once the calendar enters a new hour, day, week (ISO, Monday) or month in timezone' }),
+    maxSize: size().optional().meta({ description: 'size trigger: rotate as soon as a file reaches this size (checked every minute), whatever the calendar says' }),
+    minSize: size().optional().meta({ description: 'with every: a calendar rotation waits until the file holds at least this much' }),
     timezone: z
       .string()
       .refine(isValidTimeZone, { error: 'unknown IANA time zone (e.g. UTC, Europe/Paris)' })
-      .default('UTC'),
+      .default('UTC')
+      .meta({ description: 'zone the calendar periods of every are read in (a daily rotation happens at midnight there)' }),
   })
   .superRefine((rotate, ctx) => {
     if (rotate.every === undefined && rotate.maxSize === undefined) {
@@ -32,13 +30,10 @@ const rotateSchema = z
 
 const reopenSchema = z
   .strictObject({
-    /** Sent to the pid read from `pidFile` (nginx: USR1). */
-    signal: z.enum(REOPEN_SIGNALS).optional(),
-    pidFile: absolutePath.optional(),
-    /** Run through /bin/sh once per set after every file of the set was renamed (e.g. `nginx -s reopen`). */
-    command: shellCommand().optional(),
-    /** How long the signal/command and the writer letting go of the old file may take. */
-    timeout: duration({ min: '100ms', max: '10m' }).default(30_000),
+    signal: z.enum(REOPEN_SIGNALS).optional().meta({ description: 'signal sent to the pid read from pidFile (nginx: USR1)' }),
+    pidFile: absolutePath.optional().meta({ description: 'file holding the pid of the writer to signal' }),
+    command: shellCommand().optional().meta({ description: 'run through /bin/sh once per set after every file of the set was renamed (e.g. `nginx -s reopen`)' }),
+    timeout: duration({ min: '100ms', max: '10m' }).default(30_000).meta({ description: 'how long the signal or command, and the writer letting go of the old file, may take (default 30s)' }),
   })
   .superRefine((reopen, ctx) => {
     const bySignal = reopen.signal !== undefined || reopen.pidFile !== undefined;
@@ -56,42 +51,36 @@ const reopenSchema = z
 const ownerSchema = z.union([z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/i, { error: 'expected a user/group name or a numeric id' }), z.number().int().min(0)]);
 
 const createSchema = z.strictObject({
-  /** Defaults: the owner, group and mode of the file being rotated. */
-  owner: ownerSchema.optional(),
-  group: ownerSchema.optional(),
+  owner: ownerSchema.optional().meta({ description: "owner of the new live file, a user name or id (default: the rotated file's)" }),
+  group: ownerSchema.optional().meta({ description: "group of the new live file, a name or id (default: the rotated file's)" }),
   mode: z
     .string()
     .regex(/^0?[0-7]{3}$/, { error: "expected an octal mode such as '0640'" })
     .transform((text) => parseInt(text, 8))
-    .optional(),
+    .optional()
+    .meta({ description: "octal mode of the new live file, e.g. '0640' (default: the rotated file's)" }),
 });
 
 export const logSetSchema = z
   .strictObject({
-    name: itemName(),
-    /** Absolute paths; `*`, `?` and `[...]` may appear in any segment. Rotated files are never matched. */
-    paths: z.array(absolutePath).min(1),
-    rotate: rotateSchema,
-    /** Rotated files kept per live file (older ones are deleted). */
-    keep: z.number().int().min(0).max(10_000).default(7),
-    /** Rotated files older than this are deleted, checked every minute. */
-    maxAge: duration({ min: '1m', timer: false }).optional(),
+    name: itemName().meta({ description: 'names the log set in routes and in the set label of its metrics' }),
+    paths: z.array(absolutePath).min(1).meta({ description: 'absolute paths; *, ? and [...] may appear in any segment; rotated files are never matched' }),
+    rotate: rotateSchema.meta({ description: 'when to rotate: every (calendar), maxSize, or both' }),
+    keep: z.number().int().min(0).max(10_000).default(7).meta({ description: 'rotated files kept per live file (older ones are deleted)' }),
+    maxAge: duration({ min: '1m', timer: false }).optional().meta({ description: 'rotated files older than this are deleted, checked every minute (not only at rotation)' }),
     compress: z
-      .union([z.boolean(), z.strictObject({ level: z.number().int().min(1).max(9).default(6) })])
+      .union([z.boolean(), z.strictObject({ level: z.number().int().min(1).max(9).default(6).meta({ description: 'gzip level, 1 (fastest) to 9 (smallest)' }) })])
       .default(false)
-      .transform((value) => (value === false ? undefined : { level: value === true ? 6 : value.level })),
-    /** Leave the newest rotated file uncompressed (for writers that keep writing to it a while). */
-    delayCompress: z.boolean().default(false),
-    /** `dateext`: access.log-20261123T150405Z (UTC); `numbered`: access.log.1, .2, … */
-    naming: z.enum(['dateext', 'numbered']).default('dateext'),
-    /** Where rotated files go: absolute, or relative to each log's directory; same filesystem. */
-    olddir: z.string().min(1).optional(),
-    notIfEmpty: z.boolean().default(false),
-    missingOk: z.boolean().default(false),
-    create: createSchema.optional(),
-    reopen: reopenSchema.optional(),
-    /** Copy then truncate in place, for writers that cannot reopen. Lines written meanwhile are lost. */
-    copyTruncate: z.boolean().default(false),
+      .transform((value) => (value === false ? undefined : { level: value === true ? 6 : value.level }))
+      .meta({ description: 'gzip rotated files: true (level 6) or { level: 1-9 }' }),
+    delayCompress: z.boolean().default(false).meta({ description: 'leave the newest rotated file uncompressed until the next rotation (for writers that keep writing to it a while)' }),
+    naming: z.enum(['dateext', 'numbered']).default('dateext').meta({ description: 'dateext: access.log-20261123T150405Z (UTC); numbered: access.log.1, .2, …' }),
+    olddir: z.string().min(1).optional().meta({ description: "where rotated files go: absolute, or relative to each log's directory; same filesystem (created 0750 if missing)" }),
+    notIfEmpty: z.boolean().default(false).meta({ description: 'skip rotating empty files' }),
+    missingOk: z.boolean().default(false).meta({ description: 'do not report a pattern that matches no file' }),
+    create: createSchema.optional().meta({ description: 'owner, group and mode of the new live file (default: those of the rotated file)' }),
+    reopen: reopenSchema.optional().meta({ description: 'how the writer lets go of the renamed file: signal + pidFile, or command' }),
+    copyTruncate: z.boolean().default(false).meta({ description: 'copy then truncate in place, for writers that cannot reopen; lines written meanwhile are lost' }),
   })
   .superRefine((set, ctx) => {
     if (set.copyTruncate && set.reopen !== undefined) {
@@ -105,7 +94,7 @@ export const logSetSchema = z
     }
   });
 
-export const configSchema = namedList(logSetSchema);
+export const configSchema = namedList(logSetSchema).meta({ description: 'Log rotation in place of logrotate: sets of files rotated by calendar or size, compressed, pruned.' });
 
 export type LogsConfig = z.output<typeof configSchema>;
 export type LogSetConfig = z.output<typeof logSetSchema>;

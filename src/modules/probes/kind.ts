@@ -14,26 +14,19 @@ export const DEFAULT_TIMEOUT_MS = 5_000;
 
 /** Fields every probe has, whatever its kind; spread into each kind's strict object. */
 export const commonProbeFields = {
-  name: itemName(),
-  interval: duration({ min: '100ms', max: '1d' }).default(30_000),
-  /** Defaults to 5s or the interval, whichever is shorter; never longer than the interval. */
-  timeout: duration({ min: '10ms', max: '10m' }).optional(),
-  /** A critical probe that is down makes `/health/deep` answer 503. */
-  critical: z.boolean().default(false),
-  /** Consecutive failed checks before an up probe is reported down (against flapping). */
-  failuresBeforeDown: z.number().int().min(1).max(100).default(1),
-  /** Consecutive good checks before a down probe is reported up again. */
-  successesBeforeUp: z.number().int().min(1).max(100).default(1),
+  name: itemName().meta({ description: 'names the probe in routes and in the probe label of its metrics' }),
+  interval: duration({ min: '100ms', max: '1d' }).default(30_000).meta({ description: 'time between the start of one check and the next (default 30s)' }),
+  timeout: duration({ min: '10ms', max: '10m' }).optional().meta({ description: 'a check taking longer fails as timeout; default 5s or the interval, whichever is shorter; never longer than the interval' }),
+  critical: z.boolean().default(false).meta({ description: 'a critical probe that is down makes /health/deep answer 503' }),
+  failuresBeforeDown: z.number().int().min(1).max(100).default(1).meta({ description: 'consecutive failed checks before an up probe is reported down (against flapping)' }),
+  successesBeforeUp: z.number().int().min(1).max(100).default(1).meta({ description: 'consecutive good checks before a down probe is reported up again' }),
 };
 
 /** TLS client settings shared by the kinds that speak TLS. */
 export const tlsClientSchema = z.strictObject({
-  /** Check the server certificate (chain and name). Turning this off still encrypts. */
-  verify: z.boolean().default(true),
-  /** PEM file of the CA that signed the server certificate, for private CAs; read at each connect. */
-  ca: existingPath({ kind: 'file' }).optional(),
-  /** Name to verify the certificate against (SNI) when it differs from the host in the URL. */
-  serverName: z.string().min(1).optional(),
+  verify: z.boolean().default(true).meta({ description: 'check the server certificate (chain and name); false still encrypts' }),
+  ca: existingPath({ kind: 'file' }).optional().meta({ description: 'PEM file of the CA that signed the server certificate, for private CAs; read at each connect' }),
+  serverName: z.string().min(1).optional().meta({ description: "name the certificate is checked against (and sent as SNI) when it differs from the URL's host" }),
 });
 export type TlsClientConfig = z.output<typeof tlsClientSchema>;
 

@@ -7,7 +7,7 @@ import type { BackupKind } from './kind.js';
 
 export const filesJobSchema = z.strictObject({
   ...jobCommon,
-  type: z.literal('files'),
+  type: z.literal('files').meta({ description: 'files: a tar.gz of paths' }),
   paths: z
     .array(z.string().refine(isAbsolute, { error: 'must be an absolute path' }))
     .min(1)

@@ -12,7 +12,7 @@ import { globalsCompanion } from './postgres-globals.js';
 
 export const postgresJobSchema = z.strictObject({
   ...jobCommon,
-  type: z.literal('postgres'),
+  type: z.literal('postgres').meta({ description: 'postgres: one database with pg_dump (optionally its roles and tablespaces)' }),
   url: z
     .string()
     .refine((text) => /^postgres(ql)?:\/\//.test(text) && URL.canParse(text), { error: 'expected postgres://user[:password]@host[:port]/database' })

@@ -22,7 +22,7 @@ function parsesAsRedisUrl(text: string): boolean {
 export const redisJobSchema = z
   .strictObject({
     ...jobCommon,
-    type: z.literal('redis'),
+    type: z.literal('redis').meta({ description: 'redis: an RDB snapshot of the whole server' }),
     url: z
       .string()
       .refine((text) => /^rediss?:\/\//.test(text) && URL.canParse(text), { error: 'expected redis://[user:password@]host[:port] or rediss://…', abort: true })
@@ -37,7 +37,8 @@ export const redisJobSchema = z
         ca: existingPath({ kind: 'file' }).optional().meta({ description: 'PEM file of the CA that signed the server certificate' }),
         insecure: z.boolean().default(false).meta({ description: 'skip certificate verification (test servers only)' }),
       })
-      .optional(),
+      .optional()
+      .meta({ description: 'TLS settings of a rediss:// url' }),
     saveTimeout: duration({ min: '1s' }).prefault('30m').meta({ description: 'mode file: how long BGSAVE may take' }),
     rdbPath: z.string().optional().meta({ description: 'mode file: the RDB file, when CONFIG GET dir/dbfilename is not allowed' }),
   })

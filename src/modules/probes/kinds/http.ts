@@ -15,12 +15,10 @@ const statusCode = z.number().int().min(100).max(599);
 export const httpProbeConfig = z
   .strictObject({
     ...commonProbeFields,
-    type: z.literal('http'),
-    url: validUrl(['http', 'https']),
-    method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS']).default('GET'),
-    /** Accepted status codes; any 2xx when left out. Redirects are not followed. */
-    expectStatus: z.union([statusCode, z.array(statusCode).min(1)]).optional(),
-    /** A regular expression the first 64 KiB of the body must match. */
+    type: z.literal('http').meta({ description: 'http: one request, its status and optionally its body checked' }),
+    url: validUrl(['http', 'https']).meta({ description: 'http:// or https:// URL requested' }),
+    method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS']).default('GET').meta({ description: 'HTTP method of the request' }),
+    expectStatus: z.union([statusCode, z.array(statusCode).min(1)]).optional().meta({ description: 'accepted status code or list of codes; any 2xx when left out (redirects are not followed)' }),
     bodyMatch: z
       .string()
       .min(1)
@@ -35,11 +33,11 @@ export const httpProbeConfig = z
         },
         { error: 'not a valid regular expression' },
       )
-      .optional(),
-    headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { error: 'not a valid header name' }), z.string()).default({}),
-    body: z.string().optional(),
-    /** For https: verification, custom CA, server name. */
-    tls: tlsClientSchema.default({ verify: true }),
+      .optional()
+      .meta({ description: 'a regular expression the first 64 KiB of the body must match' }),
+    headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { error: 'not a valid header name' }), z.string()).default({}).meta({ description: 'request headers, name: value' }),
+    body: z.string().optional().meta({ description: 'request body, for POST, PUT and OPTIONS' }),
+    tls: tlsClientSchema.default({ verify: true }).meta({ description: 'for https: verification, custom CA, server name' }),
   })
   .superRefine((probe, ctx) => {
     if (probe.body !== undefined && (probe.method === 'GET' || probe.method === 'HEAD')) {

@@ -9,14 +9,9 @@ import { tlsOptions } from '../tls-options.js';
 export const postgresProbeConfig = z
   .strictObject({
     ...commonProbeFields,
-    type: z.literal('postgres'),
-    /**
-     * `postgres://user:password@host:port/db`; libpq-style `sslmode` (verify-full, require, disable...) and
-     * `sslrootcert` in the query string are understood.
-     */
-    url: validUrl(['postgres', 'postgresql']),
-    /** TLS settings as a block instead of `sslmode` in the URL. */
-    tls: tlsClientSchema.optional(),
+    type: z.literal('postgres').meta({ description: 'postgres: connect and read server statistics' }),
+    url: validUrl(['postgres', 'postgresql']).meta({ description: 'postgres://user:password@host:port/db; libpq-style sslmode (verify-full, require, disable...) and sslrootcert in the query string are understood' }),
+    tls: tlsClientSchema.optional().meta({ description: 'TLS settings as a block instead of sslmode in the URL' }),
   })
   .superRefine((probe, ctx) => {
     if (probe.tls !== undefined && /[?&]ssl/.test(probe.url)) {

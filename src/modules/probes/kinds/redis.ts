@@ -16,17 +16,12 @@ const ROUND_TRIP_TTL_MS = 60_000;
 export const redisProbeConfig = z
   .strictObject({
     ...commonProbeFields,
-    type: z.literal('redis'),
-    /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
-    url: validUrl(['redis', 'rediss']),
-    /** TLS settings for `rediss://` (custom CA, verification, server name). */
-    tls: tlsClientSchema.optional(),
-    /** SET/GET/DEL a short-lived key, proving the server accepts writes (skipped on replicas). */
-    roundTrip: z.boolean().default(true),
-    /** Namespace of the round-trip key; the probe name is appended. */
-    keyPrefix: z.string().min(1).default('caretaker:probe:'),
-    /** Ask these sentinels for the master's address; the url then gives only scheme, user, password and db. */
-    sentinel: sentinelConfig.optional(),
+    type: z.literal('redis').meta({ description: 'redis: PING, INFO and optionally a write round trip' }),
+    url: validUrl(['redis', 'rediss']).meta({ description: 'redis://[user:password@]host:port[/db], or rediss:// for TLS' }),
+    tls: tlsClientSchema.optional().meta({ description: 'TLS settings for rediss:// (custom CA, verification, server name)' }),
+    roundTrip: z.boolean().default(true).meta({ description: 'SET/GET/DEL a short-lived key, proving the server accepts writes (skipped on replicas)' }),
+    keyPrefix: z.string().min(1).default('caretaker:probe:').meta({ description: 'namespace of the round-trip key; the probe name is appended' }),
+    sentinel: sentinelConfig.optional().meta({ description: "ask these sentinels for the master's address; the url then gives only scheme, user, password and db" }),
   })
   .superRefine((probe, ctx) => {
     if (probe.tls !== undefined && !probe.url.startsWith('rediss:')) {

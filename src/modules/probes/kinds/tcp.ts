@@ -8,11 +8,9 @@ import { certNotAfterSeconds, tlsOptions } from '../tls-options.js';
 
 export const tcpProbeConfig = z.strictObject({
   ...commonProbeFields,
-  type: z.literal('tcp'),
-  /** `host:port`, `[v6]:port`, or `unix:/path` for a socket file. */
-  address: listenAddress(),
-  /** Also complete a TLS handshake (`tls: {}` for the defaults). */
-  tls: tlsClientSchema.optional(),
+  type: z.literal('tcp').meta({ description: 'tcp: open a connection (and optionally a TLS session), then close it' }),
+  address: listenAddress().meta({ description: 'host:port, [v6]:port, or unix:/path for a socket file' }),
+  tls: tlsClientSchema.optional().meta({ description: 'also complete a TLS handshake (tls: {} for the defaults)' }),
 });
 export type TcpProbeConfig = z.output<typeof tcpProbeConfig>;
 
