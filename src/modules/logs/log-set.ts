@@ -3,13 +3,13 @@ import { lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import { fsyncDir } from '../../agent/kit/atomic-file.js';
-import { ConflictError, describeError } from '../../agent/kit/errors.js';
+import { describeError } from '../../agent/kit/errors.js';
 import { isCalendarDue } from './calendar.js';
 import type { LogSetConfig } from './config.js';
 import { copyThenTruncate } from './copy-truncate.js';
 import { gzipFile } from './compress.js';
 import { discover, unsafeDirectoryReason, type Discovery, type LiveFile } from './discover.js';
-import { initSetMetrics, type LogsMetrics } from './metrics.js';
+import type { LogsMetrics } from './metrics.js';
 import { compressedName, isCompressionTemp, nextDateName, numberedShiftPlan, parseRotated, type RotatedFile } from './naming.js';
 import { resolveId } from './owners.js';
 import { selectForCompression, selectForPruning } from './prune.js';
@@ -17,16 +17,15 @@ import { askWriterToReopen, waitUntilReleased, type HeldCheck } from './reopen.j
 import type { StateStore } from './state.js';
 
 export interface SetDeps {
+  /** Names the set. */
   log: Logger;
   metrics: LogsMetrics;
   store: StateStore;
   /** Which rotated files a writer may still be appending to (compression waits for those). */
   held: HeldCheck;
   now: () => Date;
-  /** Aborted when the module stops. */
+  /** Aborted when the set is removed or the module stops. */
   signal: AbortSignal;
-  /** The run of the set this one replaces on reload; nothing starts before it has ended. */
-  after?: Promise<void>;
   /** At module start: the first check removes the temp files a killed compression left (nothing can be compressing yet). */
   removeLeftovers?: boolean;
 }
@@ -66,7 +65,6 @@ interface RotatedOnDisk extends RotatedFile {
 
 /** One configured log set: decides when its files are due, rotates them, compresses and prunes. */
 export class LogSet {
-  private running: Promise<unknown> | undefined;
   private lastCheckMs: number | undefined;
   private lastRotationMs: number | undefined;
   private lastResult: RotationOutcome['result'] | null = null;
@@ -80,39 +78,17 @@ export class LogSet {
     readonly config: LogSetConfig,
     private readonly deps: SetDeps,
   ) {
-    this.log = deps.log.child({ log: config.name });
-    initSetMetrics(deps.metrics, config.name);
-  }
-
-  get busy(): boolean {
-    return this.running !== undefined;
-  }
-
-  /** The scheduled check: rotates what is due, compresses, prunes. Skipped while a rotation runs. */
-  async check(): Promise<void> {
-    if (this.running) return;
-    await this.exclusive(() => this.checkNow(false));
-  }
-
-  /** Rotates every live file of the set now, whatever the triggers say. */
-  async rotateNow(): Promise<RotationOutcome> {
-    if (this.running) throw new ConflictError(`log set '${this.config.name}' is already rotating`);
-    return this.exclusive(() => this.checkNow(true));
-  }
-
-  /** Resolves once the current run (if any) has ended. */
-  async settled(): Promise<void> {
-    await this.running?.catch(() => undefined);
+    this.log = deps.log;
   }
 
   problems(): string[] {
     return [...this.checkProblems, ...this.rotationProblems];
   }
 
-  status(): SetStatus {
+  status(busy: boolean): SetStatus {
     return {
       name: this.config.name,
-      busy: this.busy,
+      busy,
       mode: this.config.copyTruncate ? 'copyTruncate' : this.config.reopen ? 'reopen' : 'create',
       lastCheck: this.lastCheckMs === undefined ? null : new Date(this.lastCheckMs).toISOString(),
       lastRotation: this.lastRotationMs === undefined ? null : new Date(this.lastRotationMs).toISOString(),
@@ -122,22 +98,11 @@ export class LogSet {
     };
   }
 
-  private async exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const previous = this.deps.after;
-    const run = previous ? previous.then(work) : work();
-    this.running = run;
-    try {
-      return await run;
-    } catch (err) {
-      // The signal is aborted only by a stop; the partial .gz is already gone (compress.ts).
-      if (this.deps.signal.aborted) this.log.info('log check aborted: stopping');
-      throw err;
-    } finally {
-      this.running = undefined;
-    }
-  }
-
-  private async checkNow(force: boolean): Promise<RotationOutcome> {
+  /**
+   * One check: rotates what is due (every live file when `force`), compresses, prunes. An abort ends it
+   * with a throw; the partial .gz is already gone (compress.ts).
+   */
+  async check(force: boolean): Promise<RotationOutcome> {
     const now = this.deps.now();
     const nowMs = now.getTime();
     const outcome: RotationOutcome = { log: this.config.name, result: 'nothing', rotated: [], errors: [] };

@@ -1,3 +1,4 @@
+import type { LabelSet } from '../../agent/kit/item-set.js';
 import type { MetricsRegistrar } from '../../agent/kit/metrics.js';
 
 export const ROTATION_RESULTS = ['success', 'failure'] as const;
@@ -35,17 +36,16 @@ export function defineLogsMetrics(registrar: MetricsRegistrar) {
 
 export type LogsMetrics = ReturnType<typeof defineLogsMetrics>;
 
-/** Known label sets start at 0 so alerts on rate() see the series from the first scrape. */
-export function initSetMetrics(metrics: LogsMetrics, log: string): void {
-  for (const result of ROTATION_RESULTS) metrics.rotations.inc({ log, result }, 0);
-  metrics.rotatedBytes.inc({ log }, 0);
-  metrics.liveBytes.set({ log }, 0);
-}
-
-export function removeSetMetrics(metrics: LogsMetrics, log: string): void {
-  for (const result of ROTATION_RESULTS) metrics.rotations.remove({ log, result });
-  metrics.lastRotation.remove({ log });
-  metrics.rotatedBytes.remove({ log });
-  metrics.compressionRatio.remove({ log });
-  metrics.liveBytes.remove({ log });
+/**
+ * The label sets a log set owns while it is configured; the counters and the live size start at 0 so
+ * alerts on rate() see the series from the first scrape.
+ */
+export function logSetLabelSets(metrics: LogsMetrics, log: string): LabelSet[] {
+  return [
+    ...ROTATION_RESULTS.map((result) => ({ metric: metrics.rotations, labels: { log, result }, zero: true })),
+    { metric: metrics.rotatedBytes, labels: { log }, zero: true },
+    { metric: metrics.liveBytes, labels: { log }, zero: true },
+    { metric: metrics.lastRotation, labels: { log } },
+    { metric: metrics.compressionRatio, labels: { log } },
+  ];
 }

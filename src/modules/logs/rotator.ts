@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
+import { describeError, UnavailableError } from '../../agent/kit/errors.js';
+import { ItemSet, type ItemEntry, type ItemHandle } from '../../agent/kit/item-set.js';
 import type { ModuleContext, ModuleHealth, ModuleInstance, ScheduledTask } from '../../agent/kit/module.js';
-import { describeError, NotFoundError, UnavailableError } from '../../agent/kit/errors.js';
-import { diffByName } from '../../agent/kit/named.js';
-import type { LogsConfig } from './config.js';
-import { LogSet, type RotationOutcome, type SetDeps, type SetStatus } from './log-set.js';
-import { removeSetMetrics, type LogsMetrics } from './metrics.js';
+import type { LogSetConfig, LogsConfig } from './config.js';
+import { LogSet, type RotationOutcome, type SetStatus } from './log-set.js';
+import { logSetLabelSets, type LogsMetrics } from './metrics.js';
 import { chooseHeldCheck, heldOpen, QUIET_MS, type HeldCheck } from './reopen.js';
 import { StateStore } from './state.js';
 
@@ -26,8 +26,7 @@ export interface LogsStatus {
 
 /** The logs module instance: one LogSet per configured set, checked every minute and at start. */
 export class Rotator implements ModuleInstance<LogsConfig> {
-  private readonly sets = new Map<string, LogSet>();
-  private readonly controller = new AbortController();
+  private readonly sets: ItemSet<LogSetConfig, LogSet>;
   private readonly store: StateStore;
   private readonly now: () => Date;
   private readonly log: Logger;
@@ -36,11 +35,13 @@ export class Rotator implements ModuleInstance<LogsConfig> {
   private ticking: Promise<void> | undefined;
   private stateRebuilt: string | null = null;
   private started = false;
+  /** Until the sets of the start config exist: their first check removes leftovers (nothing can be compressing yet). */
+  private starting = true;
   private stopped = false;
 
   constructor(
     private readonly ctx: ModuleContext,
-    private config: LogsConfig,
+    private readonly config: LogsConfig,
     private readonly metrics: LogsMetrics,
     options: RotatorOptions = {},
   ) {
@@ -48,7 +49,16 @@ export class Rotator implements ModuleInstance<LogsConfig> {
     this.held = options.held;
     this.log = ctx.log;
     this.store = new StateStore(ctx.stateDir);
-    ctx.signal.addEventListener('abort', () => this.controller.abort(), { once: true });
+    this.sets = new ItemSet<LogSetConfig, LogSet>({
+      ctx,
+      noun: 'log set',
+      logKey: 'log',
+      runName: 'log check',
+      create: (c, handle) => this.newSet(c, handle),
+      // An edited set keeps its run in flight; the next run uses the new config.
+      update: (_set, next, handle) => this.newSet(next, handle),
+      labelSets: (c) => logSetLabelSets(metrics, c.name),
+    });
   }
 
   async start(): Promise<void> {
@@ -64,50 +74,29 @@ export class Rotator implements ModuleInstance<LogsConfig> {
       this.held = check;
       if (method === 'quiet') this.log.info({ quietMs: QUIET_MS }, "other users' processes are hidden (no CAP_SYS_PTRACE): a rotated file is compressed once it has gone quiet");
     }
-    for (const set of this.config) this.sets.set(set.name, this.newSet(set, { removeLeftovers: true }));
+    for (const set of this.config) this.sets.add(set);
+    this.starting = false;
     this.task = this.ctx.schedule({ name: 'logs-check', everyMs: CHECK_EVERY_MS }, () => this.tick());
     // The first check runs now, in the background (start does not wait for a compression): that is
     // where a rotation missed while the agent was down is caught up. tick() joins it if called meanwhile.
     void this.tick().catch((err: unknown) => this.log.error({ err: describeError(err) }, 'first log check failed'));
   }
 
-  /** Checks every set once (sets run one after another so two compressions never compete). */
+  /** Checks every set once (sets run one after another so two compressions never compete); a call meanwhile joins the running one. */
   tick(): Promise<void> {
-    this.ticking ??= (async () => {
-      try {
-        for (const set of [...this.sets.values()]) {
-          if (this.controller.signal.aborted) return;
-          // One set's unexpected error never keeps the others from rotating.
-          await set.check().catch((err: unknown) => {
-            if (!this.controller.signal.aborted) this.log.error({ log: set.config.name, err: describeError(err) }, 'log check failed');
-          });
-        }
-      } finally {
-        this.ticking = undefined;
-      }
-    })();
+    this.ticking ??= this.checkAll().finally(() => {
+      this.ticking = undefined;
+    });
     return this.ticking;
   }
 
   async rotate(name: string): Promise<RotationOutcome> {
     if (this.stopped) throw new UnavailableError('the logs module is stopping');
-    const set = this.sets.get(name);
-    if (!set) throw new NotFoundError('log set', name);
-    return set.rotateNow();
+    return this.sets.begin(name, 'manual', (e) => e.item.check(true)).done;
   }
 
   async reload(next: LogsConfig): Promise<void> {
-    const diff = diffByName(this.config, next);
-    // Building sets does no I/O and cannot fail half-way, so the swap below is all or nothing.
-    const replacements = new Map<string, LogSet>();
-    for (const set of diff.added) replacements.set(set.name, this.newSet(set));
-    for (const [, changed] of diff.changed) replacements.set(changed.name, this.newSet(changed, { after: this.sets.get(changed.name)?.settled() }));
-    for (const removed of diff.removed) {
-      this.sets.delete(removed.name);
-      removeSetMetrics(this.metrics, removed.name);
-    }
-    for (const [name, set] of replacements) this.sets.set(name, set);
-    this.config = next;
+    const diff = await this.sets.apply(next);
     this.log.info({ added: diff.added.length, removed: diff.removed.length, changed: diff.changed.length }, 'logs reloaded');
   }
 
@@ -115,14 +104,13 @@ export class Rotator implements ModuleInstance<LogsConfig> {
     if (this.stopped) return;
     this.stopped = true;
     this.task?.cancel();
-    this.controller.abort();
-    await Promise.all([...this.sets.values()].map((s) => s.settled()));
+    await this.sets.stop({ keepListed: true });
   }
 
   health(): ModuleHealth {
-    const checks = [...this.sets.values()].map((set) => {
-      const problems = set.problems();
-      return { name: set.config.name, ok: problems.length === 0, critical: false, ...(problems.length > 0 ? { message: problems[0] } : {}) };
+    const checks = this.sets.values().map(({ name, item }) => {
+      const problems = item.problems();
+      return { name, ok: problems.length === 0, critical: false, ...(problems.length > 0 ? { message: problems[0] } : {}) };
     });
     const failing = checks.filter((c) => !c.ok);
     if (failing.length === 0) return { status: 'ok', checks };
@@ -133,11 +121,26 @@ export class Rotator implements ModuleInstance<LogsConfig> {
     return {
       stateRebuilt: this.stateRebuilt,
       nextCheck: this.task?.nextRun()?.toISOString() ?? null,
-      logs: [...this.sets.values()].map((s) => s.status()),
+      logs: this.sets.values().map((e) => e.item.status(e.busy)),
     };
   }
 
-  private newSet(config: LogsConfig[number], options: Pick<SetDeps, 'after' | 'removeLeftovers'> = {}): LogSet {
-    return new LogSet(config, { log: this.log, metrics: this.metrics, store: this.store, held: this.held ?? heldOpen, now: this.now, signal: this.controller.signal, ...options });
+  private async checkAll(): Promise<void> {
+    for (const { name } of this.sets.values()) {
+      if (this.ctx.signal.aborted) return;
+      // One set's unexpected error never keeps the others from rotating; a set busy rotating is skipped.
+      await this.sets.tick(name, checkDue)?.done.catch((err: unknown) => {
+        if (!this.ctx.signal.aborted && this.sets.has(name)) this.log.error({ log: name, err: describeError(err) }, 'log check failed');
+      });
+    }
   }
+
+  private newSet(config: LogSetConfig, handle: ItemHandle): LogSet {
+    const deps = { log: handle.log, metrics: this.metrics, store: this.store, held: this.held ?? heldOpen, now: this.now, signal: handle.signal };
+    return new LogSet(config, { ...deps, removeLeftovers: this.starting });
+  }
+}
+
+function checkDue(entry: ItemEntry<LogSetConfig, LogSet>): Promise<RotationOutcome> {
+  return entry.item.check(false);
 }
