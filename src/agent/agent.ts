@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { ConfigError, describeError, type ConfigIssue } from './kit/errors.js';
-import type { AnyModuleSpec, HealthCheck } from './kit/module.js';
+import type { AnyModuleSpec } from './kit/module.js';
 import { createRegistrar } from './kit/metrics.js';
 import { formatListen } from './kit/schema.js';
 import { forModule, type SecretSet } from './logger.js';
@@ -12,30 +12,15 @@ import { ModuleSlot } from './module-slot.js';
 import { SdNotify } from './sd-notify.js';
 import { HeapTrimmer } from './heap-trim.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
+import type { DeepHealth, LastReload, ReloadAnswer, StatusAnswer } from './admin/answers.js';
 import { createAgentRegistry, type AgentRegistry } from '../metrics/registry.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/server.js';
 import { startHostMetrics } from '../metrics/host/index.js';
 
 type HostMetrics = ReturnType<typeof startHostMetrics>;
 
-export type ModuleChange = 'started' | 'stopped' | 'reloaded' | 'unchanged' | 'failed';
-
-export interface ReloadReport {
-  ok: boolean;
-  issues?: ConfigIssue[];
-  modules: Record<string, { change: ModuleChange; error?: string }>;
-  /** Settings that changed but only take effect after a restart. */
-  restartRequired: string[];
-  /** Why the /metrics listener could not take its new address or web config (it keeps the old ones). */
-  metricsError?: string;
-}
-
-/** The outcome of the last attempt to load the config file; a refused one stays visible until a good one. */
-export interface LastReload {
-  ok: boolean;
-  at: string;
-  issues?: ConfigIssue[];
-}
+/** What /reload answers, and the issues of a refused file (answered as a 400). */
+export type ReloadReport = ReloadAnswer & { issues?: ConfigIssue[] };
 
 export interface AgentOptions {
   configPath: string;
@@ -44,13 +29,6 @@ export interface AgentOptions {
   secrets: SecretSet;
   version: string;
   notify?: SdNotify;
-}
-
-export interface DeepHealth {
-  ok: boolean;
-  lastReload: LastReload;
-  checks: Array<HealthCheck & { module: string }>;
-  modules: Record<string, { status: string; message?: string }>;
 }
 
 /** Made before any module starts, so a state directory that cannot be made fails the start once, by name. */
@@ -178,7 +156,7 @@ export class Agent {
     return { ok: checks.every((c) => c.ok || !c.critical), lastReload: this.lastReload, checks, modules };
   }
 
-  status() {
+  status(): StatusAnswer {
     return {
       version: this.version,
       node: process.versions.node,

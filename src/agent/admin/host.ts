@@ -1,5 +1,6 @@
 import type { AdminSettings } from '../config/schema.js';
 import type { ConfigIssue } from '../kit/errors.js';
+import type { DeepHealth, ReloadAnswer, StatusAnswer } from './answers.js';
 
 /**
  * What the admin API needs of the agent. Declared on the admin side, not taken from agent.ts, so the agent
@@ -8,7 +9,8 @@ import type { ConfigIssue } from '../kit/errors.js';
 export interface AdminHost {
   readonly version: string;
   readonly current: { readonly admin: AdminSettings };
-  deepHealth(): { ok: boolean };
-  status(): object;
-  reload(): Promise<{ ok: boolean; issues?: ConfigIssue[] }>;
+  deepHealth(): DeepHealth;
+  status(): StatusAnswer;
+  /** `issues` set: the file was refused and nothing changed. */
+  reload(): Promise<ReloadAnswer & { issues?: ConfigIssue[] }>;
 }

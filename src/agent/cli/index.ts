@@ -8,14 +8,8 @@ import { parseListen, type ListenAddress } from '../kit/schema.js';
 import { VERSION } from '../version.js';
 import { parseArgs, UsageError, type ParsedArgs } from './args.js';
 import { createAdminClient } from './client.js';
-import { formatStatus, statusExitCode, type StatusAnswer } from './output.js';
-
-interface ReloadAnswer {
-  ok: boolean;
-  modules: Record<string, { change: string; error?: string }>;
-  restartRequired: string[];
-  metricsError?: string;
-}
+import type { ReloadAnswer, StatusAnswer } from '../admin/answers.js';
+import { formatStatus, statusExitCode } from './output.js';
 
 export const DEFAULT_CONFIG = '/etc/caretaker/caretaker.yaml';
 

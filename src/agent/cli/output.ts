@@ -1,25 +1,6 @@
 import { formatTable } from '../kit/cli.js';
-import { formatIssue, type ConfigIssue } from '../kit/errors.js';
-
-interface ModuleStatus {
-  name: string;
-  state: string;
-  health?: { status: string; message?: string };
-  error?: string;
-  nextRuns: Array<{ name: string; next: string | null }>;
-}
-
-export interface StatusAnswer {
-  version: string;
-  node: string;
-  pid: number;
-  uptimeSeconds: number;
-  config: string;
-  lastReload?: { ok: boolean; at: string; issues?: ConfigIssue[] };
-  admin?: string;
-  metrics?: string;
-  modules: ModuleStatus[];
-}
+import { formatIssue } from '../kit/errors.js';
+import type { StatusAnswer } from '../admin/answers.js';
 
 export function formatDuration(seconds: number): string {
   const d = Math.floor(seconds / 86400);

@@ -1,23 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { healthCheck, moduleHealth } from './answers.js';
 import type { CliCommand } from './cli.js';
 import type { MetricsRegistrar } from './metrics.js';
 
-/** What a module reports about itself; computed from cached state, never with I/O. */
-export interface ModuleHealth {
-  status: 'ok' | 'degraded' | 'failed';
-  message?: string;
-  /** One entry per configured item (a probe, a backup job…); `critical` items decide `/health/deep`. */
-  checks?: HealthCheck[];
-}
+/** What a module reports about itself; computed from cached state, never with I/O. `critical` checks decide `/health/deep`. */
+export type ModuleHealth = z.infer<typeof moduleHealth>;
 
-export interface HealthCheck {
-  name: string;
-  ok: boolean;
-  critical: boolean;
-  message?: string;
-}
+export type HealthCheck = z.infer<typeof healthCheck>;
 
 /** A schedule owned by a module: cron (node-cron syntax) or a fixed interval. */
 export type ScheduleSpec =

@@ -1,13 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
+import type { z } from 'zod';
 import { EXIT, ApiError, DaemonUnreachableError, formatBytes, formatTable, isNotConfigured, NOT_CONFIGURED, type CliCommand, type CommandContext } from '../../agent/kit/cli.js';
 import { CaretakerError, ConfigError, describeError } from '../../agent/kit/errors.js';
+import type { runStartedAnswer } from './answers.js';
 import { listBackups } from './catalog.js';
 import type { BackupsConfig } from './config.js';
 import { kindOf } from './kinds/all.js';
 import { planPrune } from './prune.js';
 import { findJob, restoreBackup, restoreTarget, verifyBackup } from './restore.js';
-import type { JobDetail, JobSummary } from './runner.js';
+import type { BackupFileInfo, JobDetail, JobSummary } from './runner.js';
 
 const USAGE = 'caretaker backups [run JOB | list JOB | verify JOB FILE | restore JOB FILE [--to URL] [--globals=no] [--yes] | prune JOB --dry-run]';
 const RUN_POLL_MS = 1000;
@@ -32,7 +34,7 @@ function jobsTable(jobs: JobSummary[]): string {
   );
 }
 
-function filesTable(files: Array<{ file: string; sizeBytes: number; verified: boolean; sha256: string | null }>): string {
+function filesTable(files: BackupFileInfo[]): string {
   if (files.length === 0) return 'no backups yet';
   return formatTable(
     ['FILE', 'SIZE', 'VERIFIED', 'SHA256'],
@@ -48,7 +50,7 @@ async function overview(ctx: CommandContext): Promise<number> {
 
 async function run(ctx: CommandContext, job: string): Promise<number> {
   const path = `/backups/${encodeURIComponent(job)}`;
-  const { job: started } = await ctx.client.post<{ job: JobSummary }>(`${path}/run`);
+  const { job: started } = await ctx.client.post<z.infer<typeof runStartedAnswer>>(`${path}/run`);
   const startedAt = started.running?.startedAt;
   if (!ctx.json) ctx.err(`backup '${job}' started`);
   const deadline = Date.now() + RUN_WAIT_MS;

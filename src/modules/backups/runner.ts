@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import { ConflictError, NotFoundError, describeError } from '../../agent/kit/errors.js';
 import type { ModuleContext, ModuleHealth, ModuleInstance, ScheduledTask } from '../../agent/kit/module.js';
 import { diffByName } from '../../agent/kit/named.js';
+import type { backupFileInfo, jobDetail, jobState, jobSummary, trigger } from './answers.js';
 import { lastMissedRun } from './catch-up.js';
 import { listBackups, removeLeftovers, type BackupEntry } from './catalog.js';
 import type { BackupJob, BackupsConfig } from './config.js';
@@ -11,8 +13,8 @@ import { pruneJob } from './prune.js';
 import { runBackup, type RunOutcome } from './run-backup.js';
 import { systemTimeZone } from '../../agent/kit/zoned-time.js';
 
-export type Trigger = 'schedule' | 'manual' | 'catch-up';
-export type JobStateName = 'never_run' | 'running' | 'ok' | 'failed' | 'unsupported' | 'low_disk';
+export type Trigger = z.infer<typeof trigger>;
+export type JobStateName = z.infer<typeof jobState>;
 
 interface RunningRun {
   trigger: Trigger;
@@ -33,43 +35,10 @@ interface JobSlot {
   removed: AbortController;
 }
 
-export interface BackupFileInfo {
-  file: string;
-  time: string;
-  sizeBytes: number;
-  sha256: string | null;
-  verified: boolean;
-}
-
-export interface JobSummary {
-  name: string;
-  type: BackupJob['type'];
-  schedule: string;
-  timezone: string;
-  state: JobStateName;
-  running: { trigger: Trigger; startedAt: string } | null;
-  nextRun: string | null;
-  lastRun: {
-    trigger: Trigger;
-    result: RunOutcome['result'];
-    reason?: string;
-    message?: string;
-    startedAt: string;
-    finishedAt: string;
-    durationSeconds: number;
-    file?: string;
-    sizeBytes?: number;
-  } | null;
-  lastSuccessAt: string | null;
-  skippedRuns: number;
-  files: number;
-  totalBytes: number;
-  latest: string | null;
-}
-
-export interface JobDetail extends JobSummary {
-  backups: BackupFileInfo[];
-}
+export type BackupFileInfo = z.infer<typeof backupFileInfo>;
+export type JobSummary = z.infer<typeof jobSummary>;
+/** What `GET /backups/:job` answers. */
+export type JobDetail = z.infer<typeof jobDetail>;
 
 function stateOf(slot: JobSlot): JobStateName {
   if (slot.running) return 'running';

@@ -1,29 +1,13 @@
 import { X509Certificate } from 'node:crypto';
+import type { z } from 'zod';
+import type { certificateView } from './answers.js';
 import type { RenewalInfo } from './ari.js';
 import type { CertConfig } from './config.js';
 import { keyTypeOf } from './keys.js';
 import { planRenewal, type RenewalPlan, type RenewalWindow } from './renewal-window.js';
 
-/** What the admin API and the CLI show for one certificate; also the module's cached state. */
-export interface CertificateView {
-  name: string;
-  domains: string[];
-  state: 'missing' | 'valid' | 'renewing' | 'failed' | 'expired';
-  serial?: string;
-  notBefore?: string;
-  notAfter?: string;
-  version?: number;
-  nextRenewalAt?: string;
-  /** Why the next renewal is planned when it is: lifetime rule, the CA's ARI window, urgency, a change. */
-  renewalReason?: string;
-  ari?: { windowStart: string; windowEnd: string; nextPollAt: string; explanationUrl?: string };
-  lastRenewalAt?: string;
-  lastError?: string;
-  lastErrorAt?: string;
-  consecutiveFailures: number;
-  retryAt?: string;
-  deploy?: { ok: boolean; at: string; message?: string };
-}
+/** What the admin API and the CLI show for one certificate (`GET /certs/:name`); also the module's cached state. */
+export type CertificateView = z.infer<typeof certificateView>;
 
 /**
  * Whether the certificate needs no attention: valid, or being renewed on time with a certificate in

@@ -1,11 +1,13 @@
 import type { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import { ConflictError, describeError, NotFoundError } from '../../agent/kit/errors.js';
 import type { ModuleContext, ModuleHealth, ModuleInstance, ScheduledTask } from '../../agent/kit/module.js';
 import { diffByName } from '../../agent/kit/named.js';
 import { AccountStore } from './account.js';
 import { AcmeError, AcmeService } from './acme.js';
+import type { renewOutcome } from './answers.js';
 import { ariCertId, type RenewalInfo } from './ari.js';
 import { choosePlan, configMismatch, isHealthy, validityOf, type CertificateView } from './cert-state.js';
 import { solverFor } from './challenges/select.js';
@@ -25,10 +27,7 @@ export interface ManagerOptions {
   retryMaxMs?: number;
 }
 
-export interface RenewOutcome {
-  result: 'success' | 'failure';
-  certificate: CertificateView;
-}
+export type RenewOutcome = z.infer<typeof renewOutcome>;
 
 /** A CA's Retry-After (rate limit) is obeyed up to this long, never longer. */
 const RETRY_AFTER_CAP_MS = 24 * 3_600_000;

@@ -2,8 +2,10 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import { fsyncDir } from '../../agent/kit/atomic-file.js';
 import { describeError } from '../../agent/kit/errors.js';
+import type { rotationOutcome, setStatus } from './answers.js';
 import { isCalendarDue } from './calendar.js';
 import type { LogSetConfig } from './config.js';
 import { copyThenTruncate } from './copy-truncate.js';
@@ -30,33 +32,11 @@ export interface SetDeps {
   removeLeftovers?: boolean;
 }
 
-export interface RotationOutcome {
-  log: string;
-  result: 'success' | 'failure' | 'nothing';
-  /** live path → rotated path */
-  rotated: Array<{ path: string; to: string; bytes: number }>;
-  errors: string[];
-}
+export type RotationOutcome = z.infer<typeof rotationOutcome>;
 
-interface FileStatus {
-  path: string;
-  size: number;
-  lastRotation: string | null;
-  rotatedFiles: number;
-  pendingCompression: number;
-}
+export type SetStatus = z.infer<typeof setStatus>;
 
-export interface SetStatus {
-  name: string;
-  busy: boolean;
-  mode: 'reopen' | 'copyTruncate' | 'create';
-  lastCheck: string | null;
-  lastRotation: string | null;
-  lastResult: RotationOutcome['result'] | null;
-  /** Problems of the last check and rotation: refused paths, missing files, failures. Empty when healthy. */
-  problems: string[];
-  files: FileStatus[];
-}
+type FileStatus = SetStatus['files'][number];
 
 interface RotatedOnDisk extends RotatedFile {
   path: string;

@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import { describeError, UnavailableError } from '../../agent/kit/errors.js';
 import { ItemSet, type ItemEntry, type ItemHandle } from '../../agent/kit/item-set.js';
 import type { ModuleContext, ModuleHealth, ModuleInstance, ScheduledTask } from '../../agent/kit/module.js';
+import type { logsStatus } from './answers.js';
 import type { LogSetConfig, LogsConfig } from './config.js';
-import { LogSet, type RotationOutcome, type SetStatus } from './log-set.js';
+import { LogSet, type RotationOutcome } from './log-set.js';
 import { logSetLabelSets, type LogsMetrics } from './metrics.js';
 import { chooseHeldCheck, heldOpen, QUIET_MS, type HeldCheck } from './reopen.js';
 import { StateStore } from './state.js';
@@ -17,12 +19,8 @@ export interface RotatorOptions {
   held?: HeldCheck;
 }
 
-export interface LogsStatus {
-  /** Set when the state file was unreadable and rebuilt from the files on disk. */
-  stateRebuilt: string | null;
-  nextCheck: string | null;
-  logs: SetStatus[];
-}
+/** What `GET /logs` answers. */
+export type LogsStatus = z.infer<typeof logsStatus>;
 
 /** The logs module instance: one LogSet per configured set, checked every minute and at start. */
 export class Rotator implements ModuleInstance<LogsConfig> {

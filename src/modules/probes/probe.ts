@@ -1,45 +1,20 @@
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import type { ItemHandle, LabelSet } from '../../agent/kit/item-set.js';
 import type { HealthCheck, ScheduledTask } from '../../agent/kit/module.js';
+import type { lastCheck, probeView } from './answers.js';
 import { failure } from './classify.js';
 import { createChecker, describeTarget } from './checkers.js';
 import { CheckDeadline } from './deadline.js';
 import type { ProbeConfig } from './config.js';
-import { REASONS, type CheckOutcome, type Checker, type Kind, type Reason } from './kind.js';
+import { REASONS, type CheckOutcome, type Checker, type Kind } from './kind.js';
 import type { ProbeMetrics } from './metrics.js';
 import { advance, INITIAL_STATE, type ProbeState, type ProbeStatus } from './state.js';
 
 /** What `GET /probes/:name` answers. */
-export interface ProbeView {
-  name: string;
-  kind: Kind;
-  target: string;
-  critical: boolean;
-  intervalMs: number;
-  timeoutMs: number;
-  status: ProbeStatus;
-  up: boolean;
-  /** When the status last changed. */
-  since: string;
-  consecutiveFailures: number;
-  consecutiveSuccesses: number;
-  /** The latest check, null before the first one. */
-  last: LastCheck | null;
-  lastSuccessAt: string | null;
-  nextCheckAt: string | null;
-}
+export type ProbeView = z.infer<typeof probeView>;
 
-export interface LastCheck {
-  ok: boolean;
-  reason: Reason;
-  message: string;
-  /** Wall time of the check, including any time the agent's own event loop was late. */
-  latencyMs: number;
-  /** How much of latencyMs the agent's event loop was busy elsewhere; not counted against the timeout. */
-  loopLateMs: number;
-  at: string;
-  details: Record<string, string | number | boolean | null>;
-}
+export type LastCheck = z.infer<typeof lastCheck>;
 
 const TIMED_OUT = Symbol('timed out');
 const STOPPED = Symbol('stopped');

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { errorResponses, responseSchema } from '../../agent/kit/answers.js';
 import type { RoutesOptions } from '../../agent/kit/module.js';
+import { probesAnswer, probeView } from './answers.js';
 import type { Prober } from './prober.js';
 
 const nameParams = {
@@ -10,13 +12,20 @@ const nameParams = {
 
 /** `GET /probes` and `GET /probes/:name`: the latest result and latency of each probe. */
 export const probeRoutes: FastifyPluginAsync<RoutesOptions<Prober>> = async (app, opts) => {
-  app.get('/', { schema: { summary: 'every probe with its latest result', tags: ['probes'] } }, async () => ({
+  app.get('/', { schema: { summary: 'every probe with its latest result', tags: ['probes'], response: { 200: responseSchema(probesAnswer) } } }, async () => ({
     probes: opts.live.current().list(),
   }));
 
   app.get<{ Params: { name: string } }>(
     '/:name',
-    { schema: { summary: 'one probe with its latest result', tags: ['probes'], params: nameParams } },
+    {
+      schema: {
+        summary: 'one probe with its latest result',
+        tags: ['probes'],
+        params: nameParams,
+        response: { 200: responseSchema(probeView), ...errorResponses({ 404: 'no probe of that name, or the module is not configured' }) },
+      },
+    },
     async (request) => opts.live.current().get(request.params.name),
   );
 };
