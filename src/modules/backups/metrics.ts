@@ -1,3 +1,4 @@
+import type { LabelSet } from '../../agent/kit/item-set.js';
 import type { MetricsRegistrar } from '../../agent/kit/metrics.js';
 
 export const RUN_RESULTS = ['success', 'failure', 'skipped'] as const;
@@ -51,14 +52,11 @@ export function backupMetrics(registrar: MetricsRegistrar) {
 
 export type BackupMetrics = ReturnType<typeof backupMetrics>;
 
-export function initJobMetrics(metrics: BackupMetrics, backup: string): void {
-  for (const result of RUN_RESULTS) metrics.runs.inc({ backup, result }, 0);
-}
-
-/** Drops every label set of a job that is no longer configured. */
-export function removeJobMetrics(metrics: BackupMetrics, backup: string): void {
-  for (const result of RUN_RESULTS) metrics.runs.remove({ backup, result });
-  for (const gauge of [metrics.lastSuccess, metrics.lastAttempt, metrics.lastDuration, metrics.lastSize, metrics.lastVerify, metrics.files, metrics.totalBytes]) {
-    gauge.remove({ backup });
-  }
+/** The label sets a job owns while it is configured: the run counters start at 0, the gauges at their first value. */
+export function jobLabelSets(metrics: BackupMetrics, backup: string): LabelSet[] {
+  const gauges = [metrics.lastSuccess, metrics.lastAttempt, metrics.lastDuration, metrics.lastSize, metrics.lastVerify, metrics.files, metrics.totalBytes];
+  return [
+    ...RUN_RESULTS.map((result) => ({ metric: metrics.runs, labels: { backup, result }, zero: true })),
+    ...gauges.map((metric) => ({ metric, labels: { backup } })),
+  ];
 }
