@@ -1,4 +1,5 @@
 import type { Counter, Gauge } from 'prom-client';
+import type { LabelSet } from '../../agent/kit/item-set.js';
 import type { MetricsRegistrar } from '../../agent/kit/metrics.js';
 
 export const RENEWAL_RESULTS = ['success', 'failure'] as const;
@@ -42,16 +43,16 @@ export function declareMetrics(registrar: MetricsRegistrar): CertificateMetrics 
   };
 }
 
-/** Known label sets start at 0 so rate() and absence alerts work from the first scrape. */
-export function initCertMetrics(metrics: CertificateMetrics, cert: string): void {
-  for (const result of RENEWAL_RESULTS) metrics.renewals.inc({ cert, result }, 0);
-  metrics.lastError.set({ cert }, 0);
-}
-
-export function removeCertMetrics(metrics: CertificateMetrics, cert: string): void {
-  metrics.notAfter.remove({ cert });
-  metrics.notBefore.remove({ cert });
-  metrics.nextRenewal.remove({ cert });
-  metrics.lastError.remove({ cert });
-  for (const result of RENEWAL_RESULTS) metrics.renewals.remove({ cert, result });
+/**
+ * The label sets a certificate owns while it is configured: the renewal counters and the last-error time
+ * start at 0 so rate() and absence alerts work from the first scrape.
+ */
+export function certLabelSets(metrics: CertificateMetrics, cert: string): LabelSet[] {
+  return [
+    ...RENEWAL_RESULTS.map((result) => ({ metric: metrics.renewals, labels: { cert, result }, zero: true })),
+    { metric: metrics.lastError, labels: { cert }, zero: true },
+    { metric: metrics.notAfter, labels: { cert } },
+    { metric: metrics.notBefore, labels: { cert } },
+    { metric: metrics.nextRenewal, labels: { cert } },
+  ];
 }
