@@ -86,6 +86,7 @@ export class Agent {
   async boot(): Promise<void> {
     this.config = await loadConfig(this.options.configPath, { modules: this.options.modules });
     this.applyAgentSettings(this.config);
+    this.warnDeprecated(this.config);
     this.admin = await startAdminServer(this, this.slots, this.log.child({ component: 'admin' }));
     this.metricsServer = await this.openMetricsListener(this.config);
     this.startHost(this.config);
@@ -203,6 +204,7 @@ export class Agent {
     const previous = this.config;
     this.config = next;
     this.applyAgentSettings(next);
+    this.warnDeprecated(next);
     await this.applyMetricsSettings(previous, next, report);
     for (const slot of this.slots) {
       const section = next.sections.get(slot.name);
@@ -275,6 +277,11 @@ export class Agent {
   private startHost(config: Config): void {
     if (!config.metrics.host || this.hostMetrics) return;
     this.hostMetrics = startHostMetrics(this.metrics.registry, { intervalMs: config.metrics.hostInterval, log: this.log.child({ component: 'host-metrics' }) });
+  }
+
+  /** Once per load, so a reload that keeps a deprecated key says so again but a running agent does not repeat it. */
+  private warnDeprecated(config: Config): void {
+    for (const warning of config.warnings) this.log.warn({ key: warning.path, location: warning.location }, warning.message);
   }
 
   private applyAgentSettings(config: Config): void {

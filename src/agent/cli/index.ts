@@ -90,7 +90,8 @@ async function checkConfig(parsed: ParsedArgs, modules: readonly AnyModuleSpec[]
   try {
     const config = await loadConfig(path, { modules, environment: configEnvironment(parsed, io) });
     const configured = [...config.sections.keys()];
-    io.out(json ? JSON.stringify({ ok: true, path, modules: configured }) : `${path}: ok (modules: ${configured.join(', ') || 'none'})`);
+    io.out(json ? JSON.stringify({ ok: true, path, modules: configured, warnings: config.warnings }) : `${path}: ok (modules: ${configured.join(', ') || 'none'})`);
+    if (!json) for (const warning of config.warnings) io.err(`  warning: ${formatIssue(warning)}`);
     return EXIT.ok;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

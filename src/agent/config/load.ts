@@ -2,6 +2,7 @@ import { CST, isCollection, isPair, isScalar, Lexer, LineCounter, parseDocument,
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../kit/errors.js';
 import type { AnyModuleSpec } from '../kit/module.js';
+import { deprecatedKeys } from './deprecated.js';
 import { expandReferences, type ExpandEnvironment, type ExpandResult, type PathSegment } from './expand.js';
 import { readSmallFile, SmallFileError } from './read-small-file.js';
 import { buildConfigSchema, type Config } from './schema.js';
@@ -273,5 +274,9 @@ export async function loadConfig(file: string, options: LoadOptions): Promise<Co
   for (const module of options.modules) {
     if (data[module.name] !== undefined) sections.set(module.name, data[module.name]);
   }
-  return { agent: data.agent, admin: data.admin, metrics: data.metrics, sections, secrets: expanded.secrets, path: file };
+  const warnings = deprecatedKeys(schema, expanded.value).map((w): ConfigIssue => {
+    const location = locate(doc, lines, file, w.path);
+    return { path: w.path.join('.'), message: w.message, ...(location ? { location } : {}) };
+  });
+  return { agent: data.agent, admin: data.admin, metrics: data.metrics, sections, secrets: expanded.secrets, warnings, path: file };
 }

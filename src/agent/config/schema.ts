@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import type { ConfigIssue } from '../kit/errors.js';
 import type { AnyModuleSpec } from '../kit/module.js';
 import { duration, isLoopback, listenAddress } from '../kit/schema.js';
 import { readWebConfig } from '../../metrics/web-config.js';
@@ -83,6 +84,8 @@ export interface Config {
   sections: Map<string, unknown>;
   /** Values that came from `${…}` references, for log redaction. */
   secrets: string[];
+  /** Deprecated keys the file sets: still read, logged once per load, shown by check-config. */
+  warnings: ConfigIssue[];
   /** The file this came from. */
   path: string;
 }

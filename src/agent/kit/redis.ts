@@ -1,6 +1,7 @@
 import net from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
 import type { Redis, RedisOptions } from 'ioredis';
+import { tlsConnectOptions, type TlsClientConfig } from './tls.js';
 
 /** Where and how to reach one Redis server. */
 export interface RedisTarget {
@@ -61,6 +62,13 @@ export function parseRedisUrl(text: string, tlsOptions: ConnectionOptions = {}):
   }
   // SNI must not carry an IP address (RFC 6066).
   if (url.protocol === 'rediss:') target.tls = { ...(net.isIP(host) ? {} : { servername: host }), ...tlsOptions };
+  return target;
+}
+
+/** A URL and its `tls` block (kit/tls.ts) → where and how to connect; the block applies to rediss:// only, and reads its CA now. */
+export async function redisTargetFor(url: string, tls: TlsClientConfig | undefined): Promise<RedisTarget> {
+  const target = parseRedisUrl(url);
+  if (target.tls) target.tls = await tlsConnectOptions(tls ?? { verify: true }, target.host);
   return target;
 }
 

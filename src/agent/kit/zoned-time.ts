@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /** Wall-clock parts of an instant in an IANA time zone: the calendar that backup retention, catch-up and calendar log rotation reason in. */
 export interface ZonedParts {
   year: number;
@@ -70,7 +72,21 @@ export function isValidTimeZone(timeZone: string): boolean {
   }
 }
 
-/** The zone the host runs in, used when a job names none (cron reads schedules in it too). */
+/** The zone the host runs in (TZ, else /etc/localtime): what cron, `date` and the journal read times in. */
 export function systemTimeZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+/**
+ * The zone a module's calendar is read in (a schedule, retention buckets, calendar rotation), one default for
+ * every module: the host zone, filled in at load so the rest of the module always has a zone.
+ * `purpose` starts the key's description.
+ */
+export function timeZone(purpose: string) {
+  return z
+    .string({ error: 'expected an IANA time zone such as Europe/Berlin or UTC' })
+    .refine(isValidTimeZone, { error: 'not an IANA time zone (e.g. Europe/Berlin, UTC)' })
+    .optional()
+    .transform((zone) => zone ?? systemTimeZone())
+    .meta({ description: `${purpose}; an IANA zone such as Europe/Berlin or UTC; default: the host zone` });
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { cronExpression } from '../../agent/kit/cron.js';
 import { duration, itemName } from '../../agent/kit/schema.js';
-import { isValidTimeZone } from '../../agent/kit/zoned-time.js';
+import { timeZone } from '../../agent/kit/zoned-time.js';
 
 const keepCount = (what: string) => z.number().int().min(1).max(100_000).optional().meta({ description: what });
 
@@ -20,11 +20,7 @@ export const retentionSchema = z
 export const jobCommon = {
   name: itemName().meta({ description: 'names the job in routes, metrics and its directory <dir>/<name>/' }),
   schedule: cronExpression(),
-  timezone: z
-    .string()
-    .refine(isValidTimeZone, { error: 'not an IANA time zone (e.g. Europe/Berlin, UTC)' })
-    .optional()
-    .meta({ description: 'zone the schedule and the retention calendar are read in; default: the host zone' }),
+  timezone: timeZone('zone the schedule and the retention calendar are read in'),
   timeout: duration({ min: '1s' }).prefault('6h').meta({ description: 'a run still going after this is killed and counted as failed (default 6h)' }),
   retention: retentionSchema.optional(),
 };

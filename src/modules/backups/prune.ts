@@ -3,7 +3,6 @@ import { deleteBackup, listBackups, type BackupEntry } from './catalog.js';
 import type { BackupJob } from './config.js';
 import { kindOf } from './kinds/all.js';
 import { applyRetention, type KeepReason } from './retention.js';
-import { systemTimeZone } from '../../agent/kit/zoned-time.js';
 
 export interface PrunePlan {
   keep: Array<{ entry: BackupEntry; reasons: KeepReason[] }>;
@@ -14,7 +13,7 @@ export interface PrunePlan {
 export function planPrune(job: BackupJob, entries: readonly BackupEntry[]): PrunePlan {
   const byName = new Map(entries.map((e) => [e.file, e]));
   const candidates = entries.map((e) => ({ id: e.file, time: e.time, verified: e.verified }));
-  const decision = applyRetention(candidates, job.retention ?? {}, job.timezone ?? systemTimeZone());
+  const decision = applyRetention(candidates, job.retention ?? {}, job.timezone);
   return {
     keep: decision.keep.map((k) => ({ entry: byName.get(k.id)!, reasons: k.reasons })),
     remove: decision.remove.map((r) => byName.get(r.id)!),

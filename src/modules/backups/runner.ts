@@ -10,7 +10,6 @@ import { kindOf } from './kinds/all.js';
 import { jobLabelSets, type BackupMetrics } from './metrics.js';
 import { pruneJob } from './prune.js';
 import { runBackup, type RunOutcome } from './run-backup.js';
-import { systemTimeZone } from '../../agent/kit/zoned-time.js';
 
 export type Trigger = z.infer<typeof trigger>;
 export type JobStateName = z.infer<typeof jobState>;
@@ -129,10 +128,6 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     while (this.background.size > 0 || this.jobs.values().some((job) => job.busy)) await Promise.allSettled([...this.background, this.jobs.settled()]);
   }
 
-  private timeZone(job: BackupJob): string {
-    return job.timezone ?? systemTimeZone();
-  }
-
   /**
    * (Re)schedules a job, then in the background: removes leftovers of killed runs (not while one runs),
    * reads what is on disk and, when `catchUp`, catches up a run missed while the agent was down.
@@ -140,7 +135,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
   private prepare(job: Job, catchUp: boolean): void {
     const config = job.config;
     // Not awaited by the scheduler: a cron tick only starts the run, so an overlapping tick is skipped and counted.
-    this.jobs.schedule(job.name, { name: `backup:${config.name}`, cron: config.schedule, timezone: this.timeZone(config) }, (j) => this.execute(j, 'schedule'));
+    this.jobs.schedule(job.name, { name: `backup:${config.name}`, cron: config.schedule, timezone: config.timezone }, (j) => this.execute(j, 'schedule'));
     const work = this.scan(job, catchUp);
     this.background.add(work);
     void work.finally(() => this.background.delete(work));
@@ -169,7 +164,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     }
     if (!catchUp || !newest || job.signal.aborted) return;
     const lastRun = newest.manifest ? new Date(newest.manifest.startedAt) : newest.time;
-    const missed = lastMissedRun(config.schedule, this.timeZone(config), lastRun, this.now());
+    const missed = lastMissedRun(config.schedule, config.timezone, lastRun, this.now());
     if (missed && !job.running) {
       log.info({ missed: missed.toISOString(), lastRun: lastRun.toISOString() }, 'catching up a missed backup');
       this.begin(job.name, 'catch-up');
@@ -243,7 +238,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
       name: config.name,
       type: config.type,
       schedule: config.schedule,
-      timezone: this.timeZone(config),
+      timezone: config.timezone,
       state: stateOf(job),
       running: running ? { trigger: running.trigger as Trigger, startedAt: running.startedAt.toISOString() } : null,
       nextRun: job.tasks.get(`backup:${config.name}`)?.nextRun()?.toISOString() ?? null,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, itemName, namedList, size } from '../../agent/kit/schema.js';
 import { shellCommand } from '../../agent/kit/unit-control.js';
-import { isValidTimeZone } from '../../agent/kit/zoned-time.js';
+import { timeZone } from '../../agent/kit/zoned-time.js';
 
 /** Signals a writer may ask for on reopen; a fixed list so a typo is caught at load, not at 3 a.m. */
 const REOPEN_SIGNALS = ['HUP', 'USR1', 'USR2', 'INT', 'TERM', 'QUIT', 'WINCH'] as const;
@@ -13,11 +13,7 @@ const rotateSchema = z
     every: z.enum(['hourly', 'daily', 'weekly', 'monthly']).optional().meta({ description: 'calendar trigger: rotate once the calendar enters a new hour, day, week (ISO, Monday) or month in timezone' }),
     maxSize: size().optional().meta({ description: 'size trigger: rotate as soon as a file reaches this size (checked every minute), whatever the calendar says' }),
     minSize: size().optional().meta({ description: 'with every: a calendar rotation waits until the file holds at least this much' }),
-    timezone: z
-      .string()
-      .refine(isValidTimeZone, { error: 'unknown IANA time zone (e.g. UTC, Europe/Paris)' })
-      .default('UTC')
-      .meta({ description: 'zone the calendar periods of every are read in (a daily rotation happens at midnight there)' }),
+    timezone: timeZone('zone the calendar periods of `every` are read in (a daily rotation happens at local midnight)'),
   })
   .superRefine((rotate, ctx) => {
     if (rotate.every === undefined && rotate.maxSize === undefined) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, existingPath, itemName } from '../../agent/kit/schema.js';
+import { duration, itemName } from '../../agent/kit/schema.js';
 import type { SeriesKey } from './metrics.js';
 
 /** Why a check ended as it did; a fixed set so it can label metrics and be branched on by scripts. */
@@ -21,14 +21,6 @@ export const commonProbeFields = {
   failuresBeforeDown: z.number().int().min(1).max(100).default(1).meta({ description: 'consecutive failed checks before an up probe is reported down (against flapping)' }),
   successesBeforeUp: z.number().int().min(1).max(100).default(1).meta({ description: 'consecutive good checks before a down probe is reported up again' }),
 };
-
-/** TLS client settings shared by the kinds that speak TLS. */
-export const tlsClientSchema = z.strictObject({
-  verify: z.boolean().default(true).meta({ description: 'check the server certificate (chain and name); false still encrypts' }),
-  ca: existingPath({ kind: 'file' }).optional().meta({ description: 'PEM file of the CA that signed the server certificate, for private CAs; read at each connect' }),
-  serverName: z.string().min(1).optional().meta({ description: "name the certificate is checked against (and sent as SNI) when it differs from the URL's host" }),
-});
-export type TlsClientConfig = z.output<typeof tlsClientSchema>;
 
 /** What one check found. A failed check is a normal outcome, never an exception. */
 export interface CheckOutcome {

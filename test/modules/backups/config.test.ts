@@ -57,4 +57,15 @@ describe('backups config', () => {
     );
     assert.match(issues({ jobs: [{ name: 'f', type: 'files', paths: ['etc'], schedule: '0 * * * *' }] })[0]!, /^jobs\.0\.paths\.0: must be an absolute path/);
   });
+
+  it("reads a redis job's tls block with a probe's keys, and the old insecure as verify", () => {
+    const redisJob = (tls: unknown) => backupsConfigSchema.parse({ jobs: [{ name: 'r', type: 'redis', url: 'rediss://h:6380', tls, schedule: '0 * * * *' }] }).jobs[0]!;
+    const tlsOf = (tls: unknown) => {
+      const job = redisJob(tls);
+      return job.type === 'redis' ? job.tls : undefined;
+    };
+    assert.deepEqual(tlsOf({ verify: false, serverName: 'cache.internal' }), { verify: false, serverName: 'cache.internal' });
+    assert.deepEqual(tlsOf({ insecure: true }), { verify: false });
+    assert.deepEqual(tlsOf({}), { verify: true });
+  });
 });

@@ -28,8 +28,18 @@ test('defaults', () => {
   assert.equal(set.keep, 7);
   assert.equal(set.naming, 'dateext');
   assert.equal(set.compress, undefined);
-  assert.equal(set.rotate.timezone, 'UTC');
   assert.equal(set.copyTruncate, false);
+});
+
+test('calendar rotation reads the host zone when rotate.timezone is left out, as backups do', () => {
+  const previous = process.env.TZ;
+  process.env.TZ = 'Europe/Paris';
+  try {
+    assert.equal(logSetSchema.parse(base).rotate.timezone, 'Europe/Paris');
+  } finally {
+    if (previous === undefined) delete process.env.TZ;
+    else process.env.TZ = previous;
+  }
 });
 
 test('cross-field rules report the failing key', () => {
@@ -46,7 +56,7 @@ test('cross-field rules report the failing key', () => {
 test('strict objects, unique names, valid zones, absolute paths', () => {
   assert.match(issues([{ ...base, rotat: {} }]).join('\n'), /Unrecognized key/);
   assert.match(issues([base, base]).join('\n'), /1\.name: duplicate name 'x'/);
-  assert.match(issues([{ ...base, rotate: { every: 'daily', timezone: 'Mars/Olympus' } }]).join('\n'), /rotate\.timezone: unknown IANA time zone/);
+  assert.match(issues([{ ...base, rotate: { every: 'daily', timezone: 'Mars/Olympus' } }]).join('\n'), /rotate\.timezone: not an IANA time zone/);
   assert.match(issues([{ ...base, paths: ['relative/*.log'] }]).join('\n'), /paths\.0: must be an absolute path/);
   assert.match(issues([{ ...base, reopen: { signal: 'KILL', pidFile: '/x' } }]).join('\n'), /reopen\.signal/);
   assert.match(issues([{ ...base, create: { mode: '777x' } }]).join('\n'), /create\.mode/);

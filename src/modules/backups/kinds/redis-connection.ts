@@ -1,27 +1,11 @@
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Redis } from 'ioredis';
-import { connectRedis, parseRedisUrl, redisAddress, type RedisConnection, type RedisTarget } from '../../../agent/kit/redis.js';
-
-export interface RedisTlsOptions {
-  /** PEM file of the CA that signed the server certificate (default: the system store). */
-  ca?: string;
-  /** Skip certificate verification; for test servers only. */
-  insecure: boolean;
-}
+import { connectRedis, redisAddress, type RedisConnection, type RedisTarget } from '../../../agent/kit/redis.js';
 
 /** Connecting, TLS and AUTH together; a port that accepts and never answers fails after this. */
 const CONNECT_TIMEOUT_MS = 10_000;
 const COMMAND_TIMEOUT_MS = 60_000;
-
-/** A job's (or `--to`) URL and TLS settings → where and how to connect. */
-export function redisTarget(url: string, tlsOptions: RedisTlsOptions | undefined): RedisTarget {
-  return parseRedisUrl(url, {
-    rejectUnauthorized: !(tlsOptions?.insecure ?? false),
-    ...(tlsOptions?.ca ? { ca: readFileSync(tlsOptions.ca) } : {}),
-  });
-}
 
 /** A connection through the kit, so a backup or restore names the same cause a probe of that URL does. */
 export function openRedis(target: RedisTarget, signal: AbortSignal): Promise<RedisConnection> {

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { execFile } from '../../../agent/kit/exec.js';
-import { parseRedisUrl } from '../../../agent/kit/redis.js';
-import { duration, existingPath } from '../../../agent/kit/schema.js';
+import { parseRedisUrl, redisTargetFor } from '../../../agent/kit/redis.js';
+import { duration } from '../../../agent/kit/schema.js';
+import { tlsClient } from '../../../agent/kit/tls.js';
 import { redactUrl } from '../../../agent/kit/redact-url.js';
 import { jobCommon } from '../job-common.js';
 import type { BackupKind } from './kind.js';
-import { openRedis, redisTarget, redisVersion } from './redis-connection.js';
+import { openRedis, redisVersion } from './redis-connection.js';
 import { snapshotViaBgsave } from './redis-file.js';
 import { snapshotOverReplication } from './redis-replica.js';
 import { restoreRdbInto } from './redis-restore.js';
@@ -32,11 +33,7 @@ export const redisJobSchema = z
       .enum(['replication', 'file'])
       .default('replication')
       .meta({ description: 'replication: snapshot over the replica protocol (like redis-cli --rdb, works remotely); file: BGSAVE and copy the server\'s RDB file (same host only)' }),
-    tls: z
-      .strictObject({
-        ca: existingPath({ kind: 'file' }).optional().meta({ description: 'PEM file of the CA that signed the server certificate' }),
-        insecure: z.boolean().default(false).meta({ description: 'skip certificate verification (test servers only)' }),
-      })
+    tls: tlsClient()
       .optional()
       .meta({ description: 'TLS settings of a rediss:// url' }),
     saveTimeout: duration({ min: '1s' }).prefault('30m').meta({ description: 'mode file: how long BGSAVE may take' }),
@@ -64,7 +61,7 @@ export const redisKind: BackupKind<RedisJob> = {
   formatFor: () => ({ extension: 'rdb', layout: 'file' }),
 
   async dump(job, { sink, signal }) {
-    const target = redisTarget(job.url, job.tls);
+    const target = await redisTargetFor(job.url, job.tls);
     const connection = await openRedis(target, signal);
     try {
       const server = (await redisVersion(connection.client)) ?? 'unknown';
@@ -89,7 +86,7 @@ export const redisKind: BackupKind<RedisJob> = {
 
   async restore(job, file, { to, signal, log }) {
     // Without --to the backup goes back where it came from, each database under its own number.
-    const target = redisTarget(to ?? job.url, job.tls);
+    const target = await redisTargetFor(to ?? job.url, job.tls);
     const moved = await restoreRdbInto(file, target, to === undefined ? undefined : target.db, signal, log);
     log.info({ keys: moved }, 'redis keys restored');
   },

@@ -3,9 +3,10 @@ import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { redactUrl } from '../../../agent/kit/redact-url.js';
+import { tlsClient, tlsConnectOptions } from '../../../agent/kit/tls.js';
 import { failure } from '../classify.js';
-import { commonProbeFields, tlsClientSchema, validUrl, type CheckOutcome, type Checker } from '../kind.js';
-import { certNotAfterSeconds, tlsOptions } from '../tls-options.js';
+import { commonProbeFields, validUrl, type CheckOutcome, type Checker } from '../kind.js';
+import { certNotAfterSeconds } from '../tls-options.js';
 
 /** Bytes of the answer kept for `bodyMatch`; the rest is read and dropped so the connection can be reused. */
 const BODY_KEEP_BYTES = 64 * 1024;
@@ -37,7 +38,7 @@ export const httpProbeConfig = z
       .meta({ description: 'a regular expression the first 64 KiB of the body must match' }),
     headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { error: 'not a valid header name' }), z.string()).default({}).meta({ description: 'request headers, name: value' }),
     body: z.string().optional().meta({ description: 'request body, for POST, PUT and OPTIONS' }),
-    tls: tlsClientSchema.default({ verify: true }).meta({ description: 'for https: verification, custom CA, server name' }),
+    tls: tlsClient().default({ verify: true }).meta({ description: 'for https: verification, custom CA, server name' }),
   })
   .superRefine((probe, ctx) => {
     if (probe.body !== undefined && (probe.method === 'GET' || probe.method === 'HEAD')) {
@@ -73,7 +74,7 @@ export function createHttpChecker(config: HttpProbeConfig): Checker {
 
   const request = async (signal: AbortSignal): Promise<{ answer: Answer } | { error: unknown; reused: boolean }> => {
     agent ??= secure
-      ? new https.Agent({ keepAlive: true, maxSockets: 1, ...(await tlsOptions(config.tls, url.hostname)) })
+      ? new https.Agent({ keepAlive: true, maxSockets: 1, ...(await tlsConnectOptions(config.tls, url.hostname)) })
       : new http.Agent({ keepAlive: true, maxSockets: 1 });
     const send = secure ? https.request : http.request;
     return new Promise((resolve) => {

@@ -2,16 +2,16 @@ import type { Client } from 'pg';
 import { z } from 'zod';
 import { libpqFileProblems } from '../../../agent/kit/schema.js';
 import { redactUrl } from '../../../agent/kit/redact-url.js';
+import { tlsClient, tlsConnectOptions } from '../../../agent/kit/tls.js';
 import { failure } from '../classify.js';
-import { commonProbeFields, tlsClientSchema, validUrl, type CheckOutcome, type Checker, type Reason } from '../kind.js';
-import { tlsOptions } from '../tls-options.js';
+import { commonProbeFields, validUrl, type CheckOutcome, type Checker, type Reason } from '../kind.js';
 
 export const postgresProbeConfig = z
   .strictObject({
     ...commonProbeFields,
     type: z.literal('postgres').meta({ description: 'postgres: connect and read server statistics' }),
     url: validUrl(['postgres', 'postgresql']).meta({ description: 'postgres://user:password@host:port/db; libpq-style sslmode (verify-full, require, disable...) and sslrootcert in the query string are understood' }),
-    tls: tlsClientSchema.optional().meta({ description: 'TLS settings as a block instead of sslmode in the URL' }),
+    tls: tlsClient().optional().meta({ description: 'TLS settings as a block instead of sslmode in the URL' }),
   })
   .superRefine((probe, ctx) => {
     if (probe.tls !== undefined && /[?&]ssl/.test(probe.url)) {
@@ -138,7 +138,7 @@ export function createPostgresChecker(config: PostgresProbeConfig, timeoutMs: nu
   const connected = async (signal: AbortSignal): Promise<Client> => {
     if (client && !broken) return client;
     drop();
-    const ssl = config.tls ? await tlsOptions(config.tls, host) : undefined;
+    const ssl = config.tls ? await tlsConnectOptions(config.tls, host) : undefined;
     signal.throwIfAborted();
     const fresh = new (await loadPg()).Client({
       connectionString: config.url,

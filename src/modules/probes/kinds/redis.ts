@@ -4,9 +4,9 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { connectRedis, loadRedisClass, parseRedisUrl, RedisError, redisOptions, type RedisConnection, type RedisFailure } from '../../../agent/kit/redis.js';
 import { redactUrl } from '../../../agent/kit/redact-url.js';
+import { tlsClient, tlsConnectOptions } from '../../../agent/kit/tls.js';
 import { failure, networkReason } from '../classify.js';
-import { commonProbeFields, tlsClientSchema, validUrl, type CheckOutcome, type Checker, type Reason } from '../kind.js';
-import { tlsOptions } from '../tls-options.js';
+import { commonProbeFields, validUrl, type CheckOutcome, type Checker, type Reason } from '../kind.js';
 import { parseInfo, redisFacts, type RedisFacts } from './redis-info.js';
 import { resolveMaster, SentinelError, sentinelConfig, type MasterAddress } from './redis-sentinel.js';
 
@@ -18,7 +18,7 @@ export const redisProbeConfig = z
     ...commonProbeFields,
     type: z.literal('redis').meta({ description: 'redis: PING, INFO and optionally a write round trip' }),
     url: validUrl(['redis', 'rediss']).meta({ description: 'redis://[user:password@]host:port[/db], or rediss:// for TLS' }),
-    tls: tlsClientSchema.optional().meta({ description: 'TLS settings for rediss:// (custom CA, verification, server name)' }),
+    tls: tlsClient().optional().meta({ description: 'TLS settings for rediss:// (custom CA, verification, server name)' }),
     roundTrip: z.boolean().default(true).meta({ description: 'SET/GET/DEL a short-lived key, proving the server accepts writes (skipped on replicas)' }),
     keyPrefix: z.string().min(1).default('caretaker:probe:').meta({ description: 'namespace of the round-trip key; the probe name is appended' }),
     sentinel: sentinelConfig.optional().meta({ description: "ask these sentinels for the master's address; the url then gives only scheme, user, password and db" }),
@@ -71,7 +71,7 @@ function sentinelReason(err: SentinelError): Reason {
 
 /** The probe's TLS settings for `host` (the url's, or the master a sentinel named); none for redis://. */
 async function probeTls(config: RedisProbeConfig, host: string): Promise<ConnectionOptions | undefined> {
-  return config.url.startsWith('rediss:') ? tlsOptions(config.tls ?? { verify: true }, host) : undefined;
+  return config.url.startsWith('rediss:') ? tlsConnectOptions(config.tls ?? { verify: true }, host) : undefined;
 }
 
 /** The probe's url pointed at the master a sentinel named, keeping its scheme, user, password and db. */

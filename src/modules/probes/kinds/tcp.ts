@@ -2,15 +2,16 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { z } from 'zod';
 import { formatListen, listenAddress, type ListenAddress } from '../../../agent/kit/schema.js';
+import { tlsClient, tlsConnectOptions } from '../../../agent/kit/tls.js';
 import { failure } from '../classify.js';
-import { commonProbeFields, tlsClientSchema, type CheckOutcome, type Checker } from '../kind.js';
-import { certNotAfterSeconds, tlsOptions } from '../tls-options.js';
+import { commonProbeFields, type CheckOutcome, type Checker } from '../kind.js';
+import { certNotAfterSeconds } from '../tls-options.js';
 
 export const tcpProbeConfig = z.strictObject({
   ...commonProbeFields,
   type: z.literal('tcp').meta({ description: 'tcp: open a connection (and optionally a TLS session), then close it' }),
   address: listenAddress().meta({ description: 'host:port, [v6]:port, or unix:/path for a socket file' }),
-  tls: tlsClientSchema.optional().meta({ description: 'also complete a TLS handshake (tls: {} for the defaults)' }),
+  tls: tlsClient().optional().meta({ description: 'also complete a TLS handshake (tls: {} for the defaults)' }),
 });
 export type TcpProbeConfig = z.output<typeof tcpProbeConfig>;
 
@@ -28,7 +29,7 @@ export function createTcpChecker(config: TcpProbeConfig): Checker {
   return {
     async check(signal) {
       const host = config.address.kind === 'tcp' ? config.address.host : 'localhost';
-      const secure = config.tls ? await tlsOptions(config.tls, host) : undefined;
+      const secure = config.tls ? await tlsConnectOptions(config.tls, host) : undefined;
       return new Promise<CheckOutcome>((resolve) => {
         const socket = secure
           ? tls.connect({ ...connectOptions(config.address), ...secure })
