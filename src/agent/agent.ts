@@ -281,7 +281,7 @@ export class Agent {
 
   /** Once per load, so a reload that keeps a deprecated key says so again but a running agent does not repeat it. */
   private warnDeprecated(config: Config): void {
-    for (const warning of config.warnings) this.log.warn({ key: warning.path, location: warning.location }, warning.message);
+    for (const warning of config.warnings) this.log.warn({ configKey: warning.path, location: warning.location }, warning.message);
   }
 
   private applyAgentSettings(config: Config): void {

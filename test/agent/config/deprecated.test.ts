@@ -9,6 +9,7 @@ import { runCli } from '../../../src/agent/cli/index.js';
 import { EXIT } from '../../../src/agent/kit/cli.js';
 import { modules } from '../../../src/modules/index.js';
 import { makeTempDir, type TempDir } from '../../harness/tmpdir.js';
+import { baseConfig, startTestAgent } from '../../helpers/agent.js';
 
 const old = z.boolean().optional().meta({ deprecated: true, description: 'write `new` instead' });
 const schema = z.strictObject({
@@ -36,8 +37,8 @@ before(async () => {
 });
 after(() => dir.cleanup());
 
-const withInsecure = (insecure: string) => `backups:
-  dir: /tmp/caretaker-backups-never-written
+const withInsecure = (insecure: string, backupDir = '/tmp/caretaker-backups-never-written') => `backups:
+  dir: ${backupDir}
   jobs:
     - name: cache
       type: redis
@@ -77,4 +78,18 @@ test('a config without deprecated keys has no warnings', async () => {
   await writeFile(file, withInsecure('true').replace('insecure: true', 'verify: false'));
   const config = await loadConfig(file, { modules, environment: { env: {} } });
   assert.deepEqual(config.warnings, []);
+});
+
+test('the agent logs a deprecated key once per load: at boot and again at each reload', async () => {
+  const t = await startTestAgent((d) => baseConfig(d, withInsecure('true', join(d, 'backups'))), modules);
+  try {
+    const warnings = () => t.logs.filter((line) => line.level === 'warn' && line.configKey === 'backups.jobs.0.tls.insecure');
+    assert.equal(warnings().length, 1);
+    assert.match(String(warnings()[0]!.msg), /^deprecated key: /);
+    assert.match(String(warnings()[0]!.location), /caretaker\.yaml:\d+:\d+$/);
+    assert.equal((await t.agent.reload()).ok, true);
+    assert.equal(warnings().length, 2);
+  } finally {
+    await t.close();
+  }
 });
