@@ -15,7 +15,7 @@ interface Operation {
 let dir: TempDir;
 let t: TestAgent;
 let paths: Record<string, Record<string, Operation>>;
-// The schemas close their objects (additionalProperties: false), so a property fastify's serializer would drop fails here.
+// The schemas close their objects (additionalProperties: false), so a property a schema does not name fails here.
 const ajv = new Ajv({ strict: false, allErrors: true });
 
 before(async () => {
@@ -34,7 +34,7 @@ function schemaOf(path: string, method: string, status: number): Schema {
   return schema;
 }
 
-/** The value as it goes over the wire before fastify's serializer sees it (undefined dropped, as JSON does). */
+/** What the agent or a module built, as JSON has it (undefined dropped). */
 function plain(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value)) as unknown;
 }

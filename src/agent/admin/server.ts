@@ -59,6 +59,11 @@ export async function buildAdminApp(agent: AdminHost, slots: readonly ModuleSlot
     ajv: { customOptions: { removeAdditional: false } },
   });
   app.setErrorHandler(errorHandler);
+  // Answers go out with JSON.stringify, not compiled from their response schemas: fast-json-stringify's ~25
+  // serializers cost 1.5 MiB of heap against the idle budget, for a loopback API that is never hot, and it
+  // would silently drop a field a schema forgot. The schemas describe the bodies; test/agent/openapi.test.ts
+  // checks the answers against them.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setNotFoundHandler(notFoundHandler);
   app.addHook('onRequest', async (request) => {
     const settings = agent.current.admin;

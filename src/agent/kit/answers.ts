@@ -1,9 +1,9 @@
 import { z } from 'zod';
 
 /**
- * Admin API answers are declared once, as zod schemas: the CLI reads them as `z.infer` types and the
- * routes hand `responseSchema()` of them to fastify, which serializes by it and shows it in /openapi.json.
- * fastify's serializer drops every property a schema does not name, so a schema names every field.
+ * Admin API answers are declared once, as zod schemas: the producers and the CLI use their `z.infer`
+ * types, and the routes declare `responseSchema()` of them, which /openapi.json shows. Objects are closed
+ * (additionalProperties: false), so a schema names every field: test/agent/openapi.test.ts fails otherwise.
  */
 
 export const healthCheck = z.object({
