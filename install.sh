@@ -403,9 +403,9 @@ install_unit_control() {
   done
   tmp=$(mktemp)
   { echo "# Units caretaker may reload/restart (written by install.sh --allow-unit; read at config load)"; printf '%s\n' "${units[@]}"; } | grep -v '^$' >"$tmp"
-  if install_file "$tmp" "$ALLOWED_UNITS" 0640; then
-    ((dry_run)) || chgrp "$SERVICE_USER" "$ALLOWED_UNITS"
-  fi
+  install_file "$tmp" "$ALLOWED_UNITS" 0640 || true
+  # The daemon reads it at config load, as the service user.
+  [[ ! -e $ALLOWED_UNITS ]] || ensure_owner "$ALLOWED_UNITS" "root:$SERVICE_USER"
   rm -f "$tmp"
   if ((${#units[@]} == 0)); then
     if [[ -e $POLKIT_RULE ]]; then change rm -f "$POLKIT_RULE"; fi
