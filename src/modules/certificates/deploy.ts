@@ -8,6 +8,13 @@ import { runShellCommand } from '../../agent/kit/unit-control.js';
 /** How long a reloaded server may take to present the new certificate (nginx swaps workers asynchronously). */
 const VERIFY_WINDOW_MS = 10_000;
 const VERIFY_CONNECT_TIMEOUT_MS = 3_000;
+/**
+ * Handshakes in a row that must present the new serial: right after a reload, nginx's old workers
+ * still accept on the shared socket until they see their QUIT, so one new answer can be followed by an old one.
+ */
+const VERIFY_CONFIRMATIONS = 3;
+const VERIFY_RETRY_MS = 250;
+const VERIFY_CONFIRM_MS = 100;
 
 export async function runDeployCommand(command: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
   await runShellCommand(command, { signal, timeoutMs });
@@ -38,20 +45,23 @@ export function servedSerial(target: string, servername: string, signal?: AbortS
   });
 }
 
-/** Polls until the target serves `serial`; throws with what it served instead. */
+/** Polls until the target serves `serial` on several handshakes in a row; throws with what it served instead. */
 export async function verifyServed(target: string, servername: string, serial: string, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + VERIFY_WINDOW_MS;
   let last = '';
+  let inARow = 0;
   for (;;) {
     try {
       const served = await servedSerial(target, servername, signal);
-      if (served === serial.toUpperCase()) return;
-      last = `serves serial ${served}`;
+      inARow = served === serial.toUpperCase() ? inARow + 1 : 0;
+      if (inARow >= VERIFY_CONFIRMATIONS) return;
+      if (inARow === 0) last = `serves serial ${served}`;
     } catch (err) {
+      inARow = 0;
       last = describeError(err);
     }
-    if (Date.now() > deadline || signal.aborted) throw new Error(`${target} does not serve the new certificate (serial ${serial}): ${last}`);
-    await sleep(250, undefined, { signal }).catch(() => undefined);
+    if (Date.now() > deadline || signal.aborted) throw new Error(`${target} does not serve the new certificate (serial ${serial}): ${last || 'not steadily'}`);
+    await sleep(inARow > 0 ? VERIFY_CONFIRM_MS : VERIFY_RETRY_MS, undefined, { signal }).catch(() => undefined);
   }
 }
 
