@@ -8,6 +8,7 @@ import type { AnyModuleSpec } from './kit/module.js';
 import { createRegistrar } from './kit/metrics.js';
 import { formatListen } from './kit/schema.js';
 import { forModule, type SecretSet } from './logger.js';
+import { ConditionBus } from './kit/conditions.js';
 import { ModuleSlot } from './module-slot.js';
 import { SdNotify } from './sd-notify.js';
 import { HeapTrimmer } from './heap-trim.js';
@@ -47,6 +48,8 @@ export class Agent {
   readonly startedAt = new Date();
   private config!: Config;
   private readonly slots: ModuleSlot[];
+  /** Every module's conditions; the agent reports its own (a refused reload) under `agent`. */
+  readonly conditions = new ConditionBus();
   private readonly metrics: AgentRegistry;
   private admin: AdminServer | undefined;
   private metricsServer: MetricsServer | undefined;
@@ -63,7 +66,9 @@ export class Agent {
     this.metrics = createAgentRegistry(options.version, { moduleUp: () => this.moduleUpValues(), lastReloadOk: () => this.lastReload.ok });
     const registrar = createRegistrar(this.metrics.registry);
     // metrics() runs once per process so counters survive reloads.
-    this.slots = options.modules.map((spec) => new ModuleSlot(spec, spec.metrics(registrar), forModule(options.log, spec.name)));
+    this.slots = options.modules.map(
+      (spec) => new ModuleSlot(spec, spec.metrics(registrar), forModule(options.log, spec.name), this.conditions),
+    );
   }
 
   get log(): Logger {

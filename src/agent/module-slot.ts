@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { ConditionBus } from './kit/conditions.js';
 import { describeError } from './kit/errors.js';
 import type { AnyModuleSpec, ModuleHealth, ModuleInstance } from './kit/module.js';
 import { ModuleScheduler } from './scheduler.js';
@@ -26,6 +27,7 @@ export class ModuleSlot {
     readonly spec: AnyModuleSpec,
     readonly metrics: unknown,
     private readonly log: Logger,
+    private readonly conditions: ConditionBus,
   ) {}
 
   get name(): string {
@@ -55,7 +57,14 @@ export class ModuleSlot {
       const stateDir = join(stateRoot, this.name);
       await mkdir(stateDir, { recursive: true, mode: 0o700 });
       const instance = this.spec.create(
-        { log: this.log, signal: controller.signal, stateDir, schedule: (spec, work) => scheduler.schedule(spec, work) },
+        {
+          log: this.log,
+          signal: controller.signal,
+          stateDir,
+          schedule: (spec, work) => scheduler.schedule(spec, work),
+          conditions: this.conditions.reporter(this.name),
+          conditionFeed: this.conditions,
+        },
         config,
         this.metrics,
       );

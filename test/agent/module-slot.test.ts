@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import type { ModuleContext, ModuleInstance, ScheduledTask } from '../../src/agent/kit/module.js';
+import { ConditionBus } from '../../src/agent/kit/conditions.js';
 import { createRegistrar } from '../../src/agent/kit/metrics.js';
 import { ModuleSlot } from '../../src/agent/module-slot.js';
 import { widgets } from '../helpers/widgets-module.js';
@@ -21,7 +22,7 @@ function slotWith(make: (ctx: ModuleContext) => ModuleInstance<unknown>): { slot
   const errors: string[] = [];
   const log = pino({ level: 'error' }, { write: (line: string) => void errors.push((JSON.parse(line) as { err: string }).err) });
   const spec = { ...widgets, create: (ctx: ModuleContext) => make(ctx) };
-  return { slot: new ModuleSlot(spec, widgets.metrics(createRegistrar(new Registry())), log), errors };
+  return { slot: new ModuleSlot(spec, widgets.metrics(createRegistrar(new Registry())), log, new ConditionBus()), errors };
 }
 
 const idle = { reload: async () => undefined, health: () => ({ status: 'ok' as const }), status: () => null };

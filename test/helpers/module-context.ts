@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
+import { ConditionBus } from '../../src/agent/kit/conditions.js';
 import type { ModuleContext } from '../../src/agent/kit/module.js';
 import { createRegistrar, type MetricsRegistrar } from '../../src/agent/kit/metrics.js';
 import { ModuleScheduler } from '../../src/agent/scheduler.js';
@@ -12,6 +13,8 @@ export interface TestModuleContext {
   registry: Registry;
   registrar: MetricsRegistrar;
   log: Logger;
+  /** The bus behind `ctx.conditions` and `ctx.conditionFeed`: what the module reported. */
+  conditions: ConditionBus;
   /** Aborts the context and cancels its timers, as the agent does when the module stops; removes the state dir. */
   dispose(): Promise<void>;
 }
@@ -23,13 +26,17 @@ export async function createTestContext(name: string): Promise<TestModuleContext
   const controller = new AbortController();
   const scheduler = new ModuleScheduler(log, controller.signal);
   const registry = new Registry();
+  const conditions = new ConditionBus();
   return {
     ctx: {
       log,
       signal: controller.signal,
       stateDir,
       schedule: (spec, work) => scheduler.schedule(spec, work),
+      conditions: conditions.reporter(name),
+      conditionFeed: conditions,
     },
+    conditions,
     registry,
     registrar: createRegistrar(registry),
     log,

@@ -153,13 +153,14 @@ export class ItemSet<C extends { name: string }, I> {
     return diff;
   }
 
-  /** Ends the item's work and schedules, releases it and drops its label sets. */
+  /** Ends the item's work and schedules, releases it, drops its label sets and resolves its conditions. */
   async remove(name: string): Promise<void> {
     const entry = this.entries.get(name);
     if (!entry) return;
     this.entries.delete(name);
     await this.end(entry);
     this.unlabel(entry);
+    this.options.ctx.conditions.resolveItem(name);
   }
 
   /**

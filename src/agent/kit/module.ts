@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { healthCheck, moduleHealth } from './answers.js';
 import type { CliCommand } from './cli.js';
+import type { ConditionFeed, ConditionReporter } from './conditions.js';
 import type { MetricsRegistrar } from './metrics.js';
 
 /** What a module reports about itself; computed from cached state, never with I/O. `critical` checks decide `/health/deep`. */
@@ -37,6 +38,10 @@ export interface ModuleContext {
   stateDir: string;
   /** Timers created here are cancelled with the module. A tick that overlaps a running one is skipped. */
   schedule(spec: ScheduleSpec, work: ScheduledWork): ScheduledTask;
+  /** Where the module reports its conditions (a renewal failing, a probe down) and their end. */
+  conditions: ConditionReporter;
+  /** Every module's conditions, for a module that tells a person about them (alerts). */
+  conditionFeed: ConditionFeed;
 }
 
 export interface ModuleInstance<C> {
