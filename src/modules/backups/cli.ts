@@ -6,7 +6,7 @@ import { CaretakerError, ConfigError, describeError } from '../../agent/kit/erro
 import type { runStartedAnswer } from './answers.js';
 import { listBackups } from './catalog.js';
 import type { BackupsConfig } from './config.js';
-import { kindOf } from './kinds/all.js';
+import { kindOf } from './kinds/table.js';
 import { planPrune } from './prune.js';
 import { findJob, restoreBackup, restoreTarget, verifyBackup } from './restore.js';
 import type { BackupFileInfo, JobDetail, JobSummary } from './runner.js';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { deleteBackup, listBackups, type BackupEntry } from './catalog.js';
 import type { BackupJob } from './config.js';
-import { kindOf } from './kinds/all.js';
+import { kindOf } from './kinds/table.js';
 import { applyRetention, type KeepReason } from './retention.js';
 
 export interface PrunePlan {

@@ -5,7 +5,7 @@ import { CaretakerError, NotFoundError } from '../../agent/kit/errors.js';
 import { jobDir } from './backup-files.js';
 import { listBackups } from './catalog.js';
 import type { BackupJob, BackupsConfig } from './config.js';
-import { kindOf } from './kinds/all.js';
+import { kindOf } from './kinds/table.js';
 import { readManifest } from './manifest.js';
 import { verifyBackupFile, verifyCompanions, type VerifyResult } from './verify.js';
 

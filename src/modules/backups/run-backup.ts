@@ -5,7 +5,7 @@ import { fsyncDir } from '../../agent/kit/atomic-file.js';
 import { describeError } from '../../agent/kit/errors.js';
 import { PARTIAL_SUFFIX, backupFileName, jobDir } from './backup-files.js';
 import type { BackupJob } from './config.js';
-import { kindOf } from './kinds/all.js';
+import { kindOf } from './kinds/table.js';
 import { sizeOf } from './digest.js';
 import { UnsupportedError, type ByteSinkProducer, type ToolVersions } from './kinds/kind.js';
 import { writeManifest, type CompanionRecord, type Manifest } from './manifest.js';

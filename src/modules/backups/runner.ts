@@ -6,7 +6,7 @@ import type { backupFileInfo, jobDetail, jobState, jobSummary, trigger } from '.
 import { lastMissedRun } from './catch-up.js';
 import { listBackups, removeLeftovers, type BackupEntry } from './catalog.js';
 import type { BackupJob, BackupsConfig } from './config.js';
-import { kindOf } from './kinds/all.js';
+import { kindOf } from './kinds/table.js';
 import { jobLabelSets, type BackupMetrics } from './metrics.js';
 import { pruneJob } from './prune.js';
 import { runBackup, type RunOutcome } from './run-backup.js';

@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { describeError } from '../../agent/kit/errors.js';
 import type { BackupJob } from './config.js';
-import { kindOf } from './kinds/all.js';
+import { kindOf } from './kinds/table.js';
 import { sha256File, sha256Of } from './digest.js';
 import type { CompanionRecord } from './manifest.js';
 

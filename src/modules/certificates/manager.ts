@@ -11,7 +11,7 @@ import { AcmeError, AcmeService } from './acme.js';
 import type { renewOutcome } from './answers.js';
 import { ariCertId, type RenewalInfo } from './ari.js';
 import { choosePlan, configMismatch, isHealthy, validityOf, type CertificateView } from './cert-state.js';
-import { solverFor } from './challenges/select.js';
+import { solverFor } from './challenges/table.js';
 import type { CertConfig, CertificatesConfig } from './config.js';
 import { runDeployCommand, servernameFor, verifyServed } from './deploy.js';
 import { generatePrivateKey, keyTypeOfPem } from './keys.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { KINDS, REASONS } from './kind.js';
+import { KINDS, REASONS } from './kinds/kind.js';
 
 /** The bodies of the probes routes (routes.ts), which `caretaker probes` reads. */
 

@@ -1,5 +1,5 @@
 import { describeError } from '../../agent/kit/errors.js';
-import type { CheckOutcome, Reason } from './kind.js';
+import type { CheckOutcome, Reason } from './kinds/kind.js';
 
 const NETWORK_REASONS: Record<string, Reason> = {
   ECONNREFUSED: 'refused',

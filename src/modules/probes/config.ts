@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { namedList } from '../../agent/kit/schema.js';
-import { DEFAULT_TIMEOUT_MS } from './kind.js';
+import { DEFAULT_TIMEOUT_MS } from './kinds/kind.js';
 import { httpProbeConfig } from './kinds/http.js';
 import { postgresProbeConfig } from './kinds/postgres.js';
 import { redisProbeConfig } from './kinds/redis.js';

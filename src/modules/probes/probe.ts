@@ -4,10 +4,10 @@ import type { ItemHandle, LabelSet } from '../../agent/kit/item-set.js';
 import type { HealthCheck, ScheduledTask } from '../../agent/kit/module.js';
 import type { lastCheck, probeView } from './answers.js';
 import { failure } from './classify.js';
-import { createChecker, describeTarget } from './checkers.js';
+import { createChecker, describeTarget } from './kinds/table.js';
 import { CheckDeadline } from './deadline.js';
 import type { ProbeConfig } from './config.js';
-import { REASONS, type CheckOutcome, type Checker, type Kind } from './kind.js';
+import { REASONS, type CheckOutcome, type Checker, type Kind } from './kinds/kind.js';
 import type { ProbeMetrics } from './metrics.js';
 import { advance, INITIAL_STATE, type ProbeState, type ProbeStatus } from './state.js';
 

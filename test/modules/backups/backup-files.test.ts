@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseBackupFileName, sidecarOwner } from '../../../src/modules/backups/backup-files.js';
-import { unexpectedGlobalsErrors } from '../../../src/modules/backups/kinds/postgres-globals.js';
+import { unexpectedGlobalsErrors } from '../../../src/modules/backups/postgres/globals.js';
 
 const EXTENSIONS = ['dump', 'dir'];
 

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { UnsupportedError } from '../../../src/modules/backups/kinds/kind.js';
-import { snapshotOverReplication } from '../../../src/modules/backups/kinds/redis-replica.js';
+import { snapshotOverReplication } from '../../../src/modules/backups/redis/replica.js';
 import type { ByteSink } from '../../../src/modules/backups/sink.js';
 
 /**

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { parse } from 'yaml';
 import { probesSectionSchema } from '../../../src/modules/probes/config.js';
 import { SERIES_KEYS } from '../../../src/modules/probes/metrics.js';
-import { REASONS } from '../../../src/modules/probes/kind.js';
+import { REASONS } from '../../../src/modules/probes/kinds/kind.js';
 import { fileURLToPath } from 'node:url';
 
 const readme = await readFile(new URL('../../../src/modules/probes/README.md', import.meta.url), 'utf8');

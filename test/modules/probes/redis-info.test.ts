@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseInfo, redisFacts } from '../../../src/modules/probes/kinds/redis-info.js';
+import { parseInfo, redisFacts } from '../../../src/modules/probes/redis-info.js';
 
 const MASTER = [
   '# Server',

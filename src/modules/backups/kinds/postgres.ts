@@ -7,8 +7,8 @@ import { redactUrl } from '../../../agent/kit/redact-url.js';
 import { jobCommon } from '../job-common.js';
 import { spawnStreaming, spawnToFile, streamToolInto } from '../spawn-stream.js';
 import type { BackupKind } from './kind.js';
-import { checkedToolVersions, pgTool, splitPassword } from './pg-tools.js';
-import { globalsCompanion } from './postgres-globals.js';
+import { checkedToolVersions, pgTool, splitPassword } from '../postgres/tools.js';
+import { globalsCompanion } from '../postgres/globals.js';
 
 export const postgresJobSchema = z.strictObject({
   ...jobCommon,

@@ -6,10 +6,10 @@ import { tlsClient } from '../../../agent/kit/tls.js';
 import { redactUrl } from '../../../agent/kit/redact-url.js';
 import { jobCommon } from '../job-common.js';
 import type { BackupKind } from './kind.js';
-import { openRedis, redisVersion } from './redis-connection.js';
-import { snapshotViaBgsave } from './redis-file.js';
-import { snapshotOverReplication } from './redis-replica.js';
-import { restoreRdbInto } from './redis-restore.js';
+import { openRedis, redisVersion } from '../redis/connection.js';
+import { snapshotViaBgsave } from '../redis/rdb-file.js';
+import { snapshotOverReplication } from '../redis/replica.js';
+import { restoreRdbInto } from '../redis/restore.js';
 
 function parsesAsRedisUrl(text: string): boolean {
   try {

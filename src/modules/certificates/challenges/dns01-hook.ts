@@ -1,5 +1,5 @@
 import { execFile } from '../../../agent/kit/exec.js';
-import type { ChallengeSolver, ChallengeTask } from './solver.js';
+import type { ChallengeSolver, ChallengeTask } from './kind.js';
 
 /**
  * dns-01 through a user hook: `<hook> set <fqdn> <value>` must return once the TXT record is

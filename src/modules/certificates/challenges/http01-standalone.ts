@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { ChallengeSolver, ChallengeTask } from './solver.js';
+import type { ChallengeSolver, ChallengeTask } from './kind.js';
 
 const PREFIX = '/.well-known/acme-challenge/';
 

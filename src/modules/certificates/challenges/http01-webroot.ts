@@ -1,7 +1,7 @@
 import { chmod, mkdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../../agent/kit/atomic-file.js';
-import type { ChallengeSolver, ChallengeTask } from './solver.js';
+import type { ChallengeSolver, ChallengeTask } from './kind.js';
 
 /** The web server (nginx as www-data) walks these directories and reads the token files. */
 const DIR_MODE = 0o755;

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { redactUrl } from '../../../agent/kit/redact-url.js';
 import { tlsClient, tlsConnectOptions } from '../../../agent/kit/tls.js';
 import { failure } from '../classify.js';
-import { commonProbeFields, validUrl, type CheckOutcome, type Checker } from '../kind.js';
+import { commonProbeFields, validUrl, type CheckOutcome, type Checker } from './kind.js';
 import { certNotAfterSeconds } from '../tls-options.js';
 
 /** Bytes of the answer kept for `bodyMatch`; the rest is read and dropped so the connection can be reused. */

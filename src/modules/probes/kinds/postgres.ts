@@ -4,7 +4,7 @@ import { libpqFileProblems } from '../../../agent/kit/schema.js';
 import { redactUrl } from '../../../agent/kit/redact-url.js';
 import { tlsClient, tlsConnectOptions } from '../../../agent/kit/tls.js';
 import { failure } from '../classify.js';
-import { commonProbeFields, validUrl, type CheckOutcome, type Checker, type Reason } from '../kind.js';
+import { commonProbeFields, validUrl, type CheckOutcome, type Checker, type Reason } from './kind.js';
 
 export const postgresProbeConfig = z
   .strictObject({

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { formatListen, listenAddress, type ListenAddress } from '../../../agent/kit/schema.js';
 import { tlsClient, tlsConnectOptions } from '../../../agent/kit/tls.js';
 import { failure } from '../classify.js';
-import { commonProbeFields, type CheckOutcome, type Checker } from '../kind.js';
+import { commonProbeFields, type CheckOutcome, type Checker } from './kind.js';
 import { certNotAfterSeconds } from '../tls-options.js';
 
 export const tcpProbeConfig = z.strictObject({

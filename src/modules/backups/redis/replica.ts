@@ -1,8 +1,8 @@
 import type net from 'node:net';
 import type { RedisTarget } from '../../../agent/kit/redis.js';
 import type { ByteSink } from '../sink.js';
-import { UnsupportedError } from './kind.js';
-import { isRefusal, rawConnect } from './redis-connection.js';
+import { UnsupportedError } from '../kinds/kind.js';
+import { isRefusal, rawConnect } from './connection.js';
 
 /** Bytes a server may send before the payload header while it prepares the snapshot: one newline per second. */
 const KEEPALIVE = 0x0a;

@@ -1,8 +1,8 @@
 import { open } from 'node:fs/promises';
 import { execFile } from '../../../agent/kit/exec.js';
 import { spawnStreaming, streamToolInto } from '../spawn-stream.js';
-import type { Companion } from './kind.js';
-import { checkedToolVersions, pgTool, splitPassword } from './pg-tools.js';
+import type { Companion } from '../kinds/kind.js';
+import { checkedToolVersions, pgTool, splitPassword } from './tools.js';
 
 /** The fields of a postgres job this companion reads: named here so this file needs nothing from postgres.ts, which uses it. */
 interface GlobalsJob {

@@ -2,7 +2,7 @@ import type { ChallengeConfig } from '../config.js';
 import { DnsHookSolver } from './dns01-hook.js';
 import { StandaloneSolver } from './http01-standalone.js';
 import { WebrootSolver } from './http01-webroot.js';
-import type { ChallengeSolver } from './solver.js';
+import type { ChallengeSolver } from './kind.js';
 
 /** The one place that branches on the challenge config; the rest of the module sees a ChallengeSolver. */
 export function solverFor(config: ChallengeConfig): ChallengeSolver {

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { spawnChild } from '../../../agent/kit/exec.js';
 import { loadRedisClass, redisAddress, type RedisTarget } from '../../../agent/kit/redis.js';
-import { openRedis } from './redis-connection.js';
+import { openRedis } from './connection.js';
 
 const BATCH = 500;
 const LOAD_TIMEOUT_MS = 30 * 60_000;

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { pipeInto, type ByteSink } from '../sink.js';
-import { UnsupportedError } from './kind.js';
-import { isRefusal } from './redis-connection.js';
+import { UnsupportedError } from '../kinds/kind.js';
+import { isRefusal } from './connection.js';
 
 const POLL_MS = 250;
 

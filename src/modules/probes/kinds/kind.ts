@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { duration, itemName } from '../../agent/kit/schema.js';
-import type { SeriesKey } from './metrics.js';
+import { duration, itemName } from '../../../agent/kit/schema.js';
+import type { SeriesKey } from '../metrics.js';
 
 /** Why a check ended as it did; a fixed set so it can label metrics and be branched on by scripts. */
 export const REASONS = ['ok', 'timeout', 'refused', 'dns', 'tls', 'auth', 'status', 'query', 'unsupported'] as const;

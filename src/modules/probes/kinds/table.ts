@@ -1,9 +1,9 @@
-import type { ProbeConfig } from './config.js';
+import type { ProbeConfig } from '../config.js';
 import type { Checker, Kind } from './kind.js';
-import { createHttpChecker, httpTarget, type HttpProbeConfig } from './kinds/http.js';
-import { createPostgresChecker, postgresTarget, type PostgresProbeConfig } from './kinds/postgres.js';
-import { createRedisChecker, redisTarget, type RedisProbeConfig } from './kinds/redis.js';
-import { createTcpChecker, tcpTarget, type TcpProbeConfig } from './kinds/tcp.js';
+import { createHttpChecker, httpTarget, type HttpProbeConfig } from './http.js';
+import { createPostgresChecker, postgresTarget, type PostgresProbeConfig } from './postgres.js';
+import { createRedisChecker, redisTarget, type RedisProbeConfig } from './redis.js';
+import { createTcpChecker, tcpTarget, type TcpProbeConfig } from './tcp.js';
 
 interface KindImplementation<C> {
   /** Wires a checker; no I/O until its first check. */
