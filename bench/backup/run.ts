@@ -17,11 +17,11 @@ import pino from 'pino';
 import { createRegistrar } from '../../src/agent/kit/metrics.js';
 import { ModuleScheduler } from '../../src/agent/scheduler.js';
 import { errorHandler } from '../../src/agent/admin/error-handler.js';
-import { backupsConfigSchema } from '../../src/modules/backups/config.js';
-import { backupMetrics } from '../../src/modules/backups/metrics.js';
+import { configSchema } from '../../src/modules/backups/config.js';
+import { declareMetrics } from '../../src/modules/backups/metrics.js';
 import { backupRoutes } from '../../src/modules/backups/routes.js';
 import { BackupRunner } from '../../src/modules/backups/runner.js';
-import { pgTool } from '../../src/modules/backups/kinds/pg-tools.js';
+import { pgTool } from '../../src/modules/backups/postgres/tools.js';
 import { startPostgres } from '../../test/harness/postgres.js';
 import { makeTempDir } from '../../test/harness/tmpdir.js';
 
@@ -64,8 +64,8 @@ try {
   const controller = new AbortController();
   const log = pino({ level: 'silent' });
   const scheduler = new ModuleScheduler(log, controller.signal);
-  const config = backupsConfigSchema.parse({ dir: tmp.path, jobs: [{ name: 'bench', type: 'postgres', url, schedule: '0 3 1 1 *' }] });
-  const runner = new BackupRunner({ log, signal: controller.signal, stateDir: tmp.path, schedule: (s, w) => scheduler.schedule(s, w) }, config, backupMetrics(createRegistrar(registry)));
+  const config = configSchema.parse({ dir: tmp.path, jobs: [{ name: 'bench', type: 'postgres', url, schedule: '0 3 1 1 *' }] });
+  const runner = new BackupRunner({ log, signal: controller.signal, stateDir: tmp.path, schedule: (s, w) => scheduler.schedule(s, w) }, config, declareMetrics(createRegistrar(registry)));
   const app = Fastify();
   app.setErrorHandler(errorHandler);
   await app.register(backupRoutes, { prefix: '/backups', live: { current: () => runner } });

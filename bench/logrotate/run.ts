@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createTestContext } from '../../test/helpers/module-context.js';
 import { configSchema } from '../../src/modules/logs/config.js';
-import { defineLogsMetrics } from '../../src/modules/logs/metrics.js';
+import { declareMetrics } from '../../src/modules/logs/metrics.js';
 import { Rotator } from '../../src/modules/logs/rotator.js';
 
 const MIB = 1024 * 1024;
@@ -55,7 +55,7 @@ try {
 
   // caretaker: the same through the module's own rotation path.
   const tc = await createTestContext('bench');
-  const rotator = new Rotator(tc.ctx, configSchema.parse([{ name: 'bench', paths: [join(ctDir, 'access.log')], rotate: { every: 'monthly' }, compress: true }]), defineLogsMetrics(tc.registrar));
+  const rotator = new Rotator(tc.ctx, configSchema.parse([{ name: 'bench', paths: [join(ctDir, 'access.log')], rotate: { every: 'monthly' }, compress: true }]), declareMetrics(tc.registrar));
   await rotator.start();
   await rotator.tick();
   const delay = monitorEventLoopDelay({ resolution: 5 });

@@ -6,7 +6,7 @@ import { redisJobSchema } from './kinds/redis.js';
 
 export const backupJobSchema = z.discriminatedUnion('type', [postgresJobSchema, redisJobSchema, filesJobSchema]);
 
-export const backupsConfigSchema = z
+export const configSchema = z
   .strictObject({
     dir: z.string().default('/var/backups/caretaker').meta({ description: 'backups go to <dir>/<job>/' }),
     minFreeSpace: size().optional().meta({ description: 'a run is refused while the backup filesystem has less free space than this' }),
@@ -14,5 +14,5 @@ export const backupsConfigSchema = z
   })
   .meta({ description: 'Scheduled PostgreSQL, Redis and file backups with retention, verification and restore.' });
 
-export type BackupsConfig = z.output<typeof backupsConfigSchema>;
+export type BackupsConfig = z.output<typeof configSchema>;
 export type BackupJob = z.output<typeof backupJobSchema>;

@@ -1,15 +1,15 @@
 import { defineModule } from '../../agent/kit/module.js';
 import { backupCommands } from './cli.js';
-import { backupsConfigSchema } from './config.js';
-import { backupMetrics } from './metrics.js';
+import { configSchema } from './config.js';
+import { declareMetrics } from './metrics.js';
 import { backupRoutes } from './routes.js';
 import { BackupRunner } from './runner.js';
 
 export const backups = defineModule({
   name: 'backups',
   prefix: '/backups',
-  config: backupsConfigSchema,
-  metrics: backupMetrics,
+  config: configSchema,
+  metrics: declareMetrics,
   routes: backupRoutes,
   create: (ctx, config, metrics) => new BackupRunner(ctx, config, metrics),
   commands: backupCommands,

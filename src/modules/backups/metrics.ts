@@ -5,7 +5,7 @@ export const RUN_RESULTS = ['success', 'failure', 'skipped'] as const;
 export type RunResult = (typeof RUN_RESULTS)[number];
 
 /** Declared once per process so counters survive reloads; values are set as runs happen, never at scrape. */
-export function backupMetrics(registrar: MetricsRegistrar) {
+export function declareMetrics(registrar: MetricsRegistrar) {
   return {
     lastSuccess: registrar.gauge({
       name: 'caretaker_backup_last_success_timestamp_seconds',
@@ -50,10 +50,10 @@ export function backupMetrics(registrar: MetricsRegistrar) {
   };
 }
 
-export type BackupMetrics = ReturnType<typeof backupMetrics>;
+export type BackupsMetrics = ReturnType<typeof declareMetrics>;
 
 /** The label sets a job owns while it is configured: the run counters start at 0, the gauges at their first value. */
-export function jobLabelSets(metrics: BackupMetrics, backup: string): LabelSet[] {
+export function itemLabelSets(metrics: BackupsMetrics, backup: string): LabelSet[] {
   const gauges = [metrics.lastSuccess, metrics.lastAttempt, metrics.lastDuration, metrics.lastSize, metrics.lastVerify, metrics.files, metrics.totalBytes];
   return [
     ...RUN_RESULTS.map((result) => ({ metric: metrics.runs, labels: { backup, result }, zero: true })),

@@ -7,7 +7,7 @@ import { lastMissedRun } from './catch-up.js';
 import { listBackups, removeLeftovers, type BackupEntry } from './catalog.js';
 import type { BackupJob, BackupsConfig } from './config.js';
 import { kindOf } from './kinds/table.js';
-import { jobLabelSets, type BackupMetrics } from './metrics.js';
+import { itemLabelSets, type BackupsMetrics } from './metrics.js';
 import { pruneJob } from './prune.js';
 import { runBackup, type RunOutcome } from './run-backup.js';
 
@@ -50,7 +50,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
   constructor(
     private readonly ctx: ModuleContext,
     config: BackupsConfig,
-    private readonly metrics: BackupMetrics,
+    private readonly metrics: BackupsMetrics,
     private readonly now: () => Date = () => new Date(),
   ) {
     this.config = config;
@@ -63,7 +63,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
       create: () => ({ backups: [] }),
       // A changed job keeps its state and a run in progress; its schedule is rebuilt and its directory rescanned.
       update: (state) => state,
-      labelSets: (job) => jobLabelSets(metrics, job.name),
+      labelSets: (job) => itemLabelSets(metrics, job.name),
       onSkipped: (job) => metrics.runs.inc({ backup: job.name, result: 'skipped' }),
     });
   }

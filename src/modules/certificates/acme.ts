@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { AccountStore } from './account.js';
 import { httpRequest, TransportError, type HttpResponse, type TransportOptions } from './acme-http.js';
 import { ariCertId, parseRenewalInfo, renewalInfoUrl, retryAfterMs, type RenewalInfo } from './ari.js';
-import type { ChallengeSolver, ChallengeTask } from './challenges/kind.js';
+import type { ChallengeSolver, ChallengeTask } from './kinds/kind.js';
 import type { AcmeConfig } from './config.js';
 
 const PROBLEM_PREFIX = 'urn:ietf:params:acme:error:';

@@ -98,7 +98,7 @@ export const acmeSchema = z.strictObject({
   requestTimeout: duration({ min: '1s', max: '5m' }).default(10_000).meta({ description: 'bound for each HTTP request to the CA (default 10s)' }),
 });
 
-export const certificatesSchema = z
+export const configSchema = z
   .strictObject({
     dir: z
       .string()
@@ -113,7 +113,7 @@ export const certificatesSchema = z
   })
   .meta({ description: 'ACME certificates, renewed and deployed in place of certbot.' });
 
-export type CertificatesConfig = z.output<typeof certificatesSchema>;
+export type CertificatesConfig = z.output<typeof configSchema>;
 export type CertConfig = z.output<typeof certSchema>;
 export type AcmeConfig = z.output<typeof acmeSchema>;
 export type ChallengeConfig = z.output<typeof challengeSchema>;

@@ -1,6 +1,6 @@
 import { defineModule } from '../../agent/kit/module.js';
 import { certsCommand } from './cli.js';
-import { certificatesSchema } from './config.js';
+import { configSchema } from './config.js';
 import { CertificateManager } from './manager.js';
 import { declareMetrics } from './metrics.js';
 import { routes } from './routes.js';
@@ -8,7 +8,7 @@ import { routes } from './routes.js';
 export const certificates = defineModule({
   name: 'certificates',
   prefix: '/certs',
-  config: certificatesSchema,
+  config: configSchema,
   metrics: declareMetrics,
   routes,
   create: (ctx, config, metrics) => new CertificateManager(ctx, config, metrics),

@@ -11,12 +11,12 @@ import { AcmeError, AcmeService } from './acme.js';
 import type { renewOutcome } from './answers.js';
 import { ariCertId, type RenewalInfo } from './ari.js';
 import { choosePlan, configMismatch, isHealthy, validityOf, type CertificateView } from './cert-state.js';
-import { solverFor } from './challenges/table.js';
+import { solverFor } from './kinds/table.js';
 import type { CertConfig, CertificatesConfig } from './config.js';
 import { runDeployCommand, servernameFor, verifyServed } from './deploy.js';
 import { generatePrivateKey, keyTypeOfPem } from './keys.js';
 import { acquireLock, LockHeldError } from './lock.js';
-import { certLabelSets, type CertificateMetrics } from './metrics.js';
+import { itemLabelSets, type CertificatesMetrics } from './metrics.js';
 import type { RenewalPlan, RenewalWindow } from './renewal-window.js';
 import { CertificateStore, type StoredCertificate } from './store.js';
 
@@ -64,7 +64,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
   constructor(
     private readonly ctx: ModuleContext,
     config: CertificatesConfig,
-    private readonly metrics: CertificateMetrics,
+    private readonly metrics: CertificatesMetrics,
     options: ManagerOptions = {},
   ) {
     this.config = config;
@@ -86,7 +86,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
         state.view.domains = [...cert.domains];
         return state;
       },
-      labelSets: (cert) => certLabelSets(metrics, cert.name),
+      labelSets: (cert) => itemLabelSets(metrics, cert.name),
     });
     for (const cert of config.certs) this.entries.add(cert);
   }

@@ -5,7 +5,7 @@ import type { MetricsRegistrar } from '../../agent/kit/metrics.js';
 export const RENEWAL_RESULTS = ['success', 'failure'] as const;
 export type RenewalResult = (typeof RENEWAL_RESULTS)[number];
 
-export interface CertificateMetrics {
+export interface CertificatesMetrics {
   notAfter: Gauge<'cert'>;
   notBefore: Gauge<'cert'>;
   nextRenewal: Gauge<'cert'>;
@@ -13,7 +13,7 @@ export interface CertificateMetrics {
   lastError: Gauge<'cert'>;
 }
 
-export function declareMetrics(registrar: MetricsRegistrar): CertificateMetrics {
+export function declareMetrics(registrar: MetricsRegistrar): CertificatesMetrics {
   return {
     notAfter: registrar.gauge({
       name: 'caretaker_cert_not_after_timestamp_seconds',
@@ -47,7 +47,7 @@ export function declareMetrics(registrar: MetricsRegistrar): CertificateMetrics 
  * The label sets a certificate owns while it is configured: the renewal counters and the last-error time
  * start at 0 so rate() and absence alerts work from the first scrape.
  */
-export function certLabelSets(metrics: CertificateMetrics, cert: string): LabelSet[] {
+export function itemLabelSets(metrics: CertificatesMetrics, cert: string): LabelSet[] {
   return [
     ...RENEWAL_RESULTS.map((result) => ({ metric: metrics.renewals, labels: { cert, result }, zero: true })),
     { metric: metrics.lastError, labels: { cert }, zero: true },

@@ -1,7 +1,7 @@
 import { defineModule } from '../../agent/kit/module.js';
 import { logsCommand } from './cli.js';
 import { configSchema } from './config.js';
-import { defineLogsMetrics } from './metrics.js';
+import { declareMetrics } from './metrics.js';
 import { Rotator } from './rotator.js';
 import { routes } from './routes.js';
 
@@ -9,7 +9,7 @@ export const logs = defineModule({
   name: 'logs',
   prefix: '/logs',
   config: configSchema,
-  metrics: defineLogsMetrics,
+  metrics: declareMetrics,
   routes,
   create: (ctx, config, metrics) => new Rotator(ctx, config, metrics),
   commands: [logsCommand],

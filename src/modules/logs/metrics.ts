@@ -4,7 +4,7 @@ import type { MetricsRegistrar } from '../../agent/kit/metrics.js';
 export const ROTATION_RESULTS = ['success', 'failure'] as const;
 export type RotationResult = (typeof ROTATION_RESULTS)[number];
 
-export function defineLogsMetrics(registrar: MetricsRegistrar) {
+export function declareMetrics(registrar: MetricsRegistrar) {
   return {
     rotations: registrar.counter({
       name: 'caretaker_log_rotations_total',
@@ -34,13 +34,13 @@ export function defineLogsMetrics(registrar: MetricsRegistrar) {
   };
 }
 
-export type LogsMetrics = ReturnType<typeof defineLogsMetrics>;
+export type LogsMetrics = ReturnType<typeof declareMetrics>;
 
 /**
  * The label sets a log set owns while it is configured; the counters and the live size start at 0 so
  * alerts on rate() see the series from the first scrape.
  */
-export function logSetLabelSets(metrics: LogsMetrics, log: string): LabelSet[] {
+export function itemLabelSets(metrics: LogsMetrics, log: string): LabelSet[] {
   return [
     ...ROTATION_RESULTS.map((result) => ({ metric: metrics.rotations, labels: { log, result }, zero: true })),
     { metric: metrics.rotatedBytes, labels: { log }, zero: true },

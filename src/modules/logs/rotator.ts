@@ -6,7 +6,7 @@ import type { ModuleContext, ModuleHealth, ModuleInstance, ScheduledTask } from 
 import type { logsStatus } from './answers.js';
 import type { LogSetConfig, LogsConfig } from './config.js';
 import { LogSet, type RotationOutcome } from './log-set.js';
-import { logSetLabelSets, type LogsMetrics } from './metrics.js';
+import { itemLabelSets, type LogsMetrics } from './metrics.js';
 import { chooseHeldCheck, heldOpen, QUIET_MS, type HeldCheck } from './reopen.js';
 import { StateStore } from './state.js';
 
@@ -55,7 +55,7 @@ export class Rotator implements ModuleInstance<LogsConfig> {
       create: (c, handle) => this.newSet(c, handle),
       // An edited set keeps its run in flight; the next run uses the new config.
       update: (_set, next, handle) => this.newSet(next, handle),
-      labelSets: (c) => logSetLabelSets(metrics, c.name),
+      labelSets: (c) => itemLabelSets(metrics, c.name),
     });
   }
 

@@ -21,6 +21,6 @@ export const probeSchema = z
 export type ProbeConfig = z.output<typeof probeSchema>;
 
 /** The `probes:` section: a list of probes with unique names. */
-export const probesSectionSchema = namedList(probeSchema).meta({ description: 'Health checks of Redis, PostgreSQL, HTTP and TCP services, exported as metrics and /health/deep.' });
+export const configSchema = namedList(probeSchema).meta({ description: 'Health checks of Redis, PostgreSQL, HTTP and TCP services, exported as metrics and /health/deep.' });
 
-export type ProbesConfig = z.output<typeof probesSectionSchema>;
+export type ProbesConfig = z.output<typeof configSchema>;

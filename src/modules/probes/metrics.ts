@@ -35,7 +35,7 @@ export const SERIES_KEYS = Object.keys(SERIES) as SeriesKey[];
 /** Latest kind-specific values per probe; the prober writes it, scrapes read it. */
 export type SeriesStore = Map<string, Partial<Record<SeriesKey, number>>>;
 
-export interface ProbeMetrics {
+export interface ProbesMetrics {
   up: Gauge<'probe' | 'kind'>;
   duration: Histogram<'probe' | 'kind'>;
   checks: Counter<'probe' | 'kind' | 'result' | 'reason'>;
@@ -55,7 +55,7 @@ function seriesCollector(store: SeriesStore, key: SeriesKey) {
 }
 
 /** Declares the module's metrics once per process; the literal names below are the contract. */
-export function declareProbeMetrics(registrar: MetricsRegistrar): ProbeMetrics {
+export function declareMetrics(registrar: MetricsRegistrar): ProbesMetrics {
   const series: SeriesStore = new Map();
   for (const name of SERIES_KEYS) {
     const { kind, help } = SERIES[name];

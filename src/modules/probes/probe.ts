@@ -8,7 +8,7 @@ import { createChecker, describeTarget } from './kinds/table.js';
 import { CheckDeadline } from './deadline.js';
 import type { ProbeConfig } from './config.js';
 import { REASONS, type CheckOutcome, type Checker, type Kind } from './kinds/kind.js';
-import type { ProbeMetrics } from './metrics.js';
+import type { ProbesMetrics } from './metrics.js';
 import { advance, INITIAL_STATE, type ProbeState, type ProbeStatus } from './state.js';
 
 /** What `GET /probes/:name` answers. */
@@ -20,7 +20,7 @@ const TIMED_OUT = Symbol('timed out');
 const STOPPED = Symbol('stopped');
 
 /** The label sets a probe owns while it is configured; the checks counter has one per result and reason. */
-export function probeLabelSets(metrics: ProbeMetrics, probe: Pick<ProbeConfig, 'name' | 'type'>): LabelSet[] {
+export function itemLabelSets(metrics: ProbesMetrics, probe: Pick<ProbeConfig, 'name' | 'type'>): LabelSet[] {
   const labels = { probe: probe.name, kind: probe.type };
   return [
     // Set from the probe's state when it starts, not zeroed: an edited probe that was up stays up.
@@ -48,7 +48,7 @@ export class RunningProbe {
   constructor(
     readonly config: ProbeConfig,
     handle: ItemHandle,
-    private readonly metrics: ProbeMetrics,
+    private readonly metrics: ProbesMetrics,
     previous?: RunningProbe,
   ) {
     this.name = config.name;

@@ -1,8 +1,8 @@
 import { ItemSet, type ItemEntry } from '../../agent/kit/item-set.js';
 import type { ModuleContext, ModuleHealth, ModuleInstance } from '../../agent/kit/module.js';
 import type { ProbeConfig, ProbesConfig } from './config.js';
-import type { ProbeMetrics } from './metrics.js';
-import { probeLabelSets, RunningProbe, type ProbeView } from './probe.js';
+import type { ProbesMetrics } from './metrics.js';
+import { itemLabelSets, RunningProbe, type ProbeView } from './probe.js';
 
 /** The probes module instance: one RunningProbe per configured probe. */
 export class Prober implements ModuleInstance<ProbesConfig> {
@@ -11,7 +11,7 @@ export class Prober implements ModuleInstance<ProbesConfig> {
   constructor(
     private readonly ctx: ModuleContext,
     private readonly config: ProbesConfig,
-    metrics: ProbeMetrics,
+    metrics: ProbesMetrics,
   ) {
     this.probes = new ItemSet<ProbeConfig, RunningProbe>({
       ctx,
@@ -21,7 +21,7 @@ export class Prober implements ModuleInstance<ProbesConfig> {
       // An edited probe of the same kind carries its state so health does not flap; it gets a new connection.
       create: (c, handle, previous) => new RunningProbe(c, handle, metrics, previous?.config.type === c.type ? previous : undefined),
       close: (probe) => probe.close(),
-      labelSets: (c) => probeLabelSets(metrics, c),
+      labelSets: (c) => itemLabelSets(metrics, c),
     });
   }
 

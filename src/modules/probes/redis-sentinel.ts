@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { describeError } from '../../../agent/kit/errors.js';
-import { parseListen } from '../../../agent/kit/schema.js';
+import { describeError } from '../../agent/kit/errors.js';
+import { parseListen } from '../../agent/kit/schema.js';
 
 const hostPort = z.string().refine((text) => parseListen(text)?.kind === 'tcp', { error: 'expected host:port' });
 

@@ -4,16 +4,16 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DaemonUnreachableError, EXIT, type CommandContext } from '../../../src/agent/kit/cli.js';
 import { backupCommands } from '../../../src/modules/backups/cli.js';
-import { backupsConfigSchema } from '../../../src/modules/backups/config.js';
+import { configSchema } from '../../../src/modules/backups/config.js';
 import { makeTempDir, type TempDir } from '../../harness/tmpdir.js';
 
 describe('caretaker backups (daemon stopped)', () => {
   let dir: TempDir;
-  let config: ReturnType<typeof backupsConfigSchema.parse>;
+  let config: ReturnType<typeof configSchema.parse>;
 
   before(async () => {
     dir = await makeTempDir('backups-cli');
-    config = backupsConfigSchema.parse({
+    config = configSchema.parse({
       dir: dir.path,
       jobs: [{ name: 'pg', type: 'postgres', url: 'postgres://app@127.0.0.1/app', schedule: '0 2 * * *', timezone: 'UTC', retention: { keepDaily: 2 } }],
     });

@@ -3,10 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { backupsConfigSchema } from '../../../src/modules/backups/config.js';
+import { configSchema } from '../../../src/modules/backups/config.js';
 
 function issues(input: unknown): string[] {
-  const result = backupsConfigSchema.safeParse(input);
+  const result = configSchema.safeParse(input);
   return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
 }
 
@@ -19,7 +19,7 @@ describe('backups config', () => {
     assert.ok(snippet, 'README has a yaml block');
     // The CA file must be readable when the config is loaded; the snippet's exists only on a real server.
     const expanded = snippet.replace(/\$\{env:[A-Z_]+\}/g, 'secret').replace('/etc/ssl/redis-ca.pem', fileURLToPath(import.meta.url));
-    const config = backupsConfigSchema.parse((parse(expanded) as { backups: unknown }).backups);
+    const config = configSchema.parse((parse(expanded) as { backups: unknown }).backups);
     assert.equal(config.jobs.length, 4);
     assert.equal(config.minFreeSpace, 2 * 1024 ** 3);
     const pg = config.jobs[0]!;
@@ -28,7 +28,7 @@ describe('backups config', () => {
   });
 
   it('fills defaults', () => {
-    const config = backupsConfigSchema.parse({ jobs: [pgJob, { name: 'r', type: 'redis', url: 'redis://127.0.0.1', schedule: '0 * * * *' }] });
+    const config = configSchema.parse({ jobs: [pgJob, { name: 'r', type: 'redis', url: 'redis://127.0.0.1', schedule: '0 * * * *' }] });
     assert.equal(config.dir, '/var/backups/caretaker');
     assert.equal(config.jobs[0]!.timeout, 6 * 3_600_000);
     assert.equal(config.jobs[1]!.type === 'redis' && config.jobs[1]!.mode, 'replication');
@@ -59,7 +59,7 @@ describe('backups config', () => {
   });
 
   it("reads a redis job's tls block with a probe's keys, and the old insecure as verify", () => {
-    const redisJob = (tls: unknown) => backupsConfigSchema.parse({ jobs: [{ name: 'r', type: 'redis', url: 'rediss://h:6380', tls, schedule: '0 * * * *' }] }).jobs[0]!;
+    const redisJob = (tls: unknown) => configSchema.parse({ jobs: [{ name: 'r', type: 'redis', url: 'rediss://h:6380', tls, schedule: '0 * * * *' }] }).jobs[0]!;
     const tlsOf = (tls: unknown) => {
       const job = redisJob(tls);
       return job.type === 'redis' ? job.tls : undefined;

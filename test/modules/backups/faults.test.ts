@@ -232,8 +232,8 @@ describe('backups failure paths', () => {
     try {
       b.runner.runNow('r-keep');
       await b.runner.settled();
-      const { backupsConfigSchema } = await import('../../../src/modules/backups/config.js');
-      await b.runner.reload(backupsConfigSchema.parse({ dir: dir.path, jobs: [keep, { name: 'r-new', type: 'redis', url: redis.url, schedule: DAILY }] }));
+      const { configSchema } = await import('../../../src/modules/backups/config.js');
+      await b.runner.reload(configSchema.parse({ dir: dir.path, jobs: [keep, { name: 'r-new', type: 'redis', url: redis.url, schedule: DAILY }] }));
       await b.runner.settled();
       assert.deepEqual(b.runner.status().jobs.map((j) => j.name), ['r-keep', 'r-new']);
       assert.equal(b.runner.job('r-keep').state, 'ok', 'unchanged job keeps its state');

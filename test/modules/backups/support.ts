@@ -2,8 +2,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { ApiError, type AdminClient, type CommandContext } from '../../../src/agent/kit/cli.js';
 import { errorHandler } from '../../../src/agent/admin/error-handler.js';
 import { backupCommands } from '../../../src/modules/backups/cli.js';
-import { backupsConfigSchema, type BackupsConfig } from '../../../src/modules/backups/config.js';
-import { backupMetrics } from '../../../src/modules/backups/metrics.js';
+import { configSchema, type BackupsConfig } from '../../../src/modules/backups/config.js';
+import { declareMetrics } from '../../../src/modules/backups/metrics.js';
 import { backupRoutes } from '../../../src/modules/backups/routes.js';
 import { BackupRunner } from '../../../src/modules/backups/runner.js';
 import { createTestContext, type TestModuleContext } from '../../helpers/module-context.js';
@@ -21,9 +21,9 @@ export interface Harnessed {
 
 /** A started BackupRunner on a real ModuleContext, its routes on a bare fastify, and the CLI wired to both. */
 export async function startBackups(input: unknown, now?: () => Date): Promise<Harnessed> {
-  const config = backupsConfigSchema.parse(input);
+  const config = configSchema.parse(input);
   const test = await createTestContext('backups');
-  const runner = new BackupRunner(test.ctx, config, backupMetrics(test.registrar), now);
+  const runner = new BackupRunner(test.ctx, config, declareMetrics(test.registrar), now);
   const app = Fastify();
   app.setErrorHandler(errorHandler);
   await app.register(backupRoutes, { prefix: '/backups', live: { current: () => runner } });

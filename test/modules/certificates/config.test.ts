@@ -3,11 +3,11 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { certificatesSchema } from '../../../src/modules/certificates/config.js';
+import { configSchema } from '../../../src/modules/certificates/config.js';
 
 const base = { acme: { directory: 'https://acme.example.com/dir', email: 'ops@example.com' } };
 const issues = (input: unknown) => {
-  const result = certificatesSchema.safeParse(input);
+  const result = configSchema.safeParse(input);
   return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
 };
 
@@ -16,7 +16,7 @@ describe('certificates config', () => {
     const readme = await readFile(new URL('../../../src/modules/certificates/README.md', import.meta.url), 'utf8');
     // The hook must exist when the config is loaded; the snippet's exists only on a real server.
     const yaml = /```yaml\n([\s\S]+?)```/.exec(readme)![1]!.replace('/usr/local/bin/dns-hook', '/bin/true');
-    const section = certificatesSchema.parse((parse(yaml) as { certificates: unknown }).certificates);
+    const section = configSchema.parse((parse(yaml) as { certificates: unknown }).certificates);
     assert.equal(section.dir, '/etc/letsencrypt');
     assert.equal(section.renewCheckInterval, 300_000);
     assert.equal(section.acme.requestTimeout, 10_000);
@@ -29,7 +29,7 @@ describe('certificates config', () => {
   });
 
   test('defaults: standalone on 0.0.0.0:80, keyType ecdsa-p256, reuseKey false', () => {
-    const section = certificatesSchema.parse({ ...base, certs: [{ name: 'a', domains: ['A.example.com'], challenge: { type: 'http-01', standalone: {} } }] });
+    const section = configSchema.parse({ ...base, certs: [{ name: 'a', domains: ['A.example.com'], challenge: { type: 'http-01', standalone: {} } }] });
     assert.deepEqual(section.certs[0]!.challenge, { type: 'http-01', standalone: { address: '0.0.0.0', port: 80 } });
     assert.equal(section.certs[0]!.keyType, 'ecdsa-p256');
     assert.equal(section.certs[0]!.reuseKey, false);

@@ -1,7 +1,7 @@
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { certificatesSchema, type CertificatesConfig } from '../../../src/modules/certificates/config.js';
+import { configSchema, type CertificatesConfig } from '../../../src/modules/certificates/config.js';
 import { CertificateManager, type ManagerOptions } from '../../../src/modules/certificates/manager.js';
 import { declareMetrics } from '../../../src/modules/certificates/metrics.js';
 import type { PebbleServer } from '../../harness/pebble.js';
@@ -16,7 +16,7 @@ export interface ManagerFixture {
 
 /** The certificates section for a pebble, parsed through the real schema so defaults apply. */
 export function configFor(directory: string, ca: string | undefined, dir: string, certs: unknown[], acme: Record<string, unknown> = {}): CertificatesConfig {
-  return certificatesSchema.parse({
+  return configSchema.parse({
     dir,
     acme: { directory, email: 'ops@example.com', ...(ca ? { caBundle: ca } : {}), requestTimeout: '5s', ...acme },
     renewCheckInterval: '1h',

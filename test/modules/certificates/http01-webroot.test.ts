@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runCommand } from '../../harness/process.js';
 import { makeTempDir, type TempDir } from '../../harness/tmpdir.js';
-import { WebrootSolver } from '../../../src/modules/certificates/challenges/http01-webroot.js';
+import { WebrootSolver } from '../../../src/modules/certificates/kinds/http01-webroot.js';
 
 let tmp: TempDir;
 const task = { token: 'tok_en-1', keyAuthorization: 'tok_en-1.thumbprint', domain: 'a.example.com', wildcard: false };
@@ -54,7 +54,7 @@ describe('http-01 webroot solver', () => {
   test('a webroot on a read-only mount (outside the unit\'s ReadWritePaths) names the sandbox and the drop-in', async () => {
     const readOnly = path.join(tmp.path, 'read-only');
     await mkdir(readOnly);
-    const solverUrl = new URL('../../../src/modules/certificates/challenges/http01-webroot.ts', import.meta.url).href;
+    const solverUrl = new URL('../../../src/modules/certificates/kinds/http01-webroot.ts', import.meta.url).href;
     const script = `const { WebrootSolver } = await import(${JSON.stringify(solverUrl)}); await new WebrootSolver(${JSON.stringify(path.join(readOnly, 'www'))}).open().catch((e) => console.log(e.message));`;
     // A private mount namespace, as systemd's ProtectSystem=strict makes one.
     const out = await runCommand('unshare', [

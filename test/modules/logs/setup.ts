@@ -4,7 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { createTestContext, type TestModuleContext } from '../../helpers/module-context.js';
 import { makeTempDir, type TempDir } from '../../harness/tmpdir.js';
 import { configSchema } from '../../../src/modules/logs/config.js';
-import { defineLogsMetrics, type LogsMetrics } from '../../../src/modules/logs/metrics.js';
+import { declareMetrics, type LogsMetrics } from '../../../src/modules/logs/metrics.js';
 import { Rotator, type RotatorOptions } from '../../../src/modules/logs/rotator.js';
 
 /** 120 MiB of text that level 9 takes a while over, so a test can catch the compression in progress. */
@@ -44,7 +44,7 @@ export async function makeFixture(config: (dir: string) => unknown[], startIso =
   const dir = join(temp.path, 'logs');
   await mkdir(dir, { mode: 0o755 });
   const tc = await createTestContext('logs');
-  const metrics = defineLogsMetrics(tc.registrar);
+  const metrics = declareMetrics(tc.registrar);
   const clock = new Clock(new Date(startIso).getTime());
   const rotators: Rotator[] = [];
   const build = (items: unknown[]) => {

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { probesSectionSchema } from '../../../src/modules/probes/config.js';
+import { configSchema } from '../../../src/modules/probes/config.js';
 
 function issues(items: unknown[]): string[] {
-  const result = probesSectionSchema.safeParse(items);
+  const result = configSchema.safeParse(items);
   assert.equal(result.success, false);
   return result.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
 }
 
 test('the DESIGN example parses, with defaults filled in', () => {
-  const config = probesSectionSchema.parse([
+  const config = configSchema.parse([
     { name: 'redis', type: 'redis', url: 'rediss://default:secret@cache.example.com:6379', interval: '15s', timeout: '2s' },
     { name: 'pg', type: 'postgres', url: 'postgres://app@127.0.0.1:5432/app', interval: '15s' },
     { name: 'api', type: 'http', url: 'http://127.0.0.1:8000/health', interval: '30s' },
@@ -25,7 +25,7 @@ test('the DESIGN example parses, with defaults filled in', () => {
 });
 
 test('the default timeout never exceeds a short interval', () => {
-  const [probe] = probesSectionSchema.parse([{ name: 't', type: 'tcp', address: '127.0.0.1:22', interval: '2s' }]);
+  const [probe] = configSchema.parse([{ name: 't', type: 'tcp', address: '127.0.0.1:22', interval: '2s' }]);
   assert.equal(probe!.timeout, 2_000);
 });
 
@@ -78,7 +78,7 @@ test('cross-field rules point at the failing key', () => {
 });
 
 test('kind-specific defaults', () => {
-  const [redis, http] = probesSectionSchema.parse([
+  const [redis, http] = configSchema.parse([
     { name: 'r', type: 'redis', url: 'redis://127.0.0.1:6379' },
     { name: 'h', type: 'http', url: 'https://127.0.0.1/' },
   ]);

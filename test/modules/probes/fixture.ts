@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
-import { probesSectionSchema, type ProbesConfig } from '../../../src/modules/probes/config.js';
-import { declareProbeMetrics } from '../../../src/modules/probes/metrics.js';
+import { configSchema, type ProbesConfig } from '../../../src/modules/probes/config.js';
+import { declareMetrics } from '../../../src/modules/probes/metrics.js';
 import type { ProbeView } from '../../../src/modules/probes/probe.js';
 import { Prober } from '../../../src/modules/probes/prober.js';
 import { createTestContext } from '../../helpers/module-context.js';
@@ -18,7 +18,7 @@ export interface ProberFixture {
 }
 
 export function parseProbes(items: unknown[]): ProbesConfig {
-  return probesSectionSchema.parse(items);
+  return configSchema.parse(items);
 }
 
 /**
@@ -27,7 +27,7 @@ export function parseProbes(items: unknown[]): ProbesConfig {
  */
 export async function startProber(items: Array<Record<string, unknown>>): Promise<ProberFixture> {
   const test = await createTestContext('probes');
-  const metrics = declareProbeMetrics(test.registrar);
+  const metrics = declareMetrics(test.registrar);
   const config = parseProbes(items.map((item) => ({ interval: '1h', ...item })));
   const prober = new Prober(test.ctx, config, metrics);
   await prober.start();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { probesSectionSchema } from '../../../src/modules/probes/config.js';
+import { configSchema } from '../../../src/modules/probes/config.js';
 import { SERIES_KEYS } from '../../../src/modules/probes/metrics.js';
 import { REASONS } from '../../../src/modules/probes/kinds/kind.js';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ test('the README config snippet is a valid probes section', () => {
     // The CA file must exist when the config is loaded; the snippet's exists only on a real server.
     .replaceAll('/etc/ssl/private-ca.pem', fileURLToPath(import.meta.url));
   const section = (parse(snippet) as { probes: unknown }).probes;
-  const result = probesSectionSchema.safeParse(section);
+  const result = configSchema.safeParse(section);
   assert.ok(result.success, JSON.stringify(result.error?.issues));
   assert.deepEqual(result.data.map((p) => p.type), ['redis', 'postgres', 'http', 'tcp']);
 });

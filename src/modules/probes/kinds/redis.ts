@@ -8,7 +8,7 @@ import { tlsClient, tlsConnectOptions } from '../../../agent/kit/tls.js';
 import { failure, networkReason } from '../classify.js';
 import { commonProbeFields, validUrl, type CheckOutcome, type Checker, type Reason } from './kind.js';
 import { parseInfo, redisFacts, type RedisFacts } from '../redis-info.js';
-import { resolveMaster, SentinelError, sentinelConfig, type MasterAddress } from './redis-sentinel.js';
+import { resolveMaster, SentinelError, sentinelConfig, type MasterAddress } from '../redis-sentinel.js';
 
 /** How long the round-trip key may outlive a check that died half-way. */
 const ROUND_TRIP_TTL_MS = 60_000;
