@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { ConditionReporter } from '../../agent/kit/conditions.js';
 import type { ItemHandle, LabelSet } from '../../agent/kit/item-set.js';
 import type { HealthCheck, ScheduledTask } from '../../agent/kit/module.js';
 import type { lastCheck, probeView } from './answers.js';
@@ -49,6 +50,7 @@ export class RunningProbe {
     readonly config: ProbeConfig,
     handle: ItemHandle,
     private readonly metrics: ProbesMetrics,
+    private readonly conditions: ConditionReporter,
     previous?: RunningProbe,
   ) {
     this.name = config.name;
@@ -137,8 +139,23 @@ export class RunningProbe {
     this.log.debug({ ok: outcome.ok, reason: outcome.reason, latencyMs: this.last.latencyMs, loopLateMs: this.last.loopLateMs }, 'probe checked');
     if (this.state.status === previous) return;
     this.since = at;
-    if (this.state.status === 'up') this.log.info({ latencyMs: this.last.latencyMs }, 'probe up');
-    else this.log.error({ reason: outcome.reason, message: outcome.message }, 'probe down');
+    if (this.state.status === 'up') {
+      this.log.info({ latencyMs: this.last.latencyMs }, 'probe up');
+      this.conditions.resolve(this.downKey);
+    } else {
+      this.log.error({ reason: outcome.reason, message: outcome.message }, 'probe down');
+      this.conditions.fire({
+        key: this.downKey,
+        severity: this.config.critical ? 'critical' : 'warning',
+        summary: `${this.name} is down`,
+        detail: `${describeTarget(this.config)}: ${outcome.reason}: ${outcome.message}`,
+        item: this.name,
+      });
+    }
+  }
+
+  private get downKey(): string {
+    return `probe:${this.name}:down`;
   }
 
   view(): ProbeView {

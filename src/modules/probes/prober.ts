@@ -19,7 +19,7 @@ export class Prober implements ModuleInstance<ProbesConfig> {
       logKey: 'probe',
       runName: 'check',
       // An edited probe of the same kind carries its state so health does not flap; it gets a new connection.
-      create: (c, handle, previous) => new RunningProbe(c, handle, metrics, previous?.config.type === c.type ? previous : undefined),
+      create: (c, handle, previous) => new RunningProbe(c, handle, metrics, ctx.conditions, previous?.config.type === c.type ? previous : undefined),
       close: (probe) => probe.close(),
       labelSets: (c) => itemLabelSets(metrics, c),
     });

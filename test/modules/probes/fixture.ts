@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
+import type { ConditionBus } from '../../../src/agent/kit/conditions.js';
 import { configSchema, type ProbesConfig } from '../../../src/modules/probes/config.js';
 import { declareMetrics } from '../../../src/modules/probes/metrics.js';
 import type { ProbeView } from '../../../src/modules/probes/probe.js';
@@ -10,6 +11,8 @@ import { createTestContext } from '../../helpers/module-context.js';
 export interface ProberFixture {
   prober: Prober;
   registry: Registry;
+  /** What the probes reported through ctx.conditions. */
+  conditions: ConditionBus;
   /** Runs one check of the named probe and returns its view. */
   check(name: string): Promise<ProbeView>;
   /** The value of one sample in the registry, undefined when absent. */
@@ -34,6 +37,7 @@ export async function startProber(items: Array<Record<string, unknown>>): Promis
   return {
     prober,
     registry: test.registry,
+    conditions: test.conditions,
     async check(name) {
       await prober.checkNow(name);
       return prober.get(name);
