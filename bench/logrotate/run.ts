@@ -10,7 +10,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createTestContext } from '../../test/helpers/module-context.js';
 import { configSchema } from '../../src/modules/logs/config.js';
 import { declareMetrics } from '../../src/modules/logs/metrics.js';
-import { Rotator } from '../../src/modules/logs/rotator.js';
+import { CHECK_TASK, Rotator } from '../../src/modules/logs/rotator.js';
 
 const MIB = 1024 * 1024;
 const sizeMiB = Number(process.argv[2] ?? 1024);
@@ -57,7 +57,7 @@ try {
   const tc = await createTestContext('bench');
   const rotator = new Rotator(tc.ctx, configSchema.parse([{ name: 'bench', paths: [join(ctDir, 'access.log')], rotate: { every: 'monthly' }, compress: true }]), declareMetrics(tc.registrar));
   await rotator.start();
-  await rotator.tick();
+  await tc.runTask(CHECK_TASK);
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
   const ctStart = performance.now();

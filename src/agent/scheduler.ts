@@ -1,7 +1,11 @@
-import cron, { type ScheduledTask as CronTask, type TaskOptions as CronOptions } from 'node-cron';
 import type { Logger } from 'pino';
+import { nextCronRun } from './kit/cron.js';
 import type { ScheduleSpec, ScheduledTask, ScheduledWork } from './kit/module.js';
 import { describeError } from './kit/errors.js';
+import { systemTimeZone } from './kit/zoned-time.js';
+
+// A cron timer is re-armed at least this often, so a wall clock that is set back or jumps ahead is followed.
+const CRON_RECHECK_MS = 60_000;
 
 /**
  * The timers of one module instance. Runs never overlap per task (a tick that finds the previous
@@ -37,8 +41,8 @@ class TaskRunner implements ScheduledTask {
   skipped = 0;
   private running: Promise<void> | undefined;
   private cancelled = false;
-  private cronTask: CronTask | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private jitterTimer: NodeJS.Timeout | undefined;
   private nextAt: Date | null = null;
 
   constructor(
@@ -53,9 +57,7 @@ class TaskRunner implements ScheduledTask {
 
   start(): void {
     if ('cron' in this.spec) {
-      const options: CronOptions = { name: this.name, suppressMissedWarning: true };
-      if (this.spec.timezone) options.timezone = this.spec.timezone;
-      this.cronTask = cron.schedule(this.spec.cron, () => this.tickAfterJitter(), options);
+      this.armCron(this.spec.cron, this.spec.timezone ?? systemTimeZone());
     } else {
       this.armInterval(this.spec.runAtStart ? 0 : this.spec.everyMs);
     }
@@ -63,12 +65,14 @@ class TaskRunner implements ScheduledTask {
 
   nextRun(): Date | null {
     if (this.cancelled) return null;
-    return this.cronTask ? this.cronTask.getNextRun() : this.nextAt;
+    return this.nextAt;
   }
 
   async runNow(): Promise<boolean> {
-    if (this.cancelled || this.running) {
+    if (this.cancelled) return false;
+    if (this.running) {
       this.skipped++;
+      await this.running;
       return false;
     }
     await this.run();
@@ -78,8 +82,8 @@ class TaskRunner implements ScheduledTask {
   cancel(): void {
     if (this.cancelled) return;
     this.cancelled = true;
-    if (this.timer) clearTimeout(this.timer);
-    void this.cronTask?.destroy();
+    clearTimeout(this.timer);
+    clearTimeout(this.jitterTimer);
     this.nextAt = null;
     this.onCancel(this);
   }
@@ -95,13 +99,29 @@ class TaskRunner implements ScheduledTask {
     }, delayMs + jitter);
   }
 
+  private armCron(expression: string, timeZone: string): void {
+    if (this.cancelled) return;
+    const next = nextCronRun(expression, new Date(), timeZone);
+    this.nextAt = next;
+    const wait = () => {
+      const left = next.getTime() - Date.now();
+      if (left > 0) {
+        this.timer = setTimeout(wait, Math.min(left, CRON_RECHECK_MS));
+        return;
+      }
+      this.tickAfterJitter();
+      this.armCron(expression, timeZone);
+    };
+    wait();
+  }
+
   private tickAfterJitter(): void {
     const jitter = this.jitter();
     if (jitter === 0) {
       void this.tick();
       return;
     }
-    this.timer = setTimeout(() => void this.tick(), jitter);
+    this.jitterTimer = setTimeout(() => void this.tick(), jitter);
   }
 
   private jitter(): number {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { ConditionBus } from '../../src/agent/kit/conditions.js';
-import type { ModuleContext } from '../../src/agent/kit/module.js';
+import type { ModuleContext, ScheduledTask } from '../../src/agent/kit/module.js';
 import { createRegistrar, type MetricsRegistrar } from '../../src/agent/kit/metrics.js';
 import { ModuleScheduler } from '../../src/agent/scheduler.js';
 
@@ -15,6 +15,8 @@ export interface TestModuleContext {
   log: Logger;
   /** The bus behind `ctx.conditions` and `ctx.conditionFeed`: what the module reported. */
   conditions: ConditionBus;
+  /** Runs the module's schedule `name` now (the latest one scheduled under that name), or waits for its run in flight. */
+  runTask(name: string): Promise<boolean>;
   /** Aborts the context and cancels its timers, as the agent does when the module stops; removes the state dir. */
   dispose(): Promise<void>;
 }
@@ -27,12 +29,17 @@ export async function createTestContext(name: string): Promise<TestModuleContext
   const scheduler = new ModuleScheduler(log, controller.signal);
   const registry = new Registry();
   const conditions = new ConditionBus();
+  const tasks: ScheduledTask[] = [];
   return {
     ctx: {
       log,
       signal: controller.signal,
       stateDir,
-      schedule: (spec, work) => scheduler.schedule(spec, work),
+      schedule: (spec, work) => {
+        const task = scheduler.schedule(spec, work);
+        tasks.push(task);
+        return task;
+      },
       conditions: conditions.reporter(name),
       conditionFeed: conditions,
     },
@@ -40,6 +47,11 @@ export async function createTestContext(name: string): Promise<TestModuleContext
     registry,
     registrar: createRegistrar(registry),
     log,
+    async runTask(name) {
+      const task = tasks.findLast((t) => t.name === name && t.nextRun() !== null);
+      if (!task) throw new Error(`no schedule named ${name}`);
+      return task.runNow();
+    },
     async dispose() {
       controller.abort();
       scheduler.cancelAll();

@@ -20,7 +20,7 @@ export interface ScheduledTask {
   readonly name: string;
   /** Next planned run, or null once cancelled. */
   nextRun(): Date | null;
-  /** Runs the task now unless a run is in progress; resolves with false when it was skipped. */
+  /** Runs the task now; when a run is in progress, counts a skip, waits for that run and resolves with false. */
   runNow(): Promise<boolean>;
   /** Ticks skipped because the previous run had not finished. */
   readonly skipped: number;

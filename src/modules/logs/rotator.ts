@@ -11,6 +11,8 @@ import { chooseHeldCheck, heldOpen, QUIET_MS, type HeldCheck } from './reopen.js
 import { StateStore } from './state.js';
 
 export const CHECK_EVERY_MS = 60_000;
+/** The one schedule of the module: every set checked in turn, so two compressions never compete. */
+export const CHECK_TASK = 'logs-check';
 
 export interface RotatorOptions {
   /** The clock, injected so calendar triggers are tested without waiting for midnight. */
@@ -30,7 +32,6 @@ export class Rotator implements ModuleInstance<LogsConfig> {
   private readonly log: Logger;
   private held: HeldCheck | undefined;
   private task: ScheduledTask | undefined;
-  private ticking: Promise<void> | undefined;
   private stateRebuilt: string | null = null;
   private started = false;
   /** Until the sets of the start config exist: their first check removes leftovers (nothing can be compressing yet). */
@@ -74,18 +75,9 @@ export class Rotator implements ModuleInstance<LogsConfig> {
     }
     for (const set of this.config) this.sets.add(set);
     this.starting = false;
-    this.task = this.ctx.schedule({ name: 'logs-check', everyMs: CHECK_EVERY_MS }, () => this.tick());
-    // The first check runs now, in the background (start does not wait for a compression): that is
-    // where a rotation missed while the agent was down is caught up. tick() joins it if called meanwhile.
-    void this.tick().catch((err: unknown) => this.log.error({ err: describeError(err) }, 'first log check failed'));
-  }
-
-  /** Checks every set once (sets run one after another so two compressions never compete); a call meanwhile joins the running one. */
-  tick(): Promise<void> {
-    this.ticking ??= this.checkAll().finally(() => {
-      this.ticking = undefined;
-    });
-    return this.ticking;
+    // The first check runs at once, in the background (start does not wait for a compression): that is
+    // where a rotation missed while the agent was down is caught up.
+    this.task = this.ctx.schedule({ name: CHECK_TASK, everyMs: CHECK_EVERY_MS, runAtStart: true }, () => this.checkAll());
   }
 
   async rotate(name: string): Promise<RotationOutcome> {

@@ -21,6 +21,7 @@ test('an interval task never overlaps itself and skipped ticks are counted', asy
   });
   await sleep(20);
   assert.equal(await task.runNow(), false, 'runNow while running is skipped');
+  assert.equal(running, 0, 'and resolves once the run in flight has ended');
   await sleep(150);
   scheduler.cancelAll();
   assert.equal(maxRunning, 1);
@@ -60,3 +61,22 @@ test('a task that throws is logged and the schedule goes on', async () => {
   scheduler.cancelAll();
 });
 
+
+test('a cron task fires on its second, shows the next one, and stops at cancel', async () => {
+  const scheduler = new ModuleScheduler(log, new AbortController().signal);
+  const fired: number[] = [];
+  const task = scheduler.schedule({ name: 'every-second', cron: '* * * * * *', timezone: 'UTC' }, async () => {
+    fired.push(Date.now());
+  });
+  const next = task.nextRun()!.getTime();
+  assert.equal(next % 1000, 0, 'on a whole second');
+  assert.ok(next > Date.now() && next <= Date.now() + 1000);
+  await sleep(2_300);
+  assert.ok(fired.length >= 2, `fired ${fired.length} times in 2.3 s`);
+  assert.ok(fired.every((at) => at % 1000 < 500), `late: ${fired.map((at) => at % 1000).join(', ')} ms past the second`);
+  assert.ok(task.nextRun()!.getTime() > fired.at(-1)!);
+  scheduler.cancelAll();
+  const count = fired.length;
+  await sleep(1_200);
+  assert.equal(fired.length, count);
+});

@@ -47,7 +47,7 @@ test(`the event loop, the admin API and /metrics stay responsive while ${SIZE_MI
   t.after(() => f.cleanup());
   await writeBigLog(join(f.dir, 'big.log'));
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
 
   const app = Fastify();
   app.setErrorHandler(errorHandler);

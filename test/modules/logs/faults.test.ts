@@ -20,7 +20,7 @@ test('a directory writable by others is refused (sticky bit or not), with a clea
     await writeFile(join(f.dir, sub, 'a.log'), 'x\n');
   }
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   assert.deepEqual(await list(join(f.dir, 'open')), ['a.log']);
   assert.deepEqual(await list(join(f.dir, 'sticky')), ['a.log']);
   const health = f.rotator.health();
@@ -41,7 +41,7 @@ test('symlinks are never followed and a path resolving outside the globs is refu
   await symlink(join(f.dir, '..', 'elsewhere'), join(f.dir, 'apps', 'x'));
   await writeFile(join(f.dir, 'good.log'), 'ok\n');
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   assert.equal(await readFile(secret, 'utf8'), 'do not touch\n');
   assert.deepEqual(await list(join(f.dir, '..', 'elsewhere')), ['out.log']);
   assert.ok((await list(f.dir)).some((n) => n.startsWith('good.log-')), 'the safe file still rotates');
@@ -59,7 +59,7 @@ test('a missing pid file, a failing command and a timed-out command are failures
   t.after(() => f.cleanup());
   for (const name of ['a.log', 'b.log', 'c.log']) await writeFile(join(f.dir, name), `${name}\n`);
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   const outcomes = f.rotator.status().logs;
   assert.match(outcomes[0]!.problems.join(), /reopen: cannot read pid file .*none\.pid/);
   assert.match(outcomes[1]!.problems.join(), /reopen: .*exited with 3: nope/);
@@ -85,7 +85,7 @@ test('a writer that never lets go: failure reported, compression waits, then hap
   t.after(() => holder.kill('SIGKILL'));
   for (let i = 0; i < 200 && !(await list(f.dir)).includes('holder.pid'); i++) await new Promise((r) => setTimeout(r, 10));
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   const status = f.rotator.status().logs[0]!;
   assert.match(status.problems.join(), /still holds the rotated file/);
   assert.equal(status.files[0]!.pendingCompression, 1);
@@ -95,7 +95,7 @@ test('a writer that never lets go: failure reported, compression waits, then hap
     holder.once('exit', resolve);
     holder.kill('SIGKILL');
   });
-  await f.rotator.tick();
+  await f.tick();
   assert.deepEqual((await list(f.dir)).filter((n) => n.startsWith('a.log-')), ['a.log-20260110T120000Z.gz']);
 });
 
@@ -106,7 +106,7 @@ test('missing files: reported unless missingOk', async (t) => {
   ]);
   t.after(() => f.cleanup());
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   const [strict, lenient] = f.rotator.status().logs;
   assert.match(strict!.problems.join(), /no file matches .*none-\*\.log/);
   assert.deepEqual(lenient!.problems, []);
@@ -117,7 +117,7 @@ test('stop during a compression removes the partial .gz and keeps the rotated fi
   t.after(() => f.cleanup());
   await writeFile(join(f.dir, 'big.log'), slowToCompress());
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   const rotation = f.rotator.rotate('big').catch((err: unknown) => err);
   for (let i = 0; i < 500 && !(await list(f.dir)).some((n) => n.endsWith('.tmp')); i++) await new Promise((r) => setTimeout(r, 5));
   await Promise.all([f.rotator.stop(), f.rotator.stop()]);
@@ -146,7 +146,7 @@ test('at start, temp files of a killed compression are removed; look-alikes that
   await mkdir(join(f.dir, dirLookAlike));
 
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   const names = await list(f.dir);
   assert.ok(!names.includes(leftover), names.join(', '));
   for (const name of [...strangers, dirLookAlike]) assert.ok(names.includes(name), `${name} was removed`);

@@ -76,14 +76,14 @@ test('reopen (signal + pid file): 0 lines lost, 0 duplicated over 6 gzipped rota
   const writer = startWriter(log, join(f.dir, 'writer.pid'));
   await waitForFile(join(f.dir, 'writer.pid'));
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   const rotations = await rotateWhileWriting(writer, async () => {
     f.clock.advance(1000);
     const outcome = await f.rotator.rotate('app');
     assert.equal(outcome.result, 'success', outcome.errors.join('; '));
   });
   const { lines, reopens } = await writer.done;
-  await f.rotator.tick();
+  await f.tick();
   const audit = auditNumberedLines(await readAllLogs(f.dir, 'app.log'), lines);
   report(t, 'agent reopen', audit, { rotations, reopens });
   assert.equal(rotations, ROTATIONS);
@@ -111,7 +111,7 @@ test('reopen as the installed unit sees it (other processes hidden, so quiet is 
     assert.ok(Date.now() - started >= 400 + QUIET_MS - 100, 'compression waited for the late writer to go quiet');
   }, 3);
   const { lines, reopens } = await writer.done;
-  await f.rotator.tick();
+  await f.tick();
   const audit = auditNumberedLines(await readAllLogs(f.dir, 'app.log'), lines);
   report(t, 'agent reopen, quiet check', audit, { rotations, reopens });
   assert.equal(rotations, 3);
@@ -125,7 +125,7 @@ test("copyTruncate (agent): losses measured over 6 rotations, not hidden", async
   const writer = startWriter(join(f.dir, 'app.log'), join(f.dir, 'writer.pid'));
   await waitForFile(join(f.dir, 'writer.pid'));
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   const rotations = await rotateWhileWriting(writer, async () => {
     f.clock.advance(1000);
     const outcome = await f.rotator.rotate('app');
@@ -180,7 +180,7 @@ server {
     { name: 'nginx', paths: [join(logDir, '*.log')], rotate: { every: 'daily' }, keep: 50, compress: true, delayCompress: true, reopen: { command: reopen, timeout: '10s' } },
   ]);
   await rotator.start();
-  await rotator.tick();
+  await f.tick();
 
   const wrkRun = runCommand(bin.wrk, ['-t2', '-c16', '-d6s', `http://127.0.0.1:${port}/`], { timeoutMs: 30_000 });
   let rotations = 0;
@@ -192,7 +192,7 @@ server {
   }
   const wrkOut = await wrkRun;
   const completed = Number(/(\d+) requests in/.exec(wrkOut)?.[1]);
-  await rotator.tick();
+  await f.tick();
 
   const perConnection = new Map<number, number[]>();
   let logged = 0;

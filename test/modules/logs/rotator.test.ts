@@ -14,7 +14,7 @@ test('size trigger: a file over maxSize is rotated at the next check, the live f
   await writeFile(join(f.dir, 'a.log'), 'x'.repeat(2048));
   await writeFile(join(f.dir, 'small.log'), 'tiny\n');
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   assert.deepEqual(await list(f.dir), ['a.log', 'a.log-20260110T120000Z', 'small.log']);
   assert.equal((await stat(join(f.dir, 'a.log'))).size, 0);
   assert.equal((await readFile(join(f.dir, 'a.log-20260110T120000Z'), 'utf8')).length, 2048);
@@ -37,21 +37,21 @@ test('calendar trigger in a time zone, with minSize and notIfEmpty; two rotation
   await writeFile(join(f.dir, 'b.log'), 'small\n');
   await writeFile(join(f.dir, 'c.log'), '');
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   assert.deepEqual(await list(f.dir), ['a.log', 'b.log', 'c.log'], 'first sight sets the baseline, as logrotate does');
 
   f.clock.set('2026-01-10T22:59:00Z'); // 23:59 in Paris
-  await f.rotator.tick();
+  await f.tick();
   assert.deepEqual(await list(f.dir), ['a.log', 'b.log', 'c.log']);
 
   f.clock.set('2026-01-10T23:00:30Z'); // 00:00:30 in Paris: a new day there, not yet in UTC
-  await f.rotator.tick();
+  await f.tick();
   assert.deepEqual(await list(f.dir), ['a.log', 'a.log-20260110T230030Z', 'b.log', 'c.log'], 'b.log is below minSize, c.log is empty');
 
   await appendFile(join(f.dir, 'b.log'), 'y'.repeat(200));
   await appendFile(join(f.dir, 'a.log'), 'two\n');
   f.clock.advance(HOUR);
-  await f.rotator.tick();
+  await f.tick();
   assert.deepEqual(await list(f.dir), ['a.log', 'a.log-20260110T230030Z', 'b.log', 'b.log-20260111T000030Z', 'c.log'], 'b.log rotates once it reaches minSize; a.log waits for the next day');
 
   // A forced rotation in the same second as a scheduled one gets its own name.
@@ -65,7 +65,7 @@ test('catch-up: a rotation missed while the agent was down happens at start', as
   t.after(() => f.cleanup());
   await writeFile(join(f.dir, 'a.log'), 'day one\n');
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   await f.rotator.stop();
   assert.deepEqual(await list(f.dir), ['a.log']);
 
@@ -73,7 +73,7 @@ test('catch-up: a rotation missed while the agent was down happens at start', as
   f.clock.set('2026-01-13T09:00:00Z');
   const restarted = f.restart();
   await restarted.start();
-  await restarted.tick();
+  await f.tick();
   assert.deepEqual(await list(f.dir), ['a.log', 'a.log-20260113T090000Z']);
   const state = JSON.parse(await readFile(join(f.tc.ctx.stateDir, 'state.json'), 'utf8'));
   assert.equal(state.files[join(f.dir, 'a.log')].lastRotationMs, Date.UTC(2026, 0, 13, 9));
@@ -88,7 +88,7 @@ test('after a restart the kept state still shows the last rotation (status and m
   await writeFile(join(f.dir, 'a.log'), 'x'.repeat(2048));
   await writeFile(join(f.dir, 'q.log'), 'first sight\n');
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   await f.rotator.stop();
   const rotatedAt = new Date(Date.UTC(2026, 0, 10, 12)).toISOString();
   assert.equal(f.rotator.status().logs[0]!.lastRotation, rotatedAt);
@@ -96,7 +96,7 @@ test('after a restart the kept state still shows the last rotation (status and m
   f.clock.advance(HOUR);
   const restarted = f.restart();
   await restarted.start();
-  await restarted.tick();
+  await f.tick();
   const [app, quiet] = restarted.status().logs;
   assert.equal(app!.lastRotation, rotatedAt);
   assert.equal(app!.files[0]!.lastRotation, rotatedAt);
@@ -112,7 +112,7 @@ test('a corrupt state file is moved aside and rebuilt from the rotated files on 
   await writeFile(join(f.dir, 'a.log-20260109T000000Z'), 'yesterday\n');
   await writeFile(join(f.tc.ctx.stateDir, 'state.json'), '{"version":1,"files":{"/x": {"lastRot');
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   const status = f.rotator.status();
   assert.match(status.stateRebuilt ?? '', /not valid state/);
   // The newest rotation on disk is from yesterday, so today's rotation is due.
@@ -132,11 +132,11 @@ test('keep and maxAge prune only files made by rotation; maxAge is enforced ever
   await writeFile(join(f.dir, 'target'), 'not ours\n');
   await symlink(join(f.dir, 'target'), join(f.dir, 'a.log-20200101T000000Z'));
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   for (let i = 0; i < 4; i++) {
     await appendFile(live, `line ${i}\n`);
     f.clock.advance(HOUR);
-    await f.rotator.tick();
+    await f.tick();
   }
   const rotated = (await list(f.dir)).filter((n) => /^a\.log-\d{8}T/.test(n));
   assert.deepEqual(rotated, ['a.log-20200101T000000Z', 'a.log-20260110T150000Z', 'a.log-20260110T160000Z']);
@@ -145,10 +145,10 @@ test('keep and maxAge prune only files made by rotation; maxAge is enforced ever
   // No rotation is due (size trigger absent, same hour), but age passes: pruned at the next check.
   f.clock.advance(DAY - 30 * 60_000);
   await writeFile(live, '');
-  await f.rotator.tick();
+  await f.tick();
   assert.deepEqual((await list(f.dir)).filter((n) => /^a\.log-\d{8}T/.test(n)), ['a.log-20200101T000000Z', 'a.log-20260110T160000Z']);
   f.clock.advance(HOUR);
-  await f.rotator.tick();
+  await f.tick();
   for (const name of ['a.log.bak', 'a.log-old', 'b.log-20200101T000000Z', 'a.log-2020', 'target', 'a.log-20200101T000000Z']) {
     assert.ok((await list(f.dir)).includes(name), `${name} is not ours and stays`);
   }
@@ -160,11 +160,11 @@ test('delayCompress: the newest rotation stays plain, the one before is gzipped'
   const live = join(f.dir, 'a.log');
   await f.rotator.start();
   await writeFile(live, 'first\n');
-  await f.rotator.tick();
+  await f.tick();
   assert.deepEqual(await list(f.dir), ['a.log', 'a.log-20260110T120000Z']);
   await writeFile(live, 'second\n');
   f.clock.advance(1000);
-  await f.rotator.tick();
+  await f.tick();
   assert.deepEqual(await list(f.dir), ['a.log', 'a.log-20260110T120000Z.gz', 'a.log-20260110T120001Z']);
   assert.equal(await readLog(join(f.dir, 'a.log-20260110T120000Z.gz')), 'first\n');
   assert.equal(await readLog(join(f.dir, 'a.log-20260110T120001Z')), 'second\n');
@@ -178,7 +178,7 @@ test('numbered naming in an olddir, compressed, with keep', async (t) => {
   await f.rotator.start();
   for (let i = 1; i <= 5; i++) {
     await writeFile(live, `gen ${i}\n`);
-    await f.rotator.tick();
+    await f.tick();
   }
   const old = join(f.dir, 'old');
   assert.deepEqual(await list(old), ['a.log.1.gz', 'a.log.2.gz', 'a.log.3.gz']);
@@ -199,7 +199,7 @@ test('the new live file keeps owner and mode, or takes those of `create`', async
     await chmod(join(f.dir, name), 0o640);
   }
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   const a = await stat(join(f.dir, 'a.log'));
   assert.deepEqual([a.uid, a.gid, a.mode & 0o777, a.size], [1234, 5678, 0o640, 0]);
   const b = await stat(join(f.dir, 'b.log'));
@@ -215,7 +215,7 @@ test('crash recovery: a complete x.gz next to x means x is removed', async (t) =
   await writeFile(join(f.dir, 'a.log-20260109T000000Z'), 'older\n');
   await utimes(join(f.dir, 'a.log-20260109T000000Z'), new Date('2026-01-09T00:00:00Z'), new Date('2026-01-09T00:00:00Z'));
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   assert.deepEqual(await list(f.dir), ['a.log', 'a.log-20260109T000000Z.gz', 'a.log-20260110T000000Z.gz']);
   assert.equal((await stat(join(f.dir, 'a.log-20260109T000000Z.gz'))).mtime.toISOString(), '2026-01-09T00:00:00.000Z', 'the .gz keeps the mtime');
 });
@@ -230,7 +230,7 @@ test('reload keeps unchanged sets, adds new ones and removes the metrics of remo
   await writeFile(join(f.dir, 'a.log'), 'a\n');
   await writeFile(join(f.dir, 'b.log'), 'b\n');
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   await f.rotator.reload(
     (await import('../../../src/modules/logs/config.js')).configSchema.parse([
       { name: 'keepme', paths: [join(f.dir, 'a.log')], rotate: { maxSize: '1MiB' } },
@@ -240,6 +240,6 @@ test('reload keeps unchanged sets, adds new ones and removes the metrics of remo
   assert.deepEqual(f.rotator.status().logs.map((l) => l.name), ['keepme', 'new']);
   assert.equal(await f.metric('caretaker_log_rotations_total', { log: 'dropme', result: 'success' }), undefined);
   assert.equal(await f.metric('caretaker_log_rotations_total', { log: 'new', result: 'failure' }), 0);
-  await f.rotator.tick();
+  await f.tick();
   assert.equal(f.rotator.health().status, 'ok');
 });

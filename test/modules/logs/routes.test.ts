@@ -12,7 +12,7 @@ test('GET /logs, POST /logs/:name/rotate, 404 for an unknown set, 409 while one 
   t.after(() => f.cleanup());
   await writeFile(join(f.dir, 'a.log'), 'x\n');
   await f.rotator.start();
-  await f.rotator.tick();
+  await f.tick();
   const app = Fastify();
   app.setErrorHandler(errorHandler);
   await app.register(routes, { prefix: '/logs', live: { current: () => f.rotator } });

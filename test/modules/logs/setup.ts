@@ -5,7 +5,7 @@ import { createTestContext, type TestModuleContext } from '../../helpers/module-
 import { makeTempDir, type TempDir } from '../../harness/tmpdir.js';
 import { configSchema } from '../../../src/modules/logs/config.js';
 import { declareMetrics, type LogsMetrics } from '../../../src/modules/logs/metrics.js';
-import { Rotator, type RotatorOptions } from '../../../src/modules/logs/rotator.js';
+import { CHECK_TASK, Rotator, type RotatorOptions } from '../../../src/modules/logs/rotator.js';
 
 /** 120 MiB of text that level 9 takes a while over, so a test can catch the compression in progress. */
 export function slowToCompress(): Buffer {
@@ -32,6 +32,8 @@ export interface Fixture {
   metrics: LogsMetrics;
   clock: Clock;
   rotator: Rotator;
+  /** Checks every set now, as the minute's schedule does (or waits for the check in flight). */
+  tick(): Promise<void>;
   /** A new Rotator on the same state dir and config, as after an agent restart. */
   restart(config?: unknown[]): Rotator;
   metric(name: string, labels: Record<string, string>): Promise<number | undefined>;
@@ -58,6 +60,9 @@ export async function makeFixture(config: (dir: string) => unknown[], startIso =
     metrics,
     clock,
     rotator: build(config(dir)),
+    async tick() {
+      await tc.runTask(CHECK_TASK);
+    },
     restart(items) {
       return build(items ?? config(dir));
     },
