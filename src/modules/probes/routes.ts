@@ -10,7 +10,7 @@ const nameParams = {
   required: ['name'],
 } as const;
 
-/** `GET /probes` and `GET /probes/:name`: the latest result and latency of each probe. */
+/** `GET /probes`, `GET /probes/:name`: the latest result and latency of each probe; `POST /probes/:name/check` checks one now. */
 export const probeRoutes: FastifyPluginAsync<RoutesOptions<Prober>> = async (app, opts) => {
   app.get('/', { schema: { summary: 'every probe with its latest result', tags: ['probes'], response: { 200: responseSchema(probesAnswer) } } }, async () => ({
     probes: opts.live.current().list(),
@@ -27,5 +27,22 @@ export const probeRoutes: FastifyPluginAsync<RoutesOptions<Prober>> = async (app
       },
     },
     async (request) => opts.live.current().get(request.params.name),
+  );
+
+  app.post<{ Params: { name: string } }>(
+    '/:name/check',
+    {
+      schema: {
+        summary: 'checks one probe now (or waits for the check in flight) and answers its result',
+        tags: ['probes'],
+        params: nameParams,
+        response: { 200: responseSchema(probeView), ...errorResponses({ 404: 'no probe of that name, or the module is not configured' }) },
+      },
+    },
+    async (request) => {
+      const prober = opts.live.current();
+      await prober.checkNow(request.params.name);
+      return prober.get(request.params.name);
+    },
   );
 };

@@ -23,13 +23,13 @@ function view(name: string, status: ProbeView['status'], reason: ProbeView['last
   };
 }
 
-function context(args: string[], answers: Record<string, unknown>, json = false) {
+function context(args: string[], answers: Record<string, unknown>, json = false, flags: CommandContext['flags'] = {}) {
   const out: string[] = [];
   const err: string[] = [];
   const requested: string[] = [];
   const ctx: CommandContext = {
     args,
-    flags: {},
+    flags,
     json,
     client: {
       async get<T>(path: string): Promise<T> {
@@ -37,8 +37,10 @@ function context(args: string[], answers: Record<string, unknown>, json = false)
         if (!(path in answers)) throw new ApiError(404, 'not_found', `no probe named '${path.split('/').pop()}'`, {});
         return answers[path] as T;
       },
-      async post<T>(): Promise<T> {
-        throw new Error('the probes command never posts');
+      async post<T>(path: string): Promise<T> {
+        requested.push(`POST ${path}`);
+        if (!(path in answers)) throw new Error(`unexpected POST ${path}`);
+        return answers[path] as T;
       },
     },
     loadSection: async () => [],
@@ -78,4 +80,20 @@ test('an unknown name surfaces the API error; extra arguments are a usage error'
   const { ctx, err } = context(['a', 'b'], {});
   assert.equal(await probesCommand.run(ctx), EXIT.usage);
   assert.match(err[0]!, /usage: caretaker probes/);
+});
+
+test('--now checks each probe first and shows the fresh results', async () => {
+  const { ctx, out, requested } = context(
+    [],
+    {
+      '/probes': { probes: [view('cache', 'down', 'refused', 'stale'), view('db', 'up', 'ok', 'fine')] },
+      '/probes/cache/check': view('cache', 'up', 'ok', 'master answered'),
+      '/probes/db/check': view('db', 'up', 'ok', 'fine'),
+    },
+    false,
+    { now: true },
+  );
+  assert.equal(await probesCommand.run(ctx), EXIT.ok, 'the fresh result decides the exit code');
+  assert.deepEqual(requested, ['/probes', 'POST /probes/cache/check', 'POST /probes/db/check']);
+  assert.match(out[0]!, /^cache +redis +yes .* master answered$/m);
 });

@@ -48,3 +48,14 @@ test('GET /probes/:name answers one probe; an unknown name is 404', async () => 
   assert.equal(missing.statusCode, 404);
   assert.deepEqual(missing.json(), { error: 'not_found', message: "no probe named 'nope'" });
 });
+
+test('POST /probes/:name/check checks that probe now and answers its new result; an unknown name is 404', async () => {
+  const before = (await app.inject({ method: 'GET', url: '/probes/api' })).json() as { last: { at: string } };
+  const checked = await app.inject({ method: 'POST', url: '/probes/api/check' });
+  assert.equal(checked.statusCode, 200);
+  const body = checked.json() as { status: string; last: { at: string; reason: string } };
+  assert.equal(body.last.reason, 'ok');
+  assert.ok(Date.parse(body.last.at) > Date.parse(before.last.at), 'a fresh check, not the cached result');
+  assert.ok(!checked.body.includes('hunter2'));
+  assert.equal((await app.inject({ method: 'POST', url: '/probes/nope/check' })).statusCode, 404);
+});
