@@ -40,7 +40,7 @@ export interface ItemSetOptions<C extends { name: string }, I> {
   /**
    * A changed config: returns the item to keep (the same one updated, or a new one), keeping the item's
    * signal, schedules and run in flight. Without it the old item is removed (its work aborted, closed)
-   * and a new one created with the old one as `previous`.
+   * and a new one created with the old one as `previous`. It runs once the reload is committed, so it must not throw.
    */
   update?(item: I, next: C, handle: ItemHandle): I;
   /** Releases what the item holds (a connection) once its work has ended; after remove or stop. */
@@ -123,34 +123,59 @@ export class ItemSet<C extends { name: string }, I> {
     return entry;
   }
 
-  /** `previousLabels`: the label sets of the item this one replaces, so only the difference is touched. */
-  add(config: C, previous?: I, previousLabels: LabelSet[] = []): ItemEntry<C, I> {
+  add(config: C): ItemEntry<C, I> {
+    return this.enter(this.make(config), []);
+  }
+
+  /**
+   * Applies a reloaded list, all or nothing: every new item is made before anything running is touched,
+   * so a `create` that throws leaves the set as it was. Then removed items end, changed ones are updated
+   * or replaced, and new ones are added.
+   */
+  async apply(next: readonly C[]): Promise<NamedDiff<C>> {
+    const diff = diffByName(this.configs(), next);
+    const replacements = this.options.update ? [] : diff.changed;
+    const made: Array<ItemEntry<C, I>> = [];
+    try {
+      for (const [old, config] of replacements) made.push(this.make(config, this.get(old.name).item));
+      for (const config of diff.added) made.push(this.make(config));
+    } catch (err) {
+      await Promise.all(made.map((entry) => this.options.close?.(entry.item).catch(() => undefined)));
+      throw err;
+    }
+    await Promise.all(diff.removed.map((c) => this.remove(c.name)));
+    const madeByName = new Map(made.map((entry) => [entry.name, entry]));
+    for (const [old, config] of diff.changed) {
+      const entry = this.get(old.name);
+      const previousLabels = this.options.labelSets?.(old) ?? [];
+      const replacement = madeByName.get(config.name);
+      if (replacement) {
+        await this.end(entry);
+        this.entries.delete(old.name);
+        this.enter(replacement, previousLabels);
+      } else {
+        this.relabel(previousLabels, config);
+        entry.config = config;
+        entry.item = this.options.update!(entry.item, config, entry);
+      }
+    }
+    for (const config of diff.added) this.enter(madeByName.get(config.name)!, []);
+    return diff;
+  }
+
+  /** A new entry and its item, not yet listed: no label set, no schedule. */
+  private make(config: C, previous?: I): ItemEntry<C, I> {
     const log = this.options.ctx.log.child({ [this.options.logKey]: config.name });
     const entry = new ItemEntry<C, I>(config, undefined as I, log, this.options.ctx.signal);
     entry.item = this.options.create(config, entry, previous);
-    this.entries.set(config.name, entry);
-    this.relabel(previousLabels, config);
     return entry;
   }
 
-  /** Applies a reloaded list: removed items end first, then changed ones, then new ones are added. */
-  async apply(next: readonly C[]): Promise<NamedDiff<C>> {
-    const diff = diffByName(this.configs(), next);
-    await Promise.all(diff.removed.map((c) => this.remove(c.name)));
-    for (const [old, config] of diff.changed) {
-      const entry = this.get(old.name);
-      if (this.options.update) {
-        this.relabel(this.options.labelSets?.(old) ?? [], config);
-        entry.config = config;
-        entry.item = this.options.update(entry.item, config, entry);
-      } else {
-        await this.end(entry);
-        this.entries.delete(old.name);
-        this.add(config, entry.item, this.options.labelSets?.(old) ?? []);
-      }
-    }
-    for (const config of diff.added) this.add(config);
-    return diff;
+  /** Lists a made entry; `previousLabels`: the label sets of the item it replaces, so only the difference is touched. */
+  private enter(entry: ItemEntry<C, I>, previousLabels: LabelSet[]): ItemEntry<C, I> {
+    this.entries.set(entry.name, entry);
+    this.relabel(previousLabels, entry.config);
+    return entry;
   }
 
   /** Ends the item's work and schedules, releases it, drops its label sets and resolves its conditions. */

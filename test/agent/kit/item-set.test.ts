@@ -20,7 +20,7 @@ class Thing {
   ) {}
 }
 
-async function makeSet(options: { update?: boolean } = {}) {
+async function makeSet(options: { update?: boolean; refuse?: string } = {}) {
   const test = await createTestContext('items');
   const lines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -40,7 +40,10 @@ async function makeSet(options: { update?: boolean } = {}) {
     noun: 'thing',
     logKey: 'thing',
     runName: 'chore',
-    create: (c, _handle, previous) => new Thing(c, previous),
+    create: (c, _handle, previous) => {
+      if (c.name === options.refuse) throw new Error(`cannot make ${c.name}`);
+      return new Thing(c, previous);
+    },
     ...(options.update ? { update: (_item: Thing, next: Cfg) => new Thing(next) } : {}),
     close: async (thing) => {
       thing.closed = true;
@@ -205,4 +208,23 @@ test('an item’s signal is aborted by the module’s signal alone (the agent ab
   await rejected;
   assert.equal(items.get('a').signal.aborted, true);
   await items.stop();
+});
+
+test('apply is all or nothing: a create that throws leaves every item, its work and its label sets as they were', async () => {
+  const { test: tc, items, samples } = await makeSet({ refuse: 'new' });
+  try {
+    items.add({ name: 'kept', value: 1 });
+    items.add({ name: 'gone', value: 1 });
+    const gone = items.get('gone');
+    const before = await samples();
+    await assert.rejects(items.apply([{ name: 'kept', value: 2 }, { name: 'new', value: 1 }]), /cannot make new/);
+    assert.deepEqual(items.configs(), [{ name: 'kept', value: 1 }, { name: 'gone', value: 1 }]);
+    assert.equal(items.get('gone'), gone);
+    assert.equal(gone.signal.aborted, false, 'the item that would have been removed still runs');
+    assert.equal(items.get('kept').item.closed, false);
+    assert.deepEqual(await samples(), before);
+  } finally {
+    await items.stop();
+    await tc.dispose();
+  }
 });
