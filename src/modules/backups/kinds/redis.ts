@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { execFile } from '../../../agent/kit/exec.js';
-import { parseRedisUrl, redisTargetFor } from '../../../agent/kit/redis.js';
+import { redisTargetFor } from '../../../agent/kit/redis.js';
 import { duration } from '../../../agent/kit/schema.js';
-import { tlsClient } from '../../../agent/kit/tls.js';
+import { checkRedisTls, redisTls, redisUrl } from '../../../agent/kit/redis-schema.js';
 import { redactUrl } from '../../../agent/kit/redact-url.js';
 import { jobCommon } from '../job-common.js';
 import type { BackupKind } from './kind.js';
@@ -11,36 +11,21 @@ import { snapshotViaBgsave } from '../redis/rdb-file.js';
 import { snapshotOverReplication } from '../redis/replica.js';
 import { restoreRdbInto } from '../redis/restore.js';
 
-function parsesAsRedisUrl(text: string): boolean {
-  try {
-    parseRedisUrl(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export const redisJobSchema = z
   .strictObject({
     ...jobCommon,
     type: z.literal('redis').meta({ description: 'redis: an RDB snapshot of the whole server' }),
-    url: z
-      .string()
-      .refine((text) => /^rediss?:\/\//.test(text) && URL.canParse(text), { error: 'expected redis://[user:password@]host[:port] or rediss://…', abort: true })
-      .refine(parsesAsRedisUrl, { error: "the url's path is a database number, as in redis://host:6379/5" })
-      .meta({ description: 'server to back up; rediss:// for TLS' }),
+    url: redisUrl('server to back up; rediss:// for TLS'),
     mode: z
       .enum(['replication', 'file'])
       .default('replication')
       .meta({ description: 'replication: snapshot over the replica protocol (like redis-cli --rdb, works remotely); file: BGSAVE and copy the server\'s RDB file (same host only)' }),
-    tls: tlsClient()
-      .optional()
-      .meta({ description: 'TLS settings of a rediss:// url' }),
+    tls: redisTls(),
     saveTimeout: duration({ min: '1s' }).prefault('30m').meta({ description: 'mode file: how long BGSAVE may take' }),
     rdbPath: z.string().optional().meta({ description: 'mode file: the RDB file, when CONFIG GET dir/dbfilename is not allowed' }),
   })
   .superRefine((job, ctx) => {
-    if (job.tls && !job.url.startsWith('rediss://')) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls settings need a rediss:// url' });
+    checkRedisTls(job, ctx);
     if (job.rdbPath && job.mode !== 'file') ctx.addIssue({ code: 'custom', path: ['rdbPath'], message: 'rdbPath is only read in mode "file"' });
   });
 

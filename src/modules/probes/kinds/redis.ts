@@ -4,9 +4,10 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { connectRedis, loadRedisClass, parseRedisUrl, RedisError, redisOptions, type RedisConnection, type RedisFailure } from '../../../agent/kit/redis.js';
 import { redactUrl } from '../../../agent/kit/redact-url.js';
-import { tlsClient, tlsConnectOptions } from '../../../agent/kit/tls.js';
+import { checkRedisTls, redisTls, redisUrl } from '../../../agent/kit/redis-schema.js';
+import { tlsConnectOptions } from '../../../agent/kit/tls.js';
 import { failure, networkReason } from '../classify.js';
-import { commonProbeFields, validUrl, type CheckOutcome, type Checker, type Reason } from './kind.js';
+import { commonProbeFields, type CheckOutcome, type Checker, type Reason } from './kind.js';
 import { parseInfo, redisFacts, type RedisFacts } from '../redis-info.js';
 import { resolveMaster, SentinelError, sentinelConfig, type MasterAddress } from '../redis-sentinel.js';
 
@@ -17,17 +18,13 @@ export const redisProbeConfig = z
   .strictObject({
     ...commonProbeFields,
     type: z.literal('redis').meta({ description: 'redis: PING, INFO and optionally a write round trip' }),
-    url: validUrl(['redis', 'rediss']).meta({ description: 'redis://[user:password@]host:port[/db], or rediss:// for TLS' }),
-    tls: tlsClient().optional().meta({ description: 'TLS settings for rediss:// (custom CA, verification, server name)' }),
+    url: redisUrl('redis://[user:password@]host:port[/db], or rediss:// for TLS'),
+    tls: redisTls(),
     roundTrip: z.boolean().default(true).meta({ description: 'SET/GET/DEL a short-lived key, proving the server accepts writes (skipped on replicas)' }),
     keyPrefix: z.string().min(1).default('caretaker:probe:').meta({ description: 'namespace of the round-trip key; the probe name is appended' }),
     sentinel: sentinelConfig.optional().meta({ description: "ask these sentinels for the master's address; the url then gives only scheme, user, password and db" }),
   })
-  .superRefine((probe, ctx) => {
-    if (probe.tls !== undefined && !probe.url.startsWith('rediss:')) {
-      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls settings need a rediss:// url' });
-    }
-  });
+  .superRefine(checkRedisTls);
 export type RedisProbeConfig = z.output<typeof redisProbeConfig>;
 
 export function redisTarget(config: RedisProbeConfig): string {
