@@ -1,15 +1,9 @@
 import { z } from 'zod';
-import { healthCheck, healthStatus, moduleHealth } from '../kit/answers.js';
+import { configIssue, healthCheck, healthStatus, moduleHealth } from '../kit/answers.js';
 
 /** The bodies of the agent's own routes (routes.ts); the agent builds them, the CLI reads them. */
 
 export const healthAnswer = z.object({ status: z.literal('ok') });
-
-const configIssue = z.object({
-  path: z.string().meta({ description: 'dotted path of the offending key; empty for the file itself' }),
-  message: z.string(),
-  location: z.string().optional().meta({ description: 'file:line:col in the YAML document' }),
-});
 
 export const lastReload = z
   .object({ ok: z.boolean(), at: z.string(), issues: z.array(configIssue).optional() })

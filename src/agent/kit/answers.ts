@@ -6,6 +6,13 @@ import { z } from 'zod';
  * (additionalProperties: false), so a schema names every field: test/agent/openapi.test.ts fails otherwise.
  */
 
+/** One problem of a config file, as check-config, /reload and /status report it. */
+export const configIssue = z.object({
+  path: z.string().meta({ description: 'dotted path of the offending key, e.g. probes.2.interval; empty for the file itself' }),
+  message: z.string(),
+  location: z.string().optional().meta({ description: 'file:line:col of the key in the YAML document' }),
+});
+
 export const healthCheck = z.object({
   name: z.string(),
   ok: z.boolean(),

@@ -1,3 +1,6 @@
+import type { z } from 'zod';
+import type { configIssue } from './answers.js';
+
 /** Errors that cross a module boundary; each maps to one HTTP status and a stable `error` code. */
 export class CaretakerError extends Error {
   readonly status: number;
@@ -10,13 +13,7 @@ export class CaretakerError extends Error {
   }
 }
 
-export interface ConfigIssue {
-  /** Dotted path of the offending key, e.g. `probes.2.interval`; empty for the file itself. */
-  path: string;
-  message: string;
-  /** `file:line:col` when the key exists in the YAML document. */
-  location?: string;
-}
+export type ConfigIssue = z.infer<typeof configIssue>;
 
 export class ConfigError extends CaretakerError {
   readonly issues: ConfigIssue[];
