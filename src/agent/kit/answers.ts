@@ -6,6 +6,11 @@ import { z } from 'zod';
  * (additionalProperties: false), so a schema names every field: test/agent/openapi.test.ts fails otherwise.
  */
 
+/** The path parameters of a route about one configured item (`/probes/:name`): its name, a string. */
+export function itemParams<K extends string>(key: K, description: string) {
+  return { type: 'object', required: [key], properties: { [key]: { type: 'string', description } } } as const;
+}
+
 /** One problem of a config file, as check-config, /reload and /status report it. */
 export const configIssue = z.object({
   path: z.string().meta({ description: 'dotted path of the offending key, e.g. probes.2.interval; empty for the file itself' }),

@@ -2,7 +2,7 @@ import { defineModule } from '../../agent/kit/module.js';
 import { backupCommands } from './cli.js';
 import { configSchema } from './config.js';
 import { declareMetrics } from './metrics.js';
-import { backupRoutes } from './routes.js';
+import { routes } from './routes.js';
 import { BackupRunner } from './runner.js';
 
 export const backups = defineModule({
@@ -10,7 +10,7 @@ export const backups = defineModule({
   prefix: '/backups',
   config: configSchema,
   metrics: declareMetrics,
-  routes: backupRoutes,
+  routes,
   create: (ctx, config, metrics) => new BackupRunner(ctx, config, metrics),
   commands: backupCommands,
 });

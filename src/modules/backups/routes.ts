@@ -1,17 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { errorResponses, responseSchema } from '../../agent/kit/answers.js';
+import { errorResponses, itemParams, responseSchema } from '../../agent/kit/answers.js';
 import type { RoutesOptions } from '../../agent/kit/module.js';
 import { backupsAnswer, jobDetail, runStartedAnswer } from './answers.js';
 import type { BackupRunner } from './runner.js';
 
-const jobParams = {
-  type: 'object',
-  required: ['job'],
-  properties: { job: { type: 'string', description: 'backup job name' } },
-} as const;
+const jobParams = itemParams('job', 'backup job name');
 
 /** GET /backups, GET /backups/:job, POST /backups/:job/run (mounted under the module prefix). */
-export const backupRoutes: FastifyPluginAsync<RoutesOptions<BackupRunner>> = async (app, opts) => {
+export const routes: FastifyPluginAsync<RoutesOptions<BackupRunner>> = async (app, opts) => {
   const notFound = errorResponses({ 404: 'no backup job of that name, or the module is not configured' });
   app.get('/', { schema: { summary: 'Backup jobs and their last results', tags: ['backups'], response: { 200: responseSchema(backupsAnswer) } } }, async () =>
     opts.live.current().status(),

@@ -1,14 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { errorResponses, responseSchema } from '../../agent/kit/answers.js';
+import { errorResponses, itemParams, responseSchema } from '../../agent/kit/answers.js';
 import type { RoutesOptions } from '../../agent/kit/module.js';
 import { certificatesAnswer, certificateView, renewOutcome } from './answers.js';
 import type { CertificateManager } from './manager.js';
 
-const nameParams = {
-  type: 'object',
-  properties: { name: { type: 'string', description: 'certificate name from the config' } },
-  required: ['name'],
-} as const;
+const nameParams = itemParams('name', 'certificate name from the config');
 
 /** GET /certs, GET /certs/:name, POST /certs/:name/renew (mounted under the module prefix). */
 export const routes: FastifyPluginAsync<RoutesOptions<CertificateManager>> = async (app, opts) => {

@@ -1,14 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { errorResponses, responseSchema } from '../../agent/kit/answers.js';
+import { errorResponses, itemParams, responseSchema } from '../../agent/kit/answers.js';
 import type { RoutesOptions } from '../../agent/kit/module.js';
 import { logsStatus, rotationOutcome } from './answers.js';
 import type { Rotator } from './rotator.js';
 
-const nameParams = {
-  type: 'object',
-  required: ['name'],
-  properties: { name: { type: 'string', description: 'log set name from the config' } },
-} as const;
+const nameParams = itemParams('name', 'log set name from the config');
 
 /** GET /logs (state of every set), POST /logs/:name/rotate (rotate now; 409 while one runs). */
 export const routes: FastifyPluginAsync<RoutesOptions<Rotator>> = async (app, opts) => {

@@ -3,14 +3,14 @@ import { probesCommand } from './cli.js';
 import { configSchema } from './config.js';
 import { declareMetrics } from './metrics.js';
 import { Prober } from './prober.js';
-import { probeRoutes } from './routes.js';
+import { routes } from './routes.js';
 
 export const probes = defineModule({
   name: 'probes',
   prefix: '/probes',
   config: configSchema,
   metrics: declareMetrics,
-  routes: probeRoutes,
+  routes,
   create: (ctx, config, metrics) => new Prober(ctx, config, metrics),
   commands: [probesCommand],
 });

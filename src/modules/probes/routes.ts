@@ -1,17 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { errorResponses, responseSchema } from '../../agent/kit/answers.js';
+import { errorResponses, itemParams, responseSchema } from '../../agent/kit/answers.js';
 import type { RoutesOptions } from '../../agent/kit/module.js';
 import { probesAnswer, probeView } from './answers.js';
 import type { Prober } from './prober.js';
 
-const nameParams = {
-  type: 'object',
-  properties: { name: { type: 'string', description: 'probe name from the config' } },
-  required: ['name'],
-} as const;
+const nameParams = itemParams('name', 'probe name from the config');
 
 /** `GET /probes`, `GET /probes/:name`: the latest result and latency of each probe; `POST /probes/:name/check` checks one now. */
-export const probeRoutes: FastifyPluginAsync<RoutesOptions<Prober>> = async (app, opts) => {
+export const routes: FastifyPluginAsync<RoutesOptions<Prober>> = async (app, opts) => {
   app.get('/', { schema: { summary: 'every probe with its latest result', tags: ['probes'], response: { 200: responseSchema(probesAnswer) } } }, async () => ({
     probes: opts.live.current().list(),
   }));

@@ -4,7 +4,7 @@ import { errorHandler } from '../../../src/agent/admin/error-handler.js';
 import { backupCommands } from '../../../src/modules/backups/cli.js';
 import { configSchema, type BackupsConfig } from '../../../src/modules/backups/config.js';
 import { declareMetrics } from '../../../src/modules/backups/metrics.js';
-import { backupRoutes } from '../../../src/modules/backups/routes.js';
+import { routes } from '../../../src/modules/backups/routes.js';
 import { BackupRunner } from '../../../src/modules/backups/runner.js';
 import { createTestContext, type TestModuleContext } from '../../helpers/module-context.js';
 
@@ -26,7 +26,7 @@ export async function startBackups(input: unknown, now?: () => Date): Promise<Ha
   const runner = new BackupRunner(test.ctx, config, declareMetrics(test.registrar), now);
   const app = Fastify();
   app.setErrorHandler(errorHandler);
-  await app.register(backupRoutes, { prefix: '/backups', live: { current: () => runner } });
+  await app.register(routes, { prefix: '/backups', live: { current: () => runner } });
   await app.ready();
   await runner.start();
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { errorHandler } from '../../../src/agent/admin/error-handler.js';
-import { probeRoutes } from '../../../src/modules/probes/routes.js';
+import { routes } from '../../../src/modules/probes/routes.js';
 import { startProber, type ProberFixture } from './fixture.js';
 import { startHttpServer, type TestHttpServer } from './servers.js';
 
@@ -19,7 +19,7 @@ before(async () => {
   await fixture.prober.checkNow();
   app = Fastify();
   app.setErrorHandler(errorHandler);
-  await app.register(probeRoutes, { prefix: '/probes', live: { current: () => fixture.prober } });
+  await app.register(routes, { prefix: '/probes', live: { current: () => fixture.prober } });
 });
 after(async () => {
   await app?.close();
