@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { cronExpression } from '../../agent/kit/cron.js';
+import { heartbeatUrl } from '../../agent/kit/heartbeat.js';
 import { duration, itemName } from '../../agent/kit/schema.js';
 import { timeZone } from '../../agent/kit/zoned-time.js';
 
@@ -23,4 +24,7 @@ export const jobCommon = {
   timezone: timeZone('zone the schedule and the retention calendar are read in'),
   timeout: duration({ min: '1s' }).prefault('6h').meta({ description: 'a run still going after this is killed and counted as failed (default 6h)' }),
   retention: retentionSchema.optional(),
+  heartbeat: heartbeatUrl()
+    .optional()
+    .meta({ description: 'healthchecks.io-style URL pinged around each run: <url>/start when it begins, <url> on success, <url>/fail with the error as body; shown as scheme://host only' }),
 };

@@ -6,6 +6,7 @@ import type { backupFileInfo, jobDetail, jobState, jobSummary, trigger } from '.
 import { lastMissedRun } from './catch-up.js';
 import { listBackups, removeLeftovers, type BackupEntry } from './catalog.js';
 import type { BackupJob, BackupsConfig } from './config.js';
+import { pingBody, pingJob, reportRun, reportStale } from './job-conditions.js';
 import { kindOf } from './kinds/table.js';
 import { itemLabelSets, type BackupsMetrics } from './metrics.js';
 import { pruneJob } from './prune.js';
@@ -18,6 +19,8 @@ export type JobStateName = z.infer<typeof jobState>;
 interface JobState {
   last?: RunOutcome & { trigger: Trigger };
   backups: BackupEntry[];
+  /** Where staleness counts from for a job that has no success yet. */
+  configuredAt: Date;
 }
 
 type Job = ItemEntry<BackupJob, JobState>;
@@ -26,6 +29,17 @@ export type BackupFileInfo = z.infer<typeof backupFileInfo>;
 export type JobSummary = z.infer<typeof jobSummary>;
 /** What `GET /backups/:job` answers. */
 export type JobDetail = z.infer<typeof jobDetail>;
+
+/** The last success: this process's last run, or the newest backup in the catalog (so it survives a restart). */
+function lastSuccessOf(job: Job): Date | undefined {
+  const { last, backups } = job.item;
+  if (last?.result === 'success') return last.finishedAt;
+  const finished = backups[0]?.manifest?.finishedAt;
+  return finished ? new Date(finished) : undefined;
+}
+
+/** How often every job is checked for staleness between its runs. */
+const STALE_CHECK_MS = 60_000;
 
 function stateOf(job: Job): JobStateName {
   const { last } = job.item;
@@ -60,7 +74,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
       logKey: 'backup',
       runName: 'backup',
       now,
-      create: () => ({ backups: [] }),
+      create: () => ({ backups: [], configuredAt: now() }),
       // A changed job keeps its state and a run in progress; its schedule is rebuilt and its directory rescanned.
       update: (state) => state,
       labelSets: (job) => itemLabelSets(metrics, job.name),
@@ -70,6 +84,10 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
 
   async start(): Promise<void> {
     for (const job of this.config.jobs) this.prepare(this.jobs.add(job), true);
+    // A run in progress decides for its job when it ends.
+    this.ctx.schedule({ name: 'backups:stale', everyMs: STALE_CHECK_MS }, async () => {
+      for (const job of this.jobs.values()) if (!job.running) this.checkStale(job);
+    });
   }
 
   async reload(next: BackupsConfig): Promise<void> {
@@ -162,6 +180,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
       this.metrics.lastSize.set({ backup: config.name }, newest.sizeBytes);
       this.metrics.lastVerify.set({ backup: config.name }, newest.verified ? 1 : 0);
     }
+    if (!job.running && !job.signal.aborted) this.checkStale(job);
     if (!catchUp || !newest || job.signal.aborted) return;
     const lastRun = newest.manifest ? new Date(newest.manifest.startedAt) : newest.time;
     const missed = lastMissedRun(config.schedule, config.timezone, lastRun, this.now());
@@ -186,6 +205,8 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     const { log, item: state } = job;
     const startedAt = job.running?.startedAt ?? this.now();
     log.info({ trigger }, 'backup started');
+    // Not awaited before the run, so a slow ping service never delays the backup; awaited before the result's ping, so it arrives first.
+    const started = pingJob(job.config, 'start', log, job.signal);
     const outcome = await runBackup(job.config, {
       dir: this.config.dir,
       minFreeSpace: this.config.minFreeSpace,
@@ -198,8 +219,14 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     });
     const wasFailing = state.last !== undefined && state.last.result === 'failure';
     state.last = { ...outcome, trigger };
-    // A job removed meanwhile records nothing, so its label sets stay gone.
-    if (!job.signal.aborted) this.record(job.name, outcome);
+    // A job removed meanwhile records nothing, so its label sets and conditions stay gone.
+    if (!job.signal.aborted) {
+      this.record(job.name, outcome);
+      reportRun(this.ctx.conditions, job.name, outcome);
+      this.checkStale(job);
+    }
+    await started;
+    if (outcome.reason !== 'cancelled') await pingJob(job.config, outcome.result === 'success' ? 'success' : 'fail', log, job.signal, pingBody(job.name, outcome));
     if (outcome.result === 'success') {
       log.info({ file: outcome.file, bytes: outcome.sizeBytes, seconds: outcome.durationMs / 1000 }, wasFailing ? 'backup recovered' : 'backup finished');
       try {
@@ -218,6 +245,11 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     }
   }
 
+  private checkStale(job: Job): void {
+    const lastSuccess = lastSuccessOf(job);
+    reportStale(this.ctx.conditions, job.config, lastSuccess ?? job.item.configuredAt, lastSuccess !== undefined, this.now());
+  }
+
   private record(name: string, outcome: RunOutcome): void {
     const labels = { backup: name };
     this.metrics.runs.inc({ backup: name, result: outcome.result });
@@ -233,7 +265,6 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
   private summary(job: Job): JobSummary {
     const { config, running } = job;
     const { last, backups } = job.item;
-    const lastSuccess = last?.result === 'success' ? last.finishedAt.toISOString() : (backups[0]?.manifest?.finishedAt ?? null);
     return {
       name: config.name,
       type: config.type,
@@ -254,7 +285,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
             ...(last.file ? { file: last.file, sizeBytes: last.sizeBytes } : {}),
           }
         : null,
-      lastSuccessAt: lastSuccess,
+      lastSuccessAt: lastSuccessOf(job)?.toISOString() ?? null,
       skippedRuns: job.skipped,
       files: backups.length,
       totalBytes: backups.reduce((sum, b) => sum + b.sizeBytes, 0),
