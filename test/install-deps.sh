@@ -3,7 +3,7 @@
 # Services the packages may start system-wide are left alone; the harness runs its own instances.
 set -euo pipefail
 
-packages=(redis-server postgresql pebble nginx-light logrotate prometheus prometheus-node-exporter wrk openssl systemd-container debootstrap)
+packages=(redis-server postgresql pebble nginx-light logrotate prometheus prometheus-node-exporter wrk openssl systemd-container debootstrap python3-aiosmtpd)
 # binary:package pairs; PostgreSQL's binaries live outside PATH, so postgres is checked separately.
 binaries=(redis-server:redis-server redis-cli:redis-tools pebble:pebble pebble-challtestsrv:pebble
   nginx:nginx-light logrotate:logrotate promtool:prometheus prometheus-node-exporter:prometheus-node-exporter wrk:wrk openssl:openssl setpriv:util-linux
@@ -18,6 +18,10 @@ for pair in "${binaries[@]}"; do
 done
 if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then
   missing+=("postgres (postgresql)")
+fi
+# The SMTP server of the email tests is a Python module, run by Debian's python3 (test/harness/smtp.ts).
+if ! /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  missing+=("aiosmtpd (python3-aiosmtpd)")
 fi
 
 if ((${#missing[@]} == 0)); then

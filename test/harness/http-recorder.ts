@@ -25,6 +25,8 @@ export interface HttpRecorder {
   requests: RecordedRequest[];
   /** Answers from now on (default: 200 `ok`). */
   respond(responder: Responder): void;
+  /** Forgets the requests and answers 200 `ok` again, between tests. */
+  reset(): void;
   /** Resolves once `count` requests have arrived, or rejects after timeoutMs. */
   waitFor(count: number, timeoutMs?: number): Promise<RecordedRequest[]>;
   close(): Promise<void>;
@@ -33,7 +35,8 @@ export interface HttpRecorder {
 /** A loopback HTTP server that records every request (webhook, chat API and heartbeat receivers in tests). */
 export async function startHttpRecorder(): Promise<HttpRecorder> {
   const requests: RecordedRequest[] = [];
-  let responder: Responder = () => ({ status: 200, body: 'ok' });
+  const answerOk: Responder = () => ({ status: 200, body: 'ok' });
+  let responder = answerOk;
   const waiters = new Set<() => void>();
   const sockets = new Set<Socket>();
   const server = http.createServer((req, res) => {
@@ -64,6 +67,10 @@ export async function startHttpRecorder(): Promise<HttpRecorder> {
     requests,
     respond(next) {
       responder = next;
+    },
+    reset() {
+      requests.length = 0;
+      responder = answerOk;
     },
     waitFor(count, timeoutMs = 10_000) {
       return new Promise((resolve, reject) => {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
+import { httpUrl } from './schema.js';
 
 /**
  * Dead-man's-switch pings, healthchecks.io style: `<url>/start` when a job begins, `<url>` when it
@@ -30,22 +30,12 @@ const DEFAULT_RETRY_DELAY_MS = 1_000;
 
 /** A heartbeat URL key: an http(s) URL; it is a secret even when written literally (its path is the check's token). */
 export function heartbeatUrl() {
-  return z
-    .string({ error: 'expected an http:// or https:// URL' })
-    .refine(
-      (text) => {
-        try {
-          return ['http:', 'https:'].includes(new URL(text).protocol);
-        } catch {
-          return false;
-        }
-      },
-      { error: 'expected an http:// or https:// URL (e.g. https://hc-ping.com/<uuid>)' },
-    )
-    .meta({ description: 'healthchecks.io-style ping URL: /start, success (the URL itself) and /fail are appended; shown as scheme://host only' });
+  return httpUrl('expected an http:// or https:// URL (e.g. https://hc-ping.com/<uuid>)').meta({
+    description: 'healthchecks.io-style ping URL: /start, success (the URL itself) and /fail are appended; shown as scheme://host only',
+  });
 }
 
-/** What logs and answers may show of a URL whose path or query may hold a token: `https://hc-ping.com`. */
+/** What logs and answers may show of a URL whose path or query holds a token (pings, webhooks): `https://hc-ping.com`. */
 export function urlOrigin(text: string): string {
   try {
     const url = new URL(text);

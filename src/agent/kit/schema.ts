@@ -144,6 +144,23 @@ export function size() {
     .meta({ description: 'size: a number followed by B, KiB, MiB, GiB, TiB (or KB, MB, GB), e.g. 100MiB' });
 }
 
+/**
+ * An http:// or https:// URL. The message never repeats the value: a webhook or ping URL carries its
+ * token in the path, and a load error would otherwise print it.
+ */
+export function httpUrl(error: string) {
+  return z.string({ error }).refine(
+    (text) => {
+      try {
+        return ['http:', 'https:'].includes(new URL(text).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { error },
+  );
+}
+
 /** The handle of a configured item: used in file names, metric labels and URLs, so kept plain. */
 export function itemName() {
   return z

@@ -13,10 +13,7 @@ describe('pingHeartbeat', () => {
     recorder = await startHttpRecorder();
   });
   after(() => recorder.close());
-  beforeEach(() => {
-    recorder.requests.length = 0;
-    recorder.respond(() => ({ status: 200, body: 'OK' }));
-  });
+  beforeEach(() => recorder.reset());
 
   test('start, success, beat, fail and an exit status go to healthchecks.io paths, each as one POST', async () => {
     const url = `${recorder.url}/ping/${TOKEN}`;
