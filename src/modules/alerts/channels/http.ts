@@ -3,6 +3,8 @@ import { DeliveryError, type Channel, type Notification } from './channel.js';
 
 /** Of a refusal's body, what an error message quotes: the receiver's reason, not a page of HTML. */
 const ANSWER_EXCERPT_CHARS = 200;
+/** What is read of an answer: enough for any API's JSON error; a receiver streaming more is cut off. */
+const ANSWER_READ_BYTES = 16 * 1024;
 
 export interface HttpAttempt {
   /** scheme://host, the only part of the URL an error names. */
@@ -68,7 +70,7 @@ export async function postOnce(attempt: HttpAttempt): Promise<void> {
       redirect: 'manual',
       signal: AbortSignal.any([attempt.signal, timeout]),
     });
-    answer = await response.text();
+    answer = await readBounded(response);
   } catch (err) {
     if (timeout.aborted) throw new DeliveryError(`${attempt.target}: no answer within ${attempt.timeoutMs} ms`, true);
     if (attempt.signal.aborted) throw new DeliveryError(`${attempt.target}: delivery aborted`, true);
@@ -84,6 +86,22 @@ export async function postOnce(attempt: HttpAttempt): Promise<void> {
     retryable,
     retryable ? retryAfterMs : undefined,
   );
+}
+
+async function readBounded(response: Response): Promise<string> {
+  if (response.body === null) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body.getReader();
+  while (size < ANSWER_READ_BYTES) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+  }
+  // Frees the connection instead of downloading the rest.
+  await reader.cancel().catch(() => undefined);
+  return Buffer.concat(chunks).subarray(0, ANSWER_READ_BYTES).toString('utf8');
 }
 
 /** Retry-After as delay-seconds or an HTTP date (RFC 9110 10.2.3), in ms from now; undefined when absent or unreadable. */

@@ -24,7 +24,8 @@ export function renderTitle(notification: Notification): string {
       ? `FIRING ${firing}, RESOLVED ${resolved}`
       : `${notification.status === 'firing' ? 'FIRING' : 'RESOLVED'}${alerts.length > 1 ? ` ${alerts.length}` : ''}`;
   const first = alerts[0];
-  const about = first === undefined ? 'no conditions' : `${clip(headline(first), TITLE_SUMMARY_MAX_CHARS)}${alerts.length > 1 ? `, +${alerts.length - 1} more` : ''}`;
+  // One line, whatever a module put in its summary: it becomes an email subject and an HTTP header.
+  const about = first === undefined ? 'no conditions' : `${clip(headline(first).replace(/\s+/g, ' '), TITLE_SUMMARY_MAX_CHARS)}${alerts.length > 1 ? `, +${alerts.length - 1} more` : ''}`;
   return `${notification.test ? '[TEST] ' : ''}[${notification.host}] ${counts}: ${about}`;
 }
 

@@ -16,7 +16,10 @@ export const webhookChannelConfig = z.strictObject({
     .default('caretaker')
     .meta({ description: "body format: caretaker (status, host and an alerts array) or alertmanager (Alertmanager's webhook payload version 4, for receivers built for it)" }),
   headers: z
-    .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { error: 'not a valid header name' }), z.string())
+    .record(
+      z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { error: 'not a valid header name' }),
+      z.string().regex(/^[^\r\n\0]*$/, { error: 'a header value is one line' }),
+    )
     .default({})
     .meta({ description: 'extra request headers, e.g. Authorization: Bearer ${credential:hook-token}' }),
 });

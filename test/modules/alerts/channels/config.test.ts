@@ -48,6 +48,10 @@ test('email: without `to`, with an empty `to`, or a bad address → refused at t
   assert.ok(channelSchema.safeParse({ ...base, to: ['Ops <ops@example.com>'] }).success);
 });
 
+test('a webhook header value with a line break is refused at its key', () => {
+  assert.deepEqual(problems({ name: 'h', type: 'webhook', url: 'https://example.com/h', headers: { 'X-Token': 'a\r\nX-Evil: 1' } }), ['headers.X-Token: a header value is one line']);
+});
+
 test('unknown type and unknown keys are refused', () => {
   assert.match(problems({ name: 'x', type: 'pager' })[0]!, /^type: unknown channel type: expected webhook, slack, telegram, ntfy or email/);
   assert.match(problems({ name: 'x', type: 'slack', url: 'https://hooks.slack.com/x', channel: '#ops' })[0]!, /channel/);

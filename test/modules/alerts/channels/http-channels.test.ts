@@ -187,6 +187,11 @@ test('ntfy: POST to <server>/<topic> with Title, Priority, Tags and the bearer t
   assert.equal(Buffer.from(title.slice(10, -2), 'base64').toString('utf8'), '[web1] FIRING: /var a 8 % libre — pénurie');
 });
 
+test('ntfy: a summary spanning lines still makes a one-line Title header (a newline would make every send fail)', async () => {
+  await channelFrom({ name: 'phone', type: 'ntfy', server: recorder.url, topic: 't' }).send(firing({ ...redisDown, summary: 'redis down\r\nsecond line' }), signal());
+  assert.equal(recorder.requests[0]!.headers.title, '[web1] FIRING: redis down second line');
+});
+
 test('ntfy without a token sends no Authorization; the default server is ntfy.sh', async () => {
   assert.equal(channelFrom({ name: 'phone', type: 'ntfy', topic: 'caretaker-web1' }).target, 'https://ntfy.sh');
   await channelFrom({ name: 'phone', type: 'ntfy', server: recorder.url, topic: 'open' }).send(firing(redisDown), signal());
