@@ -6,11 +6,11 @@ import { describeError } from '../../agent/kit/errors.js';
 import { PARTIAL_SUFFIX, backupFileName, jobDir } from './backup-files.js';
 import type { BackupJob } from './config.js';
 import { kindOf } from './kinds/table.js';
-import { sizeOf } from './digest.js';
+import { sha256FileInWorker, sizeOf } from './digest.js';
 import { UnsupportedError, type ByteSinkProducer, type ToolVersions } from './kinds/kind.js';
 import { writeManifest, type CompanionRecord, type Manifest } from './manifest.js';
 import { FileSink } from './sink.js';
-import { verifyBackupFile } from './verify.js';
+import { checkBackupFile, verifyBackupFile } from './verify.js';
 
 export type FailureReason = 'unsupported' | 'low_disk' | 'disk_full' | 'timeout' | 'cancelled' | 'verify_failed' | 'error';
 
@@ -49,14 +49,21 @@ async function freeBytes(dir: string): Promise<number> {
 /** A companion's own check rejected it: the run fails as `verify_failed`. */
 class CompanionCheckError extends Error {}
 
-/** One dump into a new `.partial` file: counted, hashed (as written, or read back when a child wrote it directly), fsynced. */
-async function streamToFile(path: string, produce: ByteSinkProducer): Promise<{ tools: ToolVersions; sizeBytes: number; sha256: string }> {
+/**
+ * One dump into a new `.partial` file: counted, fsynced, and hashed as written, or, when a child wrote it
+ * directly, read back by a hash worker while the fsync runs. `readBack` says which.
+ */
+async function streamToFile(
+  path: string,
+  produce: ByteSinkProducer,
+  signal: AbortSignal,
+): Promise<{ tools: ToolVersions; sizeBytes: number; sha256: string; readBack: boolean }> {
   const sink = await FileSink.create(path);
   try {
     const tools = await produce(sink);
-    const sha256 = await sink.finish();
+    const sha256 = await sink.finish(() => sha256FileInWorker(path, signal));
     if (sink.bytes === 0) throw new Error('the dump produced no data');
-    return { tools, sizeBytes: sink.bytes, sha256 };
+    return { tools, sizeBytes: sink.bytes, sha256, readBack: sink.handedToChild };
   } catch (err) {
     await sink.abandon();
     throw err;
@@ -108,14 +115,17 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
   // An unref'd timer owned by the signal: it cannot keep the process alive or outlive the run.
   const timeout = AbortSignal.timeout(job.timeout);
   const signal = AbortSignal.any([settings.signal, timeout]);
+  /** Taken as the bytes were written: verify reads the file again and compares. */
   let sha256: string | undefined;
+  /** Read back from a file a child wrote: nothing left to compare it with. */
+  let readBackSha256: string | undefined;
   let sizeBytes: number;
   const tools: ToolVersions = {};
   const records: CompanionRecord[] = [];
   try {
     for (const companion of companions) {
       const path = companionPath(companion.suffix) + PARTIAL_SUFFIX;
-      const written = await streamToFile(path, (sink) => companion.dump(job, { sink, signal, log }));
+      const written = await streamToFile(path, (sink) => companion.dump(job, { sink, signal, log }), signal);
       Object.assign(tools, written.tools);
       const method = await companion.check(job, path, signal).catch((err: unknown) => {
         throw new CompanionCheckError(`${companion.suffix}: ${describeError(err)}`);
@@ -131,10 +141,11 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
       sizeBytes = await sizeOf(partialPath);
       if (sizeBytes === 0) throw new Error('the dump produced no data');
     } else {
-      const written = await streamToFile(partialPath, (sink) => kind.dump(job, { sink, signal, log }));
+      const written = await streamToFile(partialPath, (sink) => kind.dump(job, { sink, signal, log }), signal);
       Object.assign(tools, written.tools);
       sizeBytes = written.sizeBytes;
-      sha256 = written.sha256;
+      if (written.readBack) readBackSha256 = written.sha256;
+      else sha256 = written.sha256;
     }
   } catch (err) {
     await removePartials();
@@ -144,8 +155,11 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
   }
 
   try {
-    // A file's sha256 was taken as it was written and is compared here; a directory's is taken here, once.
-    const verify = await verifyBackupFile(job, partialPath, sha256, signal);
+    // A streamed file's sha256 was taken as it was written and is compared here with a second read; a file a
+    // child wrote was just read back (reading it again would compare the page cache with itself), so only the
+    // kind's check is left; a directory's sha256 is taken here, once.
+    const verify =
+      readBackSha256 !== undefined ? await checkBackupFile(job, partialPath, readBackSha256, signal) : await verifyBackupFile(job, partialPath, sha256, signal);
     if (!verify.ok) {
       await removePartials();
       return { ...failure('verify_failed', verify.message ?? 'verification failed', startedAt, now), verifyOk: false };

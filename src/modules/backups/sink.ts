@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { sha256File } from './digest.js';
 import { HashWorker } from './hash-worker.js';
 
 /** Where a dump's bytes go: counted and hashed on the way (in a worker thread), so the sha256 costs no second read. */
@@ -98,24 +97,36 @@ export class FileSink implements ByteSink {
     });
   }
 
-  /** Writes what is gathered, waits for queued writes, fsyncs and closes; the digest of everything written. `bytes` is final afterwards. */
-  async finish(): Promise<string> {
+  /**
+   * Writes what is gathered, waits for queued writes, fsyncs and closes; `bytes` is final afterwards. Resolves with
+   * the digest of everything written, or, when a child process wrote the file (takeFd), with `readBack()`'s,
+   * run while the fsync is: the child has exited, so the bytes are final and the page cache serves them.
+   */
+  async finish(readBack: () => Promise<string>): Promise<string> {
     try {
       this.flush();
       await this.queue;
       if (this.failure !== undefined) throw this.failure;
-      await this.handle.sync();
       if (!this.direct) {
+        await this.handle.sync();
         await this.handle.close();
         return this.hash ? await this.hash.digest() : createHash('sha256').digest('hex');
       }
       this.written = (await this.handle.stat()).size;
+      // Both settle before the descriptor is closed, whichever fails.
+      const [digest, synced] = await Promise.allSettled([readBack(), this.handle.sync()]);
+      if (synced.status === 'rejected') throw synced.reason;
+      if (digest.status === 'rejected') throw digest.reason;
       await this.handle.close();
-      // Read back from the page cache by sha256sum: the agent never sees the bytes.
-      return await sha256File(this.path);
+      return digest.value;
     } finally {
       await this.hash?.close();
     }
+  }
+
+  /** Whether a child process wrote the file (takeFd): its digest was then read back, not taken as written. */
+  get handedToChild(): boolean {
+    return this.direct;
   }
 
   async abandon(): Promise<void> {
