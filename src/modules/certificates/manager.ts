@@ -10,6 +10,7 @@ import { AccountStore } from './account.js';
 import { AcmeError, AcmeService } from './acme.js';
 import type { renewOutcome } from './answers.js';
 import { ariCertId, type RenewalInfo } from './ari.js';
+import { deployKey, expiryKey, expiryLevel, expiryReport, renewalKey } from './cert-conditions.js';
 import { choosePlan, configMismatch, isHealthy, validityOf, type CertificateView } from './cert-state.js';
 import { solverFor } from './kinds/table.js';
 import type { CertConfig, CertificatesConfig } from './config.js';
@@ -164,6 +165,8 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
     const now = this.now().getTime();
     for (const entry of this.entries.values()) {
       if (entry.busy || this.stopped) continue;
+      // Judged on local state at every check, so it fires even while the CA cannot be reached.
+      this.reportExpiry(entry);
       const reason = this.dueReason(entry.item, entry.config, now);
       // A lock held by another process (`caretaker certs renew`, a second agent) just means: not this time.
       if (reason) void this.launch(entry.name, reason).catch((err: unknown) => entry.log.info({ err: describeError(err) }, 'renewal skipped'));
@@ -227,6 +230,17 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
     } else delete view.ari;
     const next = Math.max(Date.parse(view.nextRenewalAt), view.retryAt ? Date.parse(view.retryAt) : 0);
     this.metrics.nextRenewal.set({ cert: name }, next / 1000);
+    if (!entry.busy) this.reportExpiry(entry);
+  }
+
+  /** `cert:<name>:expiry` from the live certificate; without one there is nothing to expire (the renewal condition says why). */
+  private reportExpiry(entry: Entry): void {
+    const { live, view } = entry.item;
+    const now = this.now();
+    const validity = live && validityOf(live.cert);
+    const severity = validity && expiryLevel(validity, now, view.consecutiveFailures > 0);
+    if (!validity || !severity) return this.ctx.conditions.resolve(expiryKey(entry.name));
+    this.ctx.conditions.fire(expiryReport(entry.name, validity, now, severity, view.consecutiveFailures > 0 ? view.lastError : undefined));
   }
 
   private async pollAri(entry: Entry): Promise<void> {
@@ -294,6 +308,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
       Object.assign(view, { state: 'valid', consecutiveFailures: 0, lastRenewalAt: this.now().toISOString() });
       delete view.retryAt;
       this.metrics.renewals.inc({ cert: config.name, result: 'success' });
+      this.ctx.conditions.resolve(renewalKey(config.name));
       log.info({ serial: state.live?.cert.serialNumber, notAfter: state.live?.cert.validTo, version }, 'certificate renewed');
       this.refresh(entry);
       if (config.deploy && state.live) await this.deploy(entry, state.live.cert, signal);
@@ -328,6 +343,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
     view.retryAt = new Date(now.getTime() + Math.max(jittered, hinted)).toISOString();
     this.metrics.renewals.inc({ cert: config.name, result: 'failure' });
     this.metrics.lastError.set({ cert: config.name }, now.getTime() / 1000);
+    this.ctx.conditions.fire({ key: renewalKey(config.name), severity: 'warning', summary: `renewal of ${config.name} failed`, detail: view.lastError, item: config.name });
     const fields = { err: view.lastError, failures: view.consecutiveFailures, retryAt: view.retryAt };
     if (view.consecutiveFailures === 1) log.error(fields, 'certificate renewal failed');
     else log.warn(fields, 'certificate renewal failed again');
@@ -336,10 +352,13 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
   private async deploy(entry: Entry, cert: X509Certificate, signal: AbortSignal): Promise<void> {
     const deploy = entry.config.deploy!;
     const at = this.now().toISOString();
+    let step = 'deploy command';
     try {
       await runDeployCommand(deploy.command, deploy.timeout, signal);
+      step = 'served-certificate check';
       if (deploy.verify) await verifyServed(deploy.verify, servernameFor(entry.config.domains), cert.serialNumber, signal);
       entry.item.view.deploy = { ok: true, at };
+      this.ctx.conditions.resolve(deployKey(entry.name));
       entry.log.info({ verified: deploy.verify ?? false }, 'certificate deployed');
     } catch (err) {
       const message = describeError(err);
@@ -347,6 +366,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
       entry.item.view.lastError = `deploy: ${message}`;
       entry.item.view.lastErrorAt = at;
       this.metrics.lastError.set({ cert: entry.config.name }, Date.parse(at) / 1000);
+      this.ctx.conditions.fire({ key: deployKey(entry.name), severity: 'warning', summary: `deploy of ${entry.name} failed`, detail: `${step}: ${message}`, item: entry.name });
       entry.log.error({ err: message }, 'certificate deploy failed');
     }
   }
