@@ -36,6 +36,7 @@ export interface SmtpServer {
 }
 
 // AUTH is required, and offered only over TLS; a wrong password gets 535, as a real submission server answers.
+// Mail to busy@example.com gets a temporary 451, to nobody@example.com a permanent 550.
 const SCRIPT = String.raw`
 import asyncio, json, ssl, sys
 from aiosmtpd.controller import Controller
@@ -45,6 +46,10 @@ mode, port, cert, key, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[
 
 class Handler:
     async def handle_DATA(self, server, session, envelope):
+        if 'busy@example.com' in envelope.rcpt_tos:
+            return '451 4.3.0 mailbox busy, try again later'
+        if 'nobody@example.com' in envelope.rcpt_tos:
+            return '550 5.1.1 no such user'
         login = session.auth_data.decode() if isinstance(session.auth_data, bytes) else None
         print('MAIL ' + json.dumps({'from': envelope.mail_from, 'to': envelope.rcpt_tos, 'data': envelope.content.decode('utf8', 'replace'),
                                     'tls': server.transport.get_extra_info('ssl_object') is not None, 'user': login}), flush=True)

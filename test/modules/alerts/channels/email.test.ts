@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { generateServerCerts, type ServerCerts } from '../../../harness/certs.js';
 import { freePort } from '../../../harness/ports.js';
@@ -87,6 +88,34 @@ describe('email over a real SMTP server (aiosmtpd: TLS from the test CA, AUTH re
     const err = await failure(channelFrom(entry(starttls.port, { secure: true })).send(firing(redisDown), signal()));
     assert.equal(err.retryable, false);
     assert.match(err.message, /TLS failed/);
+  });
+
+  test('a 4xx reply is retryable, a 5xx reply final', async () => {
+    const busy = await failure(channelFrom(entry(starttls.port, { to: ['busy@example.com'] })).send(firing(redisDown), signal()));
+    assert.equal(busy.retryable, true);
+    assert.match(busy.message, /SMTP server refused the message \(.*451 4\.3\.0 mailbox busy/);
+    const nobody = await failure(channelFrom(entry(starttls.port, { to: ['nobody@example.com'] })).send(firing(redisDown), signal()));
+    assert.equal(nobody.retryable, false);
+    assert.match(nobody.message, /550 5\.1\.1 no such user/);
+  });
+
+  test('a server that never greets → timeout after the channel timeout, retryable', async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const started = performance.now();
+      const err = await failure(channelFrom(entry(port, { timeout: '1s' })).send(firing(redisDown), signal()));
+      const elapsed = performance.now() - started;
+      assert.equal(err.retryable, true);
+      assert.match(err.message, new RegExp(`^smtp://127\\.0\\.0\\.1:${port}: `));
+      assert.ok(elapsed < 3_000, `${elapsed} ms`);
+      assert.match(err.message, /greeting never received|no answer within 1000 ms/i);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   test('connection refused → retryable', async () => {
