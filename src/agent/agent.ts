@@ -9,6 +9,7 @@ import { createRegistrar } from './kit/metrics.js';
 import { formatListen } from './kit/schema.js';
 import { forModule, type SecretSet } from './logger.js';
 import { ConditionBus } from './kit/conditions.js';
+import { ConflictBoard } from './kit/conflicts.js';
 import { ModuleSlot } from './module-slot.js';
 import { SdNotify } from './sd-notify.js';
 import { HeapTrimmer } from './heap-trim.js';
@@ -50,6 +51,8 @@ export class Agent {
   private readonly slots: ModuleSlot[];
   /** Every module's conditions; the agent reports its own (a refused reload) under `agent`. */
   readonly conditions = new ConditionBus();
+  /** What other tools still do of the modules' jobs (logrotate, certbot). */
+  readonly conflicts = new ConflictBoard();
   private readonly metrics: AgentRegistry;
   private admin: AdminServer | undefined;
   private metricsServer: MetricsServer | undefined;
@@ -63,11 +66,11 @@ export class Agent {
   constructor(private readonly options: AgentOptions) {
     this.notify = options.notify ?? new SdNotify(options.log);
     this.heapTrimmer = new HeapTrimmer(options.log.child({ component: 'heap' }));
-    this.metrics = createAgentRegistry(options.version, { moduleUp: () => this.moduleUpValues(), lastReloadOk: () => this.lastReload.ok });
+    this.metrics = createAgentRegistry(options.version, { moduleUp: () => this.moduleUpValues(), lastReloadOk: () => this.lastReload.ok, conflicts: () => this.conflicts.counts() });
     const registrar = createRegistrar(this.metrics.registry);
     // metrics() runs once per process so counters survive reloads.
     this.slots = options.modules.map(
-      (spec) => new ModuleSlot(spec, spec.metrics(registrar), forModule(options.log, spec.name), this.conditions),
+      (spec) => new ModuleSlot(spec, spec.metrics(registrar), forModule(options.log, spec.name), this.conditions, this.conflicts),
     );
   }
 
@@ -171,6 +174,7 @@ export class Agent {
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       config: this.config.path,
       lastReload: this.lastReload,
+      conflicts: this.conflicts.list(),
       admin: this.admin?.address,
       metrics: this.metricsServer?.address,
       modules: this.slots.map((slot) => ({

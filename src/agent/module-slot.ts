@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ConditionBus } from './kit/conditions.js';
+import type { ConflictBoard } from './kit/conflicts.js';
 import { describeError } from './kit/errors.js';
 import type { AnyModuleSpec, ModuleHealth, ModuleInstance } from './kit/module.js';
 import { ModuleScheduler } from './scheduler.js';
@@ -28,6 +29,7 @@ export class ModuleSlot {
     readonly metrics: unknown,
     private readonly log: Logger,
     private readonly conditions: ConditionBus,
+    private readonly conflicts: ConflictBoard,
   ) {}
 
   get name(): string {
@@ -64,6 +66,7 @@ export class ModuleSlot {
           schedule: (spec, work) => scheduler.schedule(spec, work),
           conditions: this.conditions.reporter(this.name),
           conditionFeed: this.conditions,
+          conflicts: this.conflicts.reporter(this.name, this.log),
         },
         config,
         this.metrics,
@@ -107,6 +110,7 @@ export class ModuleSlot {
     const running = this.running;
     this.running = undefined;
     this.state = 'absent';
+    this.conflicts.clear(this.name);
     if (!running) return undefined;
     running.controller.abort();
     running.scheduler.cancelAll();

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { replaceLoopLagGauges } from './loop-lag.js';
 
 export interface AgentRegistry {
   registry: Registry;
@@ -13,12 +14,15 @@ export interface AgentGauges {
   moduleUp(): Array<[string, number]>;
   /** Whether the last reload's config file was accepted (boot counts as one). */
   lastReloadOk(): boolean;
+  /** `[module, kind, count]` of conflicts with other tools, 0 for a kind once resolved. */
+  conflicts(): Array<[string, string, number]>;
 }
 
 export function createAgentRegistry(version: string, gauges: AgentGauges): AgentRegistry {
   const registry = new Registry();
   // The default 10 ms event-loop sampling wakes an idle agent 100 times a second; 1 s is plenty for a gauge.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 1000 });
+  replaceLoopLagGauges(registry, 1000);
   // prom-client exports these gauges with a `_total` suffix, which Prometheus reserves for counters;
   // the same numbers stay available without it (nodejs_active_handles, …).
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
@@ -47,6 +51,16 @@ export function createAgentRegistry(version: string, gauges: AgentGauges): Agent
     registers: [registry],
     collect() {
       this.set(gauges.lastReloadOk() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'caretaker_conflicts',
+    help: 'Items another tool still handles too (logrotate rotating a log set, certbot renewing a certificate); caretaker status names the fix.',
+    labelNames: ['module', 'kind'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [module, kind, count] of gauges.conflicts()) this.set({ module, kind }, count);
     },
   });
   return { registry };

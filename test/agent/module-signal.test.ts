@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { ConditionBus } from '../../src/agent/kit/conditions.js';
+import { ConflictBoard } from '../../src/agent/kit/conflicts.js';
 import { createRegistrar } from '../../src/agent/kit/metrics.js';
 import { ModuleSlot } from '../../src/agent/module-slot.js';
 import { widgets } from '../helpers/widgets-module.js';
@@ -28,7 +29,7 @@ test("a module's stop signal takes one listener per probe or job without Node's 
       return widgets.create(ctx, config, metrics);
     },
   };
-  const slot = new ModuleSlot(spec, widgets.metrics(createRegistrar(new Registry())), pino({ level: 'silent' }), new ConditionBus());
+  const slot = new ModuleSlot(spec, widgets.metrics(createRegistrar(new Registry())), pino({ level: 'silent' }), new ConditionBus(), new ConflictBoard());
   try {
     await slot.start([{ name: 'one' }], dir, 1000);
     await new Promise((resolve) => setImmediate(resolve));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { ConditionBus } from '../../src/agent/kit/conditions.js';
+import { ConflictBoard } from '../../src/agent/kit/conflicts.js';
 import type { ModuleContext, ScheduledTask } from '../../src/agent/kit/module.js';
 import { createRegistrar, type MetricsRegistrar } from '../../src/agent/kit/metrics.js';
 import { ModuleScheduler } from '../../src/agent/scheduler.js';
@@ -15,6 +16,8 @@ export interface TestModuleContext {
   log: Logger;
   /** The bus behind `ctx.conditions` and `ctx.conditionFeed`: what the module reported. */
   conditions: ConditionBus;
+  /** The board behind `ctx.conflicts`. */
+  conflicts: ConflictBoard;
   /** Runs the module's schedule `name` now (the latest one scheduled under that name), or waits for its run in flight. */
   runTask(name: string): Promise<boolean>;
   /** Aborts the context and cancels its timers, as the agent does when the module stops; removes the state dir. */
@@ -29,6 +32,7 @@ export async function createTestContext(name: string): Promise<TestModuleContext
   const scheduler = new ModuleScheduler(log, controller.signal);
   const registry = new Registry();
   const conditions = new ConditionBus();
+  const conflicts = new ConflictBoard();
   const tasks: ScheduledTask[] = [];
   return {
     ctx: {
@@ -42,8 +46,10 @@ export async function createTestContext(name: string): Promise<TestModuleContext
       },
       conditions: conditions.reporter(name),
       conditionFeed: conditions,
+      conflicts: conflicts.reporter(name, log),
     },
     conditions,
+    conflicts,
     registry,
     registrar: createRegistrar(registry),
     log,

@@ -15,6 +15,8 @@ const widgetSchema = z.strictObject({
   critical: z.boolean().default(false),
   failStart: z.boolean().default(false),
   failReload: z.boolean().default(false),
+  /** Reported as handled by another tool too (a conflict of kind `othertool`). */
+  alsoHandledElsewhere: z.boolean().default(false),
 });
 const sectionSchema = namedList(widgetSchema);
 type Section = z.output<typeof sectionSchema>;
@@ -31,12 +33,18 @@ class Widgets implements ModuleInstance<Section> {
     widgetEvents.push(`start:${this.config.map((w) => w.name).join(',')}`);
     if (this.config.some((w) => w.failStart)) throw new Error('widget refused to start', { cause: new Error('ECONNREFUSED 127.0.0.1:1') });
     for (const widget of this.config) this.ctx.schedule({ name: widget.name, everyMs: widget.interval }, async () => undefined);
+    this.reportConflicts();
+  }
+  private reportConflicts() {
+    const found = this.config.filter((w) => w.alsoHandledElsewhere);
+    this.ctx.conflicts.set('othertool', found.map((w) => ({ item: w.name, detail: `othertool also handles ${w.name} (/etc/othertool.d/${w.name})`, fix: `caretaker adopt othertool ${w.name}` })));
   }
   async reload(next: Section) {
     const diff = diffByName(this.config, next);
     widgetEvents.push(`reload:+${diff.added.map((w) => w.name)}-${diff.removed.map((w) => w.name)}~${diff.changed.map(([, w]) => w.name)}`);
     if (next.some((w) => w.failReload)) throw new Error('widget reload failed');
     this.config = next;
+    this.reportConflicts();
   }
   async stop() {
     widgetEvents.push('stop');

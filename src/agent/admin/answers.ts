@@ -38,6 +38,9 @@ export const statusAnswer = z.object({
   uptimeSeconds: z.number(),
   config: z.string(),
   lastReload,
+  conflicts: z
+    .array(z.object({ module: z.string(), kind: z.string(), item: z.string(), detail: z.string(), fix: z.string() }))
+    .meta({ description: 'items another tool still handles too (logrotate, certbot), each with the command that resolves it' }),
   admin: z.string().optional(),
   metrics: z.string().optional(),
   modules: z.array(moduleStatus),

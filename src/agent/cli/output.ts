@@ -23,6 +23,7 @@ export function formatStatus(status: StatusAnswer): string {
     `config ${status.config}; admin ${status.admin ?? '?'}; metrics ${status.metrics ?? '?'}`,
     '',
     ...refusedReload(status),
+    ...conflicts(status),
     formatTable(['MODULE', 'HEALTH', 'NEXT RUN', 'MESSAGE'], rows),
   ].join('\n');
 }
@@ -37,6 +38,12 @@ function refusedReload(status: StatusAnswer): string[] {
     ...issues.map((issue) => `  ${formatIssue(issue)}`),
     '',
   ];
+}
+
+/** A conflict is a warning, not a failure: both tools work, but they step on each other. */
+function conflicts(status: StatusAnswer): string[] {
+  if (status.conflicts.length === 0) return [];
+  return [...status.conflicts.map((c) => `conflict: ${c.module} ${c.item}: ${c.detail}; fix: ${c.fix}`), ''];
 }
 
 /** Exit 0 when the config was accepted and every configured module is ok, 1 otherwise. */

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { healthCheck, moduleHealth } from './answers.js';
 import type { CliCommand } from './cli.js';
 import type { ConditionFeed, ConditionReporter } from './conditions.js';
+import type { ConflictReporter } from './conflicts.js';
 import type { MetricsRegistrar } from './metrics.js';
 
 /** What a module reports about itself; computed from cached state, never with I/O. `critical` checks decide `/health/deep`. */
@@ -42,6 +43,8 @@ export interface ModuleContext {
   conditions: ConditionReporter;
   /** Every module's conditions, for a module that tells a person about them (alerts). */
   conditionFeed: ConditionFeed;
+  /** Where the module says another tool still does its job for an item (logrotate, certbot). */
+  conflicts: ConflictReporter;
 }
 
 export interface ModuleInstance<C> {
