@@ -76,7 +76,7 @@ test('/status and /health/deep: the answers and what the agent builds match thei
   assertValid(schemaOf('/health/deep', 'get', 200), plain({ status: health.ok ? 'ok' : 'failing', ...health }), 'agent.deepHealth()');
 });
 
-test('/probes, /certs, /backups, /logs and one item of each: the answers and what the modules build match their schemas', async () => {
+test('/probes, /certs, /backups, /logs, /alerts and one item of each: the answers and what the modules build match their schemas', async () => {
   // Give each probe a result and one backup job a finished (failed) run, so the nested objects are there too.
   const until = Date.now() + 20_000;
   let probes = (await get('/probes')).body as { probes: Array<{ name: string; last: unknown }> };
@@ -96,7 +96,7 @@ test('/probes, /certs, /backups, /logs and one item of each: the answers and wha
   assertValid(schemaOf('/logs/{name}/rotate', 'post', 200), await rotated.json(), 'POST /logs/nginx/rotate');
 
   const raw = new Map(t.agent.status().modules.map((m) => [m.prefix, m.status]));
-  for (const prefix of ['/probes', '/certs', '/backups', '/logs']) {
+  for (const prefix of ['/probes', '/certs', '/backups', '/logs', '/alerts']) {
     const answer = await get(prefix);
     assert.equal(answer.status, 200, `GET ${prefix}`);
     assertValid(schemaOf(prefix, 'get', 200), answer.body, `GET ${prefix}`);

@@ -65,5 +65,5 @@ test('the options commented out in examples/full.yaml are valid once uncommented
   const path = join(dir.path, 'full.yaml');
   await writeFile(path, text);
   const config = await loadConfig(path, { modules, environment: { env: {}, credentialsDirectory: credentials } });
-  assert.deepEqual([...config.sections.keys()], ['certificates', 'backups', 'probes', 'logs']);
+  assert.deepEqual([...config.sections.keys()], ['certificates', 'backups', 'probes', 'logs', 'alerts']);
 });
