@@ -4,6 +4,7 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { fsyncDir } from '../../agent/kit/atomic-file.js';
+import type { ConditionReporter } from '../../agent/kit/conditions.js';
 import { describeError } from '../../agent/kit/errors.js';
 import type { rotationOutcome, setStatus } from './answers.js';
 import { isCalendarDue } from './calendar.js';
@@ -22,6 +23,8 @@ export interface SetDeps {
   /** Names the set. */
   log: Logger;
   metrics: LogsMetrics;
+  /** Where a failed rotation is reported (`logs:<set>:rotation`) and its end. */
+  conditions: ConditionReporter;
   store: StateStore;
   /** Which rotated files a writer may still be appending to (compression waits for those). */
   held: HeldCheck;
@@ -361,6 +364,9 @@ export class LogSet {
     }
     const hadProblems = this.rotationProblems.length > 0;
     this.rotationProblems = outcome.errors;
+    const key = `logs:${name}:rotation`;
+    if (outcome.result === 'success') this.deps.conditions.resolve(key);
+    else this.deps.conditions.fire({ key, severity: 'warning', summary: `rotation of ${name} failed`, detail: outcome.errors.join('; '), item: name });
     if (outcome.result === 'success') {
       this.log.info({ files: outcome.rotated.length, bytes }, hadProblems ? 'log rotated; recovered' : 'log rotated');
     } else if (!hadProblems) {

@@ -126,7 +126,7 @@ export class Rotator implements ModuleInstance<LogsConfig> {
   }
 
   private newSet(config: LogSetConfig, handle: ItemHandle): LogSet {
-    const deps = { log: handle.log, metrics: this.metrics, store: this.store, held: this.held ?? heldOpen, now: this.now, signal: handle.signal };
+    const deps = { log: handle.log, metrics: this.metrics, conditions: this.ctx.conditions, store: this.store, held: this.held ?? heldOpen, now: this.now, signal: handle.signal };
     return new LogSet(config, { ...deps, removeLeftovers: this.starting });
   }
 }
