@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { replaceLoopLagGauges } from '../../src/metrics/loop-lag.js';
+import { createAgentRegistry } from '../../src/metrics/registry.js';
+
+const LAG_FAMILY = /^# (HELP|TYPE) (nodejs_eventloop_lag\w*) (.*)$/;
+
+function lagFamilies(text: string): string[] {
+  return text.split('\n').filter((line) => LAG_FAMILY.test(line)).sort();
+}
+
+function value(text: string, name: string): number {
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+}
+
+test("the agent's event-loop gauges keep prom-client's names, help and types", async () => {
+  const theirs = new Registry();
+  collectDefaultMetrics({ register: theirs, eventLoopMonitoringPrecision: 1000 });
+  const ours = createAgentRegistry('0.0.0-test', { moduleUp: () => [], lastReloadOk: () => true, conflicts: () => [] }).registry;
+  const expected = lagFamilies(await theirs.metrics());
+  assert.equal(expected.length, 16);
+  assert.deepEqual(lagFamilies(await ours.metrics()), expected);
+});
+
+test("a render reads no HDR histogram (its stddev and percentiles walk every bucket: a quarter of a render's CPU)", async (t) => {
+  const histogram = Object.getPrototypeOf(monitorEventLoopDelay()) as object;
+  const reads = { count: 0 };
+  for (const [owner, name] of [[Object.getPrototypeOf(histogram), 'stddev'], [Object.getPrototypeOf(histogram), 'percentile']] as const) {
+    const descriptor = Object.getOwnPropertyDescriptor(owner, name)!;
+    const patched = descriptor.get
+      ? { ...descriptor, get(this: unknown) { reads.count++; return descriptor.get!.call(this); } }
+      : { ...descriptor, value(this: unknown, ...args: unknown[]) { reads.count++; return (descriptor.value as (...a: unknown[]) => unknown).apply(this, args); } };
+    Object.defineProperty(owner, name, patched);
+    t.after(() => Object.defineProperty(owner, name, descriptor));
+  }
+  const registry = createAgentRegistry('0.0.0-test', { moduleUp: () => [], lastReloadOk: () => true, conflicts: () => [] }).registry;
+  await registry.metrics();
+  await registry.metrics();
+  assert.equal(reads.count, 0);
+});
+
+test('the statistics cover the delays since the last scrape, and a scrape with no new delay keeps the last values', async () => {
+  const registry = new Registry();
+  replaceLoopLagGauges(registry, 10);
+  await sleep(50);
+  const blockedUntil = performance.now() + 60;
+  while (performance.now() < blockedUntil) {
+    // Hold the loop so the next sample is late.
+  }
+  await sleep(30);
+  const first = await registry.metrics();
+  assert.ok(value(first, 'nodejs_eventloop_lag_max_seconds') >= 0.04, first);
+  assert.ok(value(first, 'nodejs_eventloop_lag_min_seconds') < 0.04, first);
+  assert.ok(value(first, 'nodejs_eventloop_lag_p50_seconds') < value(first, 'nodejs_eventloop_lag_max_seconds'));
+  assert.ok(value(first, 'nodejs_eventloop_lag_stddev_seconds') > 0);
+  await sleep(50);
+  const second = await registry.metrics();
+  assert.ok(value(second, 'nodejs_eventloop_lag_max_seconds') < 0.04, 'the blocked sample belongs to the previous scrape');
+  const third = await registry.metrics();
+  assert.equal(value(third, 'nodejs_eventloop_lag_max_seconds'), value(second, 'nodejs_eventloop_lag_max_seconds'));
+});
