@@ -56,6 +56,10 @@ export interface CommandContext {
   client: AdminClient;
   /** The module's own validated config section, for commands that work with the daemon stopped. */
   loadSection(): Promise<unknown>;
+  /** The config file the command reads (`--config`, `$CARETAKER_CONFIG` or the default), for commands that edit it. */
+  configPath: string;
+  /** The module's state directory as the config file sets it (`<agent.stateDir>/<module>`), for commands that hand state to the daemon. */
+  stateDir(): Promise<string>;
   out(text: string): void;
   err(text: string): void;
   /** Asks on a terminal; false without one (use --yes in scripts). */

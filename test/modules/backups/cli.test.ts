@@ -43,6 +43,10 @@ describe('caretaker backups (daemon stopped)', () => {
       args, flags, json,
       client: { get: unreachable, post: unreachable },
       loadSection: async () => config,
+      configPath: '/nonexistent/caretaker.yaml',
+      stateDir: async () => {
+        throw new Error('this test has no state dir');
+      },
       out: (t) => out.push(t),
       err: (t) => err.push(t),
       confirm: async () => false,

@@ -31,6 +31,10 @@ function fakeContext(args: string[], answers: Record<string, unknown>, json = fa
     json,
     client: { get: ((path: string) => answer('GET', path)) as CommandContext['client']['get'], post: ((path: string) => answer('POST', path)) as CommandContext['client']['post'] },
     loadSection: async () => ({}),
+    configPath: '/nonexistent/caretaker.yaml',
+    stateDir: async () => {
+      throw new Error('this test has no state dir');
+    },
     out: (t) => out.push(t),
     err: (t) => err.push(t),
     confirm: async () => false,

@@ -12,6 +12,10 @@ function context(args: string[], client: Partial<AdminClient>, json = false) {
     json,
     client: { get: async () => undefined as never, post: async () => undefined as never, ...client } as AdminClient,
     loadSection: async () => undefined,
+    configPath: '/nonexistent/caretaker.yaml',
+    stateDir: async () => {
+      throw new Error('this test has no state dir');
+    },
     out: (text) => out.push(text),
     err: (text) => err.push(text),
     confirm: async () => false,

@@ -44,6 +44,10 @@ function context(args: string[], answers: Record<string, unknown>, json = false,
       },
     },
     loadSection: async () => [],
+    configPath: '/nonexistent/caretaker.yaml',
+    stateDir: async () => {
+      throw new Error('this test has no state dir');
+    },
     out: (text) => out.push(text),
     err: (text) => err.push(text),
     confirm: async () => false,
