@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { expandReferences, SYSTEMD_CREDENTIAL_STORES, type ExpandEnvironment } from '../config/expand.js';
 import { loadConfig, readConfigData } from '../config/load.js';
@@ -117,6 +118,11 @@ function commandContext(parsed: ParsedArgs, modules: readonly AnyModuleSpec[], i
       const config = await loadConfig(configPathFrom(parsed.flags, io.env), { modules, environment: configEnvironment(parsed, io) });
       return config.sections.get(moduleName);
     },
+    configPath: configPathFrom(parsed.flags, io.env),
+    async stateDir() {
+      const config = await loadConfig(configPathFrom(parsed.flags, io.env), { modules, environment: configEnvironment(parsed, io) });
+      return join(config.agent.stateDir, moduleName);
+    },
     async confirm(question) {
       if (!process.stdin.isTTY) return false;
       const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -172,6 +178,14 @@ export async function runCli(argv: readonly string[], modules: readonly AnyModul
     for (const module of modules) {
       const command = module.commands?.find((c) => c.name === parsed.command);
       if (command) return await command.run(commandContext(parsed, modules, io, client, module.name));
+      // A two-word command (`adopt certbot`, `adopt logrotate`) lets several modules share a verb.
+      const sub = module.commands?.find((c) => c.name === `${parsed.command} ${parsed.args[0]}`);
+      if (sub) return await sub.run(commandContext({ ...parsed, args: parsed.args.slice(1) }, modules, io, client, module.name));
+    }
+    const verbs = modules.flatMap((m) => m.commands ?? []).filter((c) => c.name.startsWith(`${parsed.command} `));
+    if (verbs.length > 0) {
+      io.err(verbs.map((c) => `usage: ${c.usage}`).join('\n'));
+      return EXIT.usage;
     }
     io.err(`caretaker: unknown command '${parsed.command}' (see caretaker help)`);
     return EXIT.usage;

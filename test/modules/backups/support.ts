@@ -53,6 +53,10 @@ export async function startBackups(input: unknown, now?: () => Date): Promise<Ha
         json: false,
         client,
         loadSection: async () => config,
+        configPath: '/nonexistent/caretaker.yaml',
+        stateDir: async () => {
+          throw new Error('this test has no state dir');
+        },
         out: (text) => out.push(text),
         err: (text) => err.push(text),
         confirm: async () => false,
