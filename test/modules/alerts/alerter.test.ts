@@ -1,0 +1,83 @@
+// The module instance over a real context: its state file carries what was told across a restart.
+import assert from 'node:assert/strict';
+import { copyFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Registry } from 'prom-client';
+import { createRegistrar } from '../../../src/agent/kit/metrics.js';
+import { Alerter } from '../../../src/modules/alerts/alerter.js';
+import { configSchema } from '../../../src/modules/alerts/config.js';
+import { declareMetrics } from '../../../src/modules/alerts/metrics.js';
+import { startHttpRecorder, type HttpRecorder } from '../../harness/http-recorder.js';
+import { createTestContext, type TestModuleContext } from '../../helpers/module-context.js';
+
+let recorder: HttpRecorder;
+before(async () => {
+  recorder = await startHttpRecorder();
+});
+after(() => recorder?.close());
+
+function instance(t: TestModuleContext, clock: { now: number }) {
+  const config = configSchema.parse({ group: '0s', host: { diskFree: 0, memoryAvailable: 0 }, channels: [{ name: 'hook', type: 'webhook', url: `${recorder.url}/hook/x` }] });
+  return new Alerter(t.ctx, config, declareMetrics(createRegistrar(new Registry())), { now: () => clock.now });
+}
+
+async function settle(alerter: Alerter): Promise<void> {
+  await alerter.tick();
+  await alerter.settle();
+  await alerter.tick();
+}
+
+test('restart: the state file (0600) keeps the open alert and what was told; the same fire is not re-sent, its resolve is', async () => {
+  const clock = { now: Date.parse('2026-12-01T10:00:00Z') };
+  const first = await createTestContext('alerts');
+  const second = await createTestContext('alerts');
+  try {
+    recorder.requests.length = 0;
+    const before = instance(first, clock);
+    await before.start();
+    const probes = first.conditions.reporter('probes');
+    probes.fire({ key: 'probe:redis:down', severity: 'critical', summary: 'redis is down', item: 'redis' });
+    await settle(before);
+    assert.equal(recorder.requests.length, 1);
+    await before.stop();
+    const file = join(first.ctx.stateDir, 'state.json');
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    await copyFile(file, join(second.ctx.stateDir, 'state.json'));
+
+    clock.now += 10 * 60_000;
+    const afterRestart = instance(second, clock);
+    await afterRestart.start();
+    assert.deepEqual(afterRestart.view().firing.map((f) => f.key), ['probe:redis:down'], 'the open alert is shown after the restart');
+    const reporter = second.conditions.reporter('probes');
+    reporter.fire({ key: 'probe:redis:down', severity: 'critical', summary: 'redis is down', item: 'redis' });
+    await settle(afterRestart);
+    assert.equal(recorder.requests.length, 1, 'not re-sent within repeatCritical');
+    reporter.resolve('probe:redis:down');
+    await settle(afterRestart);
+    assert.equal(recorder.requests.length, 2);
+    assert.equal((JSON.parse(recorder.requests[1]!.body) as { status: string }).status, 'resolved');
+    await afterRestart.stop();
+  } finally {
+    await first.dispose();
+    await second.dispose();
+  }
+});
+
+test('a corrupt state file is set aside as state.json.corrupt, logged, and the module starts empty', async () => {
+  const t = await createTestContext('alerts');
+  try {
+    await writeFile(join(t.ctx.stateDir, 'state.json'), '{"version": 1, "firing": "nope"');
+    const warnings: string[] = [];
+    const ctx = { ...t.ctx, log: Object.assign(Object.create(t.ctx.log) as typeof t.ctx.log, { warn: (fields: { problem: string }, msg: string) => warnings.push(`${msg}: ${fields.problem}`) }) };
+    const alerter = instance({ ...t, ctx }, { now: Date.now() });
+    await alerter.start();
+    assert.match(warnings.join('\n'), /alerts state not usable; starting empty: .*state\.json is not valid state/);
+    assert.ok((await readdir(t.ctx.stateDir)).includes('state.json.corrupt'));
+    assert.equal(await readFile(join(t.ctx.stateDir, 'state.json.corrupt'), 'utf8'), '{"version": 1, "firing": "nope"');
+    assert.deepEqual(alerter.view().firing, []);
+    await alerter.stop();
+  } finally {
+    await t.dispose();
+  }
+});
