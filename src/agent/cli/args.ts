@@ -1,5 +1,5 @@
 /** Options that never take a value, so `--yes FILE` keeps FILE as an argument. */
-const BOOLEAN_FLAGS = new Set(['json', 'yes', 'dry-run', 'help', 'force', 'all', 'version', 'now']);
+const BOOLEAN_FLAGS = new Set(['json', 'yes', 'dry-run', 'help', 'force', 'all', 'version', 'now', 'allow-partial', 'undo', 'write', 'replace-account']);
 
 export interface ParsedArgs {
   command: string | undefined;

@@ -1,4 +1,5 @@
 import { defineModule } from '../../agent/kit/module.js';
+import { adoptLogrotateCommand } from './adopt/command.js';
 import { logsCommand } from './cli.js';
 import { configSchema } from './config.js';
 import { declareMetrics } from './metrics.js';
@@ -12,5 +13,5 @@ export const logs = defineModule({
   metrics: declareMetrics,
   routes,
   create: (ctx, config, metrics) => new Rotator(ctx, config, metrics),
-  commands: [logsCommand],
+  commands: [logsCommand, adoptLogrotateCommand],
 });
