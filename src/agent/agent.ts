@@ -8,7 +8,7 @@ import type { AnyModuleSpec } from './kit/module.js';
 import { createRegistrar } from './kit/metrics.js';
 import { formatListen } from './kit/schema.js';
 import { forModule, type SecretSet } from './logger.js';
-import { ConditionBus } from './kit/conditions.js';
+import { ConditionBus, type ConditionReport } from './kit/conditions.js';
 import { ConflictBoard } from './kit/conflicts.js';
 import { ModuleSlot } from './module-slot.js';
 import { SdNotify } from './sd-notify.js';
@@ -20,6 +20,9 @@ import { startMetricsServer, type MetricsServer } from '../metrics/server.js';
 import { startHostMetrics } from '../metrics/host/index.js';
 
 type HostMetrics = ReturnType<typeof startHostMetrics>;
+
+const RELOAD_KEY = 'agent:reload';
+const startKey = (module: string) => `agent:module:${module}:start`;
 
 /** What /reload answers, and the issues of a refused file (answered as a 400). */
 export type ReloadReport = ReloadAnswer & { issues?: ConfigIssue[] };
@@ -51,6 +54,7 @@ export class Agent {
   private readonly slots: ModuleSlot[];
   /** Every module's conditions; the agent reports its own (a refused reload) under `agent`. */
   readonly conditions = new ConditionBus();
+  private readonly agentConditions = this.conditions.reporter('agent');
   /** What other tools still do of the modules' jobs (logrotate, certbot). */
   readonly conflicts = new ConflictBoard();
   private readonly metrics: AgentRegistry;
@@ -101,7 +105,10 @@ export class Agent {
     await createStateDir(this.config.agent.stateDir);
     for (const slot of this.slots) {
       const section = this.config.sections.get(slot.name);
-      if (section !== undefined) await slot.start(section, this.config.agent.stateDir, this.config.agent.stopTimeout);
+      if (section !== undefined) {
+        await slot.start(section, this.config.agent.stateDir, this.config.agent.stopTimeout);
+        this.reportStart(slot);
+      }
     }
     const configured = this.slots.filter((slot) => slot.state !== 'absent');
     if (configured.length > 0 && configured.every((slot) => slot.state === 'failed')) {
@@ -206,6 +213,12 @@ export class Agent {
       const issues = err instanceof ConfigError ? err.issues : [{ path: '', message: describeError(err) }];
       this.log.error({ issues }, 'reload refused: invalid config; the running config stays');
       this.lastReload = { ok: false, at: new Date().toISOString(), issues };
+      this.fireAgent({
+        key: RELOAD_KEY,
+        severity: 'critical',
+        summary: 'reload refused: invalid config',
+        detail: `${this.options.configPath}: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}; the agent runs on the previous config`,
+      });
       return { ok: false, issues, modules: {}, restartRequired: [] };
     }
     this.lastReload = { ok: true, at: new Date().toISOString() };
@@ -221,6 +234,10 @@ export class Agent {
       report.modules[slot.name] = entry;
       if (entry.change === 'failed') report.ok = false;
     }
+    const failed = Object.entries(report.modules).flatMap(([name, entry]) => (entry.change === 'failed' ? [`${name}: ${entry.error ?? 'failed'}`] : []));
+    if (report.metricsError) failed.push(`metrics: ${report.metricsError}`);
+    if (failed.length === 0) this.agentConditions.resolve(RELOAD_KEY);
+    else this.fireAgent({ key: RELOAD_KEY, severity: 'critical', summary: 'reload failed in part', detail: failed.join('; ') });
     this.log.info({ modules: report.modules, restartRequired: report.restartRequired }, 'config reloaded');
     return report;
   }
@@ -229,15 +246,29 @@ export class Agent {
     if (section === undefined) {
       if (slot.state === 'absent') return { change: 'unchanged' };
       const error = await slot.stop(next.agent.stopTimeout);
+      // Nothing is left to report their end: a removed section's conditions end with it.
+      this.conditions.resolveModule(slot.name);
+      this.agentConditions.resolve(startKey(slot.name));
       return error ? { change: 'failed', error } : { change: 'stopped' };
     }
     if (slot.state !== 'running') {
       await slot.start(section, next.agent.stateDir, next.agent.stopTimeout);
+      this.reportStart(slot);
       return slot.isRunning() ? { change: 'started' } : { change: 'failed', error: slot.error ?? 'start failed' };
     }
     if (isDeepStrictEqual(slot.config, section)) return { change: 'unchanged' };
     const error = await slot.reload(section);
     return error ? { change: 'failed', error } : { change: 'reloaded' };
+  }
+
+  private reportStart(slot: ModuleSlot): void {
+    if (slot.isRunning()) return this.agentConditions.resolve(startKey(slot.name));
+    this.fireAgent({ key: startKey(slot.name), severity: 'critical', summary: `module ${slot.name} failed to start`, detail: slot.error ?? 'failed', item: slot.name });
+  }
+
+  /** The agent's own reports leave the process by the alerts module, not the logger: secrets are scrubbed here. */
+  private fireAgent(report: ConditionReport): void {
+    this.agentConditions.fire({ ...report, ...(report.detail ? { detail: this.options.secrets.scrub(report.detail) } : {}) });
   }
 
   private restartRequired(next: Config): string[] {

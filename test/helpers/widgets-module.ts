@@ -17,6 +17,8 @@ const widgetSchema = z.strictObject({
   failReload: z.boolean().default(false),
   /** Reported as handled by another tool too (a conflict of kind `othertool`). */
   alsoHandledElsewhere: z.boolean().default(false),
+  /** Fires the condition `widget:<name>:broken` at start. */
+  broken: z.boolean().default(false),
 });
 const sectionSchema = namedList(widgetSchema);
 type Section = z.output<typeof sectionSchema>;
@@ -31,8 +33,10 @@ class Widgets implements ModuleInstance<Section> {
   ) {}
   async start() {
     widgetEvents.push(`start:${this.config.map((w) => w.name).join(',')}`);
-    if (this.config.some((w) => w.failStart)) throw new Error('widget refused to start', { cause: new Error('ECONNREFUSED 127.0.0.1:1') });
+    const refusing = this.config.find((w) => w.failStart);
+    if (refusing) throw new Error('widget refused to start', { cause: new Error(`ECONNREFUSED 127.0.0.1:1 (widget ${refusing.name})`) });
     for (const widget of this.config) this.ctx.schedule({ name: widget.name, everyMs: widget.interval }, async () => undefined);
+    for (const widget of this.config.filter((w) => w.broken)) this.ctx.conditions.fire({ key: `widget:${widget.name}:broken`, severity: 'warning', summary: `${widget.name} is broken`, item: widget.name });
     this.reportConflicts();
   }
   private reportConflicts() {

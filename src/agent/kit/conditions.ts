@@ -71,6 +71,11 @@ export class ConditionBus implements ConditionFeed {
     };
   }
 
+  /** Resolves everything `module` reported: its section was removed, so nothing will report the end. */
+  resolveModule(module: string): void {
+    for (const event of [...this.current.values()]) if (event.module === module) this.resolve(module, event.key);
+  }
+
   watch(listener: ConditionListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -62,3 +62,22 @@ test('a throwing subscriber neither stops the report nor the other subscribers',
   bus.reporter('agent').fire({ key: 'agent:reload', severity: 'critical', summary: 'reload refused' });
   assert.equal(events.length, 1);
 });
+
+test('resolveModule ends every condition of that module, and only those', () => {
+  const bus = new ConditionBus();
+  const events = recorded(bus);
+  bus.reporter('probes').fire({ key: 'probe:a:down', severity: 'warning', summary: 'a is down', item: 'a' });
+  bus.reporter('probes').fire({ key: 'probe:b:down', severity: 'critical', summary: 'b is down' });
+  bus.reporter('logs').fire({ key: 'logs:app:rotation', severity: 'warning', summary: 'rotation of app failed', item: 'app' });
+  bus.resolveModule('probes');
+  assert.deepEqual(
+    events.filter((e) => e.status === 'resolved').map((e) => [e.key, e.module]),
+    [
+      ['probe:a:down', 'probes'],
+      ['probe:b:down', 'probes'],
+    ],
+  );
+  assert.deepEqual(bus.firing().map((e) => e.key), ['logs:app:rotation']);
+  bus.resolveModule('probes');
+  assert.equal(events.length, 5, 'nothing more once they are resolved');
+});
