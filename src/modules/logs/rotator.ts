@@ -5,6 +5,8 @@ import { ItemSet, type ItemEntry, type ItemHandle } from '../../agent/kit/item-s
 import type { ModuleContext, ModuleHealth, ModuleInstance, ScheduledTask } from '../../agent/kit/module.js';
 import type { logsStatus } from './answers.js';
 import type { LogSetConfig, LogsConfig } from './config.js';
+import { findLogrotateConflicts, type LogrotateConflict } from './adopt/conflicts.js';
+import { DEFAULT_LOGROTATE_CONF } from './adopt/parse.js';
 import { LogSet, type RotationOutcome } from './log-set.js';
 import { itemLabelSets, type LogsMetrics } from './metrics.js';
 import { chooseHeldCheck, heldOpen, QUIET_MS, type HeldCheck } from './reopen.js';
@@ -19,6 +21,8 @@ export interface RotatorOptions {
   now?: () => Date;
   /** How a writer still holding a rotated file is seen; chosen at start from what /proc shows when not given. */
   held?: HeldCheck;
+  /** logrotate's config checked for conflicts at start and reload (default /etc/logrotate.conf). */
+  logrotateConf?: string;
 }
 
 /** What `GET /logs` answers. */
@@ -37,6 +41,8 @@ export class Rotator implements ModuleInstance<LogsConfig> {
   /** Until the sets of the start config exist: their first check removes leftovers (nothing can be compressing yet). */
   private starting = true;
   private stopped = false;
+  private readonly logrotateConf: string;
+  private logrotateProblem: string | undefined;
 
   constructor(
     private readonly ctx: ModuleContext,
@@ -46,6 +52,7 @@ export class Rotator implements ModuleInstance<LogsConfig> {
   ) {
     this.now = options.now ?? (() => new Date());
     this.held = options.held;
+    this.logrotateConf = options.logrotateConf ?? DEFAULT_LOGROTATE_CONF;
     this.log = ctx.log;
     this.store = new StateStore(ctx.stateDir);
     this.sets = new ItemSet<LogSetConfig, LogSet>({
@@ -75,6 +82,7 @@ export class Rotator implements ModuleInstance<LogsConfig> {
     }
     for (const set of this.config) this.sets.add(set);
     this.starting = false;
+    await this.checkConflicts();
     // The first check runs at once, in the background (start does not wait for a compression): that is
     // where a rotation missed while the agent was down is caught up.
     this.task = this.ctx.schedule({ name: CHECK_TASK, everyMs: CHECK_EVERY_MS, runAtStart: true }, () => this.checkAll());
@@ -87,6 +95,7 @@ export class Rotator implements ModuleInstance<LogsConfig> {
 
   async reload(next: LogsConfig): Promise<void> {
     const diff = await this.sets.apply(next);
+    await this.checkConflicts();
     this.log.info({ added: diff.added.length, removed: diff.removed.length, changed: diff.changed.length }, 'logs reloaded');
   }
 
@@ -115,7 +124,32 @@ export class Rotator implements ModuleInstance<LogsConfig> {
     };
   }
 
+  /**
+   * Two rotators on one file halve its retention and reopen its writer twice: each set whose paths an
+   * active logrotate block rotates too is a conflict until that file is adopted. Checked at start,
+   * reload and every minute, so `caretaker adopt logrotate` ends it without a reload.
+   */
+  private async checkConflicts(): Promise<void> {
+    let found: LogrotateConflict[] = [];
+    let problem: string | undefined;
+    try {
+      found = await findLogrotateConflicts(this.sets.configs(), this.logrotateConf);
+    } catch (err) {
+      // No logrotate installed is the usual case; an unreadable one is said once, never fatal.
+      if ((err as { cause?: NodeJS.ErrnoException }).cause?.code !== 'ENOENT') problem = describeError(err);
+    }
+    if (problem !== undefined && problem !== this.logrotateProblem) this.log.warn({ err: problem }, 'logrotate config unreadable: conflicts not checked');
+    this.logrotateProblem = problem;
+    const bySet = new Map<string, LogrotateConflict>();
+    for (const conflict of found) if (!bySet.has(conflict.log)) bySet.set(conflict.log, conflict);
+    this.ctx.conflicts.set(
+      'logrotate',
+      [...bySet.values()].map((c) => ({ item: c.log, detail: `log set ${c.log}: ${c.path} is also rotated by logrotate (${c.logrotate}: ${c.pattern})`, fix: c.resolve })),
+    );
+  }
+
   private async checkAll(): Promise<void> {
+    await this.checkConflicts();
     for (const { name } of this.sets.values()) {
       if (this.ctx.signal.aborted) return;
       // One set's unexpected error never keeps the others from rotating; a set busy rotating is skipped.
