@@ -14,6 +14,12 @@ import { AlertsStateFile } from './state-file.js';
 /** How often due repeats, closed grouping windows and due retries are looked at; `group: 0` does not wait for it. */
 export const TICK_MS = 1_000;
 
+/**
+ * Changes not yet told are saved at most this often (a write is a serialisation and two fsyncs): what a kill
+ * loses of them the reporting modules report again. What a channel is told is saved before every attempt.
+ */
+export const SAVE_EVERY_MS = 10_000;
+
 interface HeartbeatPing {
   at: number;
   ok: boolean;
@@ -39,6 +45,7 @@ export class Alerter implements ModuleInstance<AlertsConfig>, AlertsMetricsSourc
   private lastPing: HeartbeatPing | undefined;
   private hostWatch: { stop(): void } | undefined;
   private dirty = false;
+  private savedAt = 0;
   private woken = false;
 
   constructor(
@@ -177,7 +184,7 @@ export class Alerter implements ModuleInstance<AlertsConfig>, AlertsMetricsSourc
   /** Does what is due now and persists what changed (the scheduled tick; tests call it with their clock). */
   async tick(): Promise<void> {
     this.engine.tick();
-    await this.save();
+    if (this.now() - this.savedAt >= SAVE_EVERY_MS) await this.save();
   }
 
   private wake(): void {
@@ -193,6 +200,7 @@ export class Alerter implements ModuleInstance<AlertsConfig>, AlertsMetricsSourc
   private async save(): Promise<void> {
     if (!this.dirty) return;
     this.dirty = false;
+    this.savedAt = this.now();
     try {
       await this.file.save(() => this.engine.snapshot());
     } catch (err) {

@@ -116,6 +116,11 @@ export class AlertEngine {
       this.channels.delete(name);
     }
     for (const channel of channels) if (!this.channels.has(channel.name)) this.channels.set(channel.name, new ChannelState(channel, this.hooks, settings));
+    // A new channel, or a route that now sends a condition somewhere new: the bus will not report what already fires again.
+    for (const event of this.firing.values()) {
+      const routed = this.routed(event);
+      for (const [name, state] of this.channels) if (routed.has(name) && !state.told.has(event.key) && !state.pending.has(event.key)) this.queueLine(state, lineOf(event));
+    }
     this.hooks.changed();
     return dropped;
   }

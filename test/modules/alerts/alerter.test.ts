@@ -9,6 +9,7 @@ import { Alerter } from '../../../src/modules/alerts/alerter.js';
 import { configSchema } from '../../../src/modules/alerts/config.js';
 import { declareMetrics } from '../../../src/modules/alerts/metrics.js';
 import { startHttpRecorder, type HttpRecorder } from '../../harness/http-recorder.js';
+import { freePort } from '../../harness/ports.js';
 import { createTestContext, type TestModuleContext } from '../../helpers/module-context.js';
 
 let recorder: HttpRecorder;
@@ -81,3 +82,36 @@ test('a corrupt state file is set aside as state.json.corrupt, logged, and the m
     await t.dispose();
   }
 });
+
+test('heartbeat: the URL is pinged at start and every `every`; /alerts shows the last ping by scheme://host; a failed ping says why without the path', async () => {
+  const t = await createTestContext('alerts');
+  const dead = `http://127.0.0.1:${await freePort()}`;
+  try {
+    recorder.requests.length = 0;
+    const config = (url: string) =>
+      configSchema.parse({ host: { diskFree: 0, memoryAvailable: 0 }, heartbeat: { url, every: '10s' }, channels: [{ name: 'hook', type: 'webhook', url: `${recorder.url}/hook/x` }] });
+    const alerter = new Alerter(t.ctx, config(`${recorder.url}/ping/uuid-secret`), declareMetrics(createRegistrar(new Registry())));
+    await alerter.start();
+    const [ping] = await recorder.waitFor(1, 10_000);
+    assert.equal(`${ping!.method} ${ping!.url}`, 'POST /ping/uuid-secret');
+    await until(() => alerter.view().heartbeat?.lastPing !== null);
+    assert.deepEqual({ ...alerter.view().heartbeat, lastPing: { ...alerter.view().heartbeat!.lastPing, at: 'x' } }, { target: recorder.url, everyMs: 10_000, lastPing: { at: 'x', ok: true, error: null } });
+
+    await alerter.reload(config(`${dead}/ping/uuid-secret`));
+    await until(() => alerter.view().heartbeat?.lastPing?.ok === false, 15_000);
+    const error = alerter.view().heartbeat!.lastPing!.error!;
+    assert.match(error, new RegExp(`^heartbeat ping to ${dead} failed: ECONNREFUSED`));
+    assert.ok(!error.includes('uuid-secret'));
+    await alerter.stop();
+  } finally {
+    await t.dispose();
+  }
+});
+
+async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) assert.fail('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

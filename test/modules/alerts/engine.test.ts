@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DeliveryError } from '../../../src/modules/alerts/channels/channel.js';
-import { AlertEngine } from '../../../src/modules/alerts/engine.js';
 import { QUEUE_LIMIT, retryDelay } from '../../../src/modules/alerts/outbox.js';
 import { condition, engineRig, HOUR, resolved, retryable, SETTINGS } from './fakes.js';
 
@@ -244,11 +243,21 @@ test('reconfigure: a kept channel keeps what it was told; a new one starts empty
   await rig.at(0);
   const { RecordingChannel } = await import('./fakes.js');
   const fresh = new RecordingChannel('new');
-  const dropped = rig.engine.reconfigure(SETTINGS, [rig.channels.ops!, fresh]);
+  const dropped = rig.engine.reconfigure({ ...SETTINGS, group: 0 }, [rig.channels.ops!, fresh]);
   assert.deepEqual(dropped.map((c) => c.name), ['old']);
-  rig.engine.handle(condition('probe:redis:down'));
-  await rig.at(HOUR);
+  await rig.at(1);
+  assert.equal(rig.channels.ops!.sent.length, 1, 'the kept channel is not told again');
+  assert.deepEqual(fresh.sent.map(keys), [['firing:probe:redis:down']], 'the new channel hears of what already fires');
+});
+
+test('reconfigure: a route that now sends a firing condition to another channel tells that channel once', async () => {
+  const rig = engineRig(['ops', 'tg'], { group: 0, routes: [{ channels: ['ops'] }] });
+  rig.engine.handle(condition('probe:redis:down', { severity: 'critical' }));
+  await rig.at(0);
+  assert.equal(rig.channels.tg!.sent.length, 0);
+  rig.engine.reconfigure({ ...SETTINGS, group: 0, routes: [{ channels: ['ops'] }, { match: { severity: 'critical' }, channels: ['tg'] }] }, Object.values(rig.channels));
+  await rig.at(1);
+  await rig.at(2);
   assert.equal(rig.channels.ops!.sent.length, 1);
-  assert.equal(fresh.sent.length, 1, 'the new channel hears of what fires');
-  assert.ok(rig.engine instanceof AlertEngine);
+  assert.equal(rig.channels.tg!.sent.length, 1);
 });

@@ -1,8 +1,14 @@
-// End to end with another module's reporting: a backup against a stopped PostgreSQL, told through the real agent.
+// End to end with other modules' reporting, told through the real agent: a backup against a stopped PostgreSQL,
+// a certificate close to expiry whose ACME server is dead.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { alerts } from '../../../src/modules/alerts/index.js';
 import { backups } from '../../../src/modules/backups/index.js';
+import { certificates } from '../../../src/modules/certificates/index.js';
+import { freePort } from '../../harness/ports.js';
 import { startHttpRecorder, type HttpRecorder } from '../../harness/http-recorder.js';
 import { startPostgres, type PostgresServer } from '../../harness/postgres.js';
 import { makeTempDir, type TempDir } from '../../harness/tmpdir.js';
@@ -60,6 +66,63 @@ test('a backup failing against a stopped PostgreSQL: one critical message naming
     const resolved = JSON.parse((await recorder.waitFor(2, 30_000))[1]!.body) as Body;
     assert.equal(resolved.status, 'resolved');
     assert.deepEqual(resolved.alerts.map((a) => a.key), ['backup:pg:run']);
+  } finally {
+    await t.close();
+  }
+});
+
+/** A live certificate for app.example.com in certbot's layout, valid from `ageS` seconds ago for `lifeS` seconds. */
+function writeLiveCertificate(dir: string, ageS: number, lifeS: number): void {
+  const script = [
+    'import datetime, sys',
+    'from cryptography import x509',
+    'from cryptography.x509.oid import NameOID',
+    'from cryptography.hazmat.primitives import hashes, serialization',
+    'from cryptography.hazmat.primitives.asymmetric import ec',
+    'out, age, life = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])',
+    'key = ec.generate_private_key(ec.SECP256R1())',
+    'name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "app.example.com")])',
+    'start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=age)',
+    'cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key()).serial_number(x509.random_serial_number())',
+    '  .not_valid_before(start).not_valid_after(start + datetime.timedelta(seconds=life))',
+    '  .add_extension(x509.SubjectAlternativeName([x509.DNSName("app.example.com")]), critical=False).sign(key, hashes.SHA256()))',
+    'pem = cert.public_bytes(serialization.Encoding.PEM)',
+    'open(out + "/cert.pem", "wb").write(pem)',
+    'open(out + "/fullchain.pem", "wb").write(pem)',
+    'open(out + "/chain.pem", "wb").write(b"")',
+    'open(out + "/privkey.pem", "wb").write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))',
+  ].join('\n');
+  execFileSync('python3', ['-c', script, dir, String(ageS), String(lifeS)]);
+}
+
+test('a certificate whose ACME server is dead and whose expiry is near: a warning, then a critical message as a sixth of its life is left', async () => {
+  const certs = join(dir.path, 'le');
+  await mkdir(join(certs, 'live', 'app'), { recursive: true });
+  // 100 s of life, 70 s gone: under a third left (a warning once the renewal has failed), a sixth left 13 s later.
+  writeLiveCertificate(join(certs, 'live', 'app'), 70, 100);
+  recorder.requests.length = 0;
+  const dead = await freePort();
+  const t = await startTestAgent(
+    (d) =>
+      baseConfig(
+        d,
+        `certificates:\n  dir: ${certs}\n  renewCheckInterval: 1s\n  acme: { directory: "http://127.0.0.1:${dead}/dir", email: ops@example.com }\n` +
+          `  certs:\n    - { name: app, domains: [app.example.com], challenge: { type: http-01, standalone: { address: 127.0.0.1, port: ${dead} } } }\n` +
+          `alerts:\n  group: 0s\n  routes:\n    - { match: { module: certificates }, channels: [hook] }\n  channels:\n    - { name: hook, type: webhook, url: "${recorder.url}/hook/tok" }\n`,
+      ),
+    [certificates, alerts],
+  );
+  const expiry = () =>
+    recorder.requests
+      .flatMap((r) => (JSON.parse(r.body) as Body).alerts)
+      .filter((a) => a.key === 'cert:app:expiry' && a.status === 'firing')
+      .map((a) => a.severity);
+  try {
+    for (let i = 0; i < 400 && !expiry().includes('critical'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(expiry(), ['warning', 'critical']);
+    const lines = recorder.requests.flatMap((r) => (JSON.parse(r.body) as Body).alerts);
+    assert.ok(lines.some((a) => a.key === 'cert:app:renewal' && a.status === 'firing'), 'the failing renewal is told too');
+    assert.match(lines.find((a) => a.key === 'cert:app:expiry')!.detail, /has not been renewed: .*(ECONNREFUSED|connect)/);
   } finally {
     await t.close();
   }
