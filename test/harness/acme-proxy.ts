@@ -26,6 +26,8 @@ export interface AcmeProxy {
   ca: string;
   /** Decoded JWS payloads of newOrder POSTs, oldest first. */
   readonly newOrders: Array<Record<string, unknown>>;
+  /** The account (JWS `kid`) each newOrder POST was signed as, in the same order. */
+  readonly newOrderAccounts: string[];
   /** ARI cert IDs asked for at the renewalInfo resource, oldest first. */
   readonly renewalInfoRequests: string[];
   /** The window the renewalInfo resource answers with; 404 while undefined. */
@@ -56,6 +58,7 @@ export async function startAcmeProxy(options: AcmeProxyOptions): Promise<AcmePro
   const [cert, key] = await Promise.all([readFile(certs.cert), readFile(certs.key)]);
 
   const newOrders: Array<Record<string, unknown>> = [];
+  const newOrderAccounts: string[] = [];
   const renewalInfoRequests: string[] = [];
   let newOrderPath: string | undefined;
 
@@ -97,7 +100,10 @@ export async function startAcmeProxy(options: AcmeProxyOptions): Promise<AcmePro
       const json = Buffer.from(JSON.stringify({ suggestedWindow: answer.window }));
       return send(res, 200, { 'content-type': 'application/json', 'retry-after': answer.retryAfter }, json);
     }
-    if (req.method === 'POST' && path === newOrderPath) newOrders.push(jwsPayload(body));
+    if (req.method === 'POST' && path === newOrderPath) {
+      newOrders.push(jwsPayload(body));
+      newOrderAccounts.push(jwsKid(body));
+    }
     const upstreamRes = await forward(req, body);
     if (path !== directoryPath || upstreamRes.status !== 200) return send(res, upstreamRes.status, upstreamRes.headers, upstreamRes.body);
     const directory = JSON.parse(upstreamRes.body.toString('utf8')) as { newOrder?: string; meta?: Record<string, unknown> } & Record<string, unknown>;
@@ -132,6 +138,7 @@ export async function startAcmeProxy(options: AcmeProxyOptions): Promise<AcmePro
     directoryUrl: `https://127.0.0.1:${port}${directoryPath}`,
     ca: certs.ca,
     newOrders,
+    newOrderAccounts,
     renewalInfoRequests,
     renewalInfo: undefined,
     profiles: undefined,
@@ -142,6 +149,13 @@ export async function startAcmeProxy(options: AcmeProxyOptions): Promise<AcmePro
     },
   };
   return proxy;
+}
+
+/** The `kid` of a flattened JWS's protected header: the account URL it is signed as. */
+function jwsKid(body: Buffer): string {
+  const jws = JSON.parse(body.toString('utf8')) as { protected?: string };
+  const header = JSON.parse(Buffer.from(jws.protected ?? '', 'base64url').toString('utf8') || '{}') as { kid?: string };
+  return header.kid ?? '';
 }
 
 /** The payload of a flattened JWS (RFC 7515 §7.2.2): base64url JSON; `{}` for POST-as-GET's empty payload. */

@@ -21,6 +21,11 @@ const PACKAGE_OF: Record<string, string> = {
   wrk: 'wrk',
   openssl: 'openssl',
   setpriv: 'util-linux',
+  sshd: 'openssh-server',
+  'ssh-keygen': 'openssh-client',
+  ssh: 'openssh-client',
+  restic: 'restic',
+  rclone: 'rclone',
 };
 
 const POSTGRES_LIB = '/usr/lib/postgresql';

@@ -4,7 +4,9 @@ import { z } from 'zod';
 
 export const trigger = z.enum(['schedule', 'manual', 'catch-up']);
 
-export const jobState = z.enum(['never_run', 'running', 'ok', 'failed', 'unsupported', 'low_disk']);
+export const jobState = z
+  .enum(['never_run', 'running', 'ok', 'failed', 'unsupported', 'low_disk', 'remote_failed'])
+  .meta({ description: 'remote_failed: the local backup succeeded and is kept, its off-site copy failed' });
 
 export const backupFileInfo = z.object({
   file: z.string(),
@@ -12,6 +14,16 @@ export const backupFileInfo = z.object({
   sizeBytes: z.number(),
   sha256: z.string().nullable().meta({ description: 'null when the file has no manifest' }),
   verified: z.boolean(),
+  remoteSnapshot: z.string().nullable().meta({ description: 'the restic snapshot this backup was sent off-site as; null when it was not' }),
+});
+
+export const remoteRun = z.object({
+  result: z.enum(['success', 'failure']),
+  message: z.string().optional().meta({ description: 'why the off-site copy failed' }),
+  snapshot: z.string().optional(),
+  addedBytes: z.number().optional(),
+  durationSeconds: z.number(),
+  finishedAt: z.string(),
 });
 
 export const jobSummary = z.object({
@@ -33,6 +45,7 @@ export const jobSummary = z.object({
       durationSeconds: z.number(),
       file: z.string().optional(),
       sizeBytes: z.number().optional(),
+      remote: remoteRun.optional().meta({ description: "the off-site copy of this run's backup, for a job with a remote" }),
     })
     .nullable(),
   lastSuccessAt: z.string().nullable(),

@@ -8,10 +8,11 @@ import { listBackups } from './catalog.js';
 import type { BackupsConfig } from './config.js';
 import { kindOf } from './kinds/table.js';
 import { planPrune } from './prune.js';
+import { REMOTE_PREFIX, backupPathIn, fetchRemoteBackup, listRemote, sha256Tag } from './remote/fetch.js';
 import { findJob, restoreBackup, restoreTarget, verifyBackup } from './restore.js';
 import type { BackupFileInfo, JobDetail, JobSummary } from './runner.js';
 
-const USAGE = 'caretaker backups [run JOB | list JOB | verify JOB FILE | restore JOB FILE [--to URL] [--globals=no] [--yes] | prune JOB --dry-run]';
+const USAGE = 'caretaker backups [run JOB | list JOB [--remote] | verify JOB FILE | restore JOB FILE|remote:latest|remote:SNAPSHOT [--to URL] [--globals=no] [--yes] | prune JOB --dry-run]';
 const RUN_POLL_MS = 1000;
 /** `run` waits at most this long for the run it started (the longest sensible job timeout). */
 const RUN_WAIT_MS = 24 * 3_600_000;
@@ -37,15 +38,20 @@ function jobsTable(jobs: JobSummary[]): string {
 function filesTable(files: BackupFileInfo[]): string {
   if (files.length === 0) return 'no backups yet';
   return formatTable(
-    ['FILE', 'SIZE', 'VERIFIED', 'SHA256'],
-    files.map((f) => [f.file, formatBytes(f.sizeBytes), f.verified ? 'yes' : 'no', f.sha256 ?? '-']),
+    ['FILE', 'SIZE', 'VERIFIED', 'REMOTE', 'SHA256'],
+    files.map((f) => [f.file, formatBytes(f.sizeBytes), f.verified ? 'yes' : 'no', f.remoteSnapshot ?? '-', f.sha256 ?? '-']),
   );
 }
 
+/** A failed state, with the off-site cause of a job whose local backup is fine. */
+const failing = (j: JobSummary) => j.state === 'failed' || j.state === 'unsupported' || j.state === 'low_disk' || j.state === 'remote_failed';
+
 async function overview(ctx: CommandContext): Promise<number> {
   const status = await ctx.client.get<{ jobs: JobSummary[] }>('/backups');
-  print(ctx, status, () => jobsTable(status.jobs));
-  return status.jobs.some((j) => j.state === 'failed' || j.state === 'unsupported' || j.state === 'low_disk') ? EXIT.failure : EXIT.ok;
+  print(ctx, status, () =>
+    [jobsTable(status.jobs), ...status.jobs.filter((j) => j.state === 'remote_failed').map((j) => `${j.name}: ${j.lastRun?.remote?.message ?? 'local ok, remote failed'}`)].join('\n'),
+  );
+  return status.jobs.some(failing) ? EXIT.failure : EXIT.ok;
 }
 
 async function run(ctx: CommandContext, job: string): Promise<number> {
@@ -60,12 +66,15 @@ async function run(ctx: CommandContext, job: string): Promise<number> {
     const finished = detail.running === null || (startedAt !== undefined && detail.running.startedAt !== startedAt);
     if (finished && detail.lastRun && (startedAt === undefined || detail.lastRun.startedAt >= startedAt)) {
       const last = detail.lastRun;
-      print(ctx, last, () =>
-        last.result === 'success'
-          ? `backup '${job}' succeeded: ${last.file} (${formatBytes(last.sizeBytes ?? 0)}, ${last.durationSeconds.toFixed(1)} s)`
-          : `backup '${job}' failed (${last.reason}): ${last.message ?? ''}`,
-      );
-      return last.result === 'success' ? EXIT.ok : EXIT.failure;
+      const remoteFailed = last.remote?.result === 'failure';
+      print(ctx, last, () => {
+        if (last.result !== 'success') return `backup '${job}' failed (${last.reason}): ${last.message ?? ''}`;
+        const local = `${last.file} (${formatBytes(last.sizeBytes ?? 0)}, ${last.durationSeconds.toFixed(1)} s)`;
+        if (remoteFailed) return `backup '${job}': ${last.remote?.message ?? 'local ok, remote failed'} (local backup ${local} kept)`;
+        const remote = last.remote?.snapshot ? `; off-site snapshot ${last.remote.snapshot} (+${formatBytes(last.remote.addedBytes ?? 0)})` : '';
+        return `backup '${job}' succeeded: ${local}${remote}`;
+      });
+      return last.result === 'success' && !remoteFailed ? EXIT.ok : EXIT.failure;
     }
     if (Date.now() > deadline) {
       ctx.err(`backup '${job}' is still running; see 'caretaker backups list ${job}'`);
@@ -74,7 +83,25 @@ async function run(ctx: CommandContext, job: string): Promise<number> {
   }
 }
 
+/** The job's snapshots in its restic repository, read by this process (works with the daemon stopped). */
+async function listOffsite(ctx: CommandContext, job: string): Promise<number> {
+  const config = await section(ctx);
+  const snapshots = (await listRemote(config, findJob(config, job), new AbortController().signal)).map((s) => ({
+    snapshot: s.shortId,
+    id: s.id,
+    time: s.time,
+    hostname: s.hostname,
+    file: backupPathIn(s)?.split('/').pop() ?? null,
+    sha256: sha256Tag(s) ?? null,
+  }));
+  print(ctx, snapshots, () =>
+    snapshots.length === 0 ? 'no remote snapshots yet' : formatTable(['SNAPSHOT', 'TIME', 'HOST', 'FILE', 'SHA256'], snapshots.map((s) => [s.snapshot, s.time, s.hostname, s.file ?? '-', s.sha256 ?? '-'])),
+  );
+  return EXIT.ok;
+}
+
 async function list(ctx: CommandContext, job: string): Promise<number> {
+  if (ctx.flags.remote === true) return listOffsite(ctx, job);
   try {
     const detail = await ctx.client.get<JobDetail>(`/backups/${encodeURIComponent(job)}`);
     print(ctx, detail.backups, () => filesTable(detail.backups));
@@ -91,6 +118,7 @@ async function list(ctx: CommandContext, job: string): Promise<number> {
     sizeBytes: b.sizeBytes,
     sha256: b.manifest?.sha256 ?? null,
     verified: b.verified,
+    remoteSnapshot: b.manifest?.remote?.snapshot ?? null,
   }));
   print(ctx, files, () => filesTable(files));
   return EXIT.ok;
@@ -117,9 +145,24 @@ async function restore(ctx: CommandContext, job: string, file: string): Promise<
   if (!ctx.json) ctx.err(`restoring ${file} into ${target}…`);
   // `--globals=no` restores the database without the roles saved beside it (e.g. into a scratch database on a shared server).
   const companions = ctx.flags.globals !== 'no';
-  const result = await restoreBackup(config, { job, file, to, companions, signal: new AbortController().signal, log: pino({ level: 'silent' }) });
-  print(ctx, { restored: result.path, target, verify: result.verify }, () => `restored ${result.path} into ${target}`);
-  return EXIT.ok;
+  const signal = new AbortController().signal;
+  const log = pino({ level: 'silent' });
+  if (!file.startsWith(REMOTE_PREFIX)) {
+    const result = await restoreBackup(config, { job, file, to, companions, signal, log });
+    print(ctx, { restored: result.path, target, verify: result.verify }, () => `restored ${result.path} into ${target}`);
+    return EXIT.ok;
+  }
+  // Fetched beside the local backups, then checked and restored exactly as a local file is.
+  const fetched = await fetchRemoteBackup(config, findJob(config, job), file, signal);
+  try {
+    const result = await restoreBackup(config, { job, file: fetched.path, to, companions, signal, log });
+    const restored = `remote:${fetched.snapshot.shortId}`;
+    print(ctx, { restored, snapshot: fetched.snapshot.id, target, verify: result.verify }, () => `restored ${restored} (${fetched.path.split('/').pop()}) into ${target}`);
+    return EXIT.ok;
+  } finally {
+    await fetched.cleanup();
+  }
+
 }
 
 async function prune(ctx: CommandContext, job: string): Promise<number> {

@@ -34,6 +34,16 @@ const manifestSchema = z.object({
       }),
     )
     .default([]),
+  /** The restic snapshot this backup was sent off-site as (remote/offsite.ts); absent until it was. */
+  remote: z
+    .object({
+      repository: z.string(),
+      snapshot: z.string(),
+      addedBytes: z.number(),
+      durationMs: z.number(),
+      at: z.string(),
+    })
+    .optional(),
 });
 
 /** What is known about one backup file, kept beside it as `<file>.json`. */

@@ -47,16 +47,47 @@ export function declareMetrics(registrar: MetricsRegistrar) {
       help: 'Bytes taken by the backup files of the job.',
       labelNames: ['backup'],
     }),
+    remoteLastSuccess: registrar.gauge({
+      name: 'caretaker_backup_remote_last_success_timestamp_seconds',
+      help: 'Unix time the last off-site copy (restic backup) of the job succeeded.',
+      labelNames: ['backup'],
+    }),
+    remoteAddedBytes: registrar.gauge({
+      name: 'caretaker_backup_remote_added_bytes',
+      help: 'Bytes the last off-site copy of the job added to the restic repository (after deduplication and compression).',
+      labelNames: ['backup'],
+    }),
+    remoteRuns: registrar.counter({
+      name: 'caretaker_backup_remote_runs_total',
+      help: 'Off-site copies (restic backup of a verified local backup) by result.',
+      labelNames: ['backup', 'result'],
+    }),
+    remoteCheck: registrar.gauge({
+      name: 'caretaker_backup_remote_check_success',
+      help: '1 when the last scheduled restic check of the job repository passed, 0 when it failed.',
+      labelNames: ['backup'],
+    }),
   };
 }
 
 export type BackupsMetrics = ReturnType<typeof declareMetrics>;
 
-/** The label sets a job owns while it is configured: the run counters start at 0, the gauges at their first value. */
-export function itemLabelSets(metrics: BackupsMetrics, backup: string): LabelSet[] {
+export const REMOTE_RESULTS = ['success', 'failure'] as const;
+
+/**
+ * The label sets a job owns while it is configured: the run counters start at 0, the gauges at their first
+ * value; the remote ones only for a job with an off-site copy.
+ */
+export function itemLabelSets(metrics: BackupsMetrics, backup: string, remote: boolean): LabelSet[] {
   const gauges = [metrics.lastSuccess, metrics.lastAttempt, metrics.lastDuration, metrics.lastSize, metrics.lastVerify, metrics.files, metrics.totalBytes];
-  return [
+  const sets: LabelSet[] = [
     ...RUN_RESULTS.map((result) => ({ metric: metrics.runs, labels: { backup, result }, zero: true })),
     ...gauges.map((metric) => ({ metric, labels: { backup } })),
+  ];
+  if (!remote) return sets;
+  return [
+    ...sets,
+    ...REMOTE_RESULTS.map((result) => ({ metric: metrics.remoteRuns, labels: { backup, result }, zero: true })),
+    ...[metrics.remoteLastSuccess, metrics.remoteAddedBytes, metrics.remoteCheck].map((metric) => ({ metric, labels: { backup } })),
   ];
 }

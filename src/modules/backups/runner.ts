@@ -1,15 +1,20 @@
+import { join } from 'node:path';
 import type { z } from 'zod';
 import { describeError } from '../../agent/kit/errors.js';
 import { ItemSet, type ItemEntry } from '../../agent/kit/item-set.js';
 import type { ModuleContext, ModuleHealth, ModuleInstance } from '../../agent/kit/module.js';
-import type { backupFileInfo, jobDetail, jobState, jobSummary, trigger } from './answers.js';
+import type { backupFileInfo, jobDetail, jobState, jobSummary, remoteRun, trigger } from './answers.js';
 import { lastMissedRun } from './catch-up.js';
 import { listBackups, removeLeftovers, type BackupEntry } from './catalog.js';
 import type { BackupJob, BackupsConfig } from './config.js';
 import { pingBody, pingJob, reportRun, reportStale } from './job-conditions.js';
+import { jobDir } from './backup-files.js';
 import { kindOf } from './kinds/table.js';
 import { itemLabelSets, type BackupsMetrics } from './metrics.js';
 import { pruneJob } from './prune.js';
+import { remoteOf } from './remote/config.js';
+import { checkRemote, dumpSettingsFor, sendOffsite, type RemoteOutcome } from './remote/offsite.js';
+import { remoteCheckKey, reportRemote } from './remote/conditions.js';
 import { runBackup, type RunOutcome } from './run-backup.js';
 
 export type Trigger = z.infer<typeof trigger>;
@@ -17,7 +22,7 @@ export type JobStateName = z.infer<typeof jobState>;
 
 /** What the runner keeps of one job between runs; the item set holds its config, run and schedule. */
 interface JobState {
-  last?: RunOutcome & { trigger: Trigger };
+  last?: RunOutcome & { trigger: Trigger; remote?: RemoteOutcome };
   backups: BackupEntry[];
   /** Where staleness counts from for a job that has no success yet. */
   configuredAt: Date;
@@ -38,6 +43,21 @@ function lastSuccessOf(job: Job): Date | undefined {
   return finished ? new Date(finished) : undefined;
 }
 
+/** What `/backups/:job` and `caretaker backups` say of a run whose off-site copy failed. */
+function remoteFailedMessage(remote: RemoteOutcome | undefined): string {
+  return `local ok, remote failed: ${remote?.message ?? 'unknown cause'}`;
+}
+
+function remoteAnswer(remote: RemoteOutcome): z.infer<typeof remoteRun> {
+  return {
+    result: remote.result,
+    ...(remote.result === 'failure' ? { message: remoteFailedMessage(remote) } : {}),
+    ...(remote.snapshot ? { snapshot: remote.snapshot, addedBytes: remote.addedBytes } : {}),
+    durationSeconds: remote.durationMs / 1000,
+    finishedAt: remote.finishedAt.toISOString(),
+  };
+}
+
 /** How often every job is checked for staleness between its runs. */
 const STALE_CHECK_MS = 60_000;
 
@@ -45,7 +65,7 @@ function stateOf(job: Job): JobStateName {
   const { last } = job.item;
   if (job.running) return 'running';
   if (!last) return 'never_run';
-  if (last.result === 'success') return 'ok';
+  if (last.result === 'success') return last.remote?.result === 'failure' ? 'remote_failed' : 'ok';
   if (last.reason === 'unsupported') return 'unsupported';
   if (last.reason === 'low_disk') return 'low_disk';
   return 'failed';
@@ -77,7 +97,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
       create: () => ({ backups: [], configuredAt: now() }),
       // A changed job keeps its state and a run in progress; its schedule is rebuilt and its directory rescanned.
       update: (state) => state,
-      labelSets: (job) => itemLabelSets(metrics, job.name),
+      labelSets: (job) => itemLabelSets(metrics, job.name, remoteOf(this.config, job) !== undefined),
       onSkipped: (job) => metrics.runs.inc({ backup: job.name, result: 'skipped' }),
     });
   }
@@ -108,9 +128,10 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
   health(): ModuleHealth {
     const checks = this.jobs.values().map((job) => {
       const state = stateOf(job);
-      const ok = state !== 'failed' && state !== 'unsupported' && state !== 'low_disk';
+      const ok = state !== 'failed' && state !== 'unsupported' && state !== 'low_disk' && state !== 'remote_failed';
       const check = { name: job.name, ok, critical: false };
-      return ok ? check : { ...check, message: `${state}: ${job.item.last?.message ?? ''}`.trim() };
+      const message = state === 'remote_failed' ? remoteFailedMessage(job.item.last?.remote) : `${state}: ${job.item.last?.message ?? ''}`.trim();
+      return ok ? check : { ...check, message };
     });
     const failing = checks.filter((c) => !c.ok);
     if (failing.length === 0) return { status: 'ok', checks };
@@ -131,6 +152,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
         sizeBytes: b.sizeBytes,
         sha256: b.manifest?.sha256 ?? null,
         verified: b.verified,
+        remoteSnapshot: b.manifest?.remote?.snapshot ?? null,
       })),
     };
   }
@@ -154,6 +176,11 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     const config = job.config;
     // Not awaited by the scheduler: a cron tick only starts the run, so an overlapping tick is skipped and counted.
     this.jobs.schedule(job.name, { name: `backup:${config.name}`, cron: config.schedule, timezone: config.timezone }, (j) => this.execute(j, 'schedule'));
+    const remote = remoteOf(this.config, config);
+    if (remote?.check) {
+      const { schedule, readDataSubset } = remote.check;
+      this.jobs.schedule(job.name, { name: `backup:${config.name}:check`, cron: schedule, timezone: config.timezone }, (j) => this.checkRemote(j, readDataSubset));
+    }
     const work = this.scan(job, catchUp);
     this.background.add(work);
     void work.finally(() => this.background.delete(work));
@@ -207,7 +234,8 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     log.info({ trigger }, 'backup started');
     // Not awaited before the run, so a slow ping service never delays the backup; awaited before the result's ping, so it arrives first.
     const started = pingJob(job.config, 'start', log, job.signal);
-    const outcome = await runBackup(job.config, {
+    const remote = remoteOf(this.config, job.config);
+    const outcome: RunOutcome & { remote?: RemoteOutcome } = await runBackup(dumpSettingsFor(job.config, remote), {
       dir: this.config.dir,
       minFreeSpace: this.config.minFreeSpace,
       signal: job.signal,
@@ -217,18 +245,27 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
       const at = this.now();
       return { result: 'failure', reason: 'error', message: describeError(err), startedAt, finishedAt: at, durationMs: at.getTime() - startedAt.getTime() };
     });
+    // Only a verified backup goes off-site; a failed dump never reaches the repository.
+    if (remote && outcome.result === 'success' && outcome.file && !job.signal.aborted) {
+      const path = join(jobDir(this.config.dir, job.name), outcome.file);
+      const timeoutMs = Math.max(1000, job.config.timeout - outcome.durationMs);
+      outcome.remote = await sendOffsite(job.config, remote, path, { signal: job.signal, log, now: this.now, cacheDir: join(this.ctx.stateDir, 'restic-cache'), timeoutMs });
+    }
     const wasFailing = state.last !== undefined && state.last.result === 'failure';
     state.last = { ...outcome, trigger };
     // A job removed meanwhile records nothing, so its label sets and conditions stay gone.
     if (!job.signal.aborted) {
       this.record(job.name, outcome);
       reportRun(this.ctx.conditions, job.name, outcome);
+      if (outcome.remote) this.recordRemote(job.name, outcome.remote);
       this.checkStale(job);
     }
     await started;
     if (outcome.reason !== 'cancelled') await pingJob(job.config, outcome.result === 'success' ? 'success' : 'fail', log, job.signal, pingBody(job.name, outcome));
     if (outcome.result === 'success') {
       log.info({ file: outcome.file, bytes: outcome.sizeBytes, seconds: outcome.durationMs / 1000 }, wasFailing ? 'backup recovered' : 'backup finished');
+      if (outcome.remote?.result === 'success') log.info({ snapshot: outcome.remote.snapshot, addedBytes: outcome.remote.addedBytes }, 'backup sent off-site');
+      else if (outcome.remote) log.error({ err: outcome.remote.message }, 'off-site copy failed; the local backup is kept');
       try {
         this.setBackups(job, await pruneJob(job.config, this.config.dir, log));
       } catch (err) {
@@ -242,6 +279,33 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
       const fields = { reason: outcome.reason, err: outcome.message };
       if (wasFailing) log.warn(fields, 'backup failed again');
       else log.error(fields, 'backup failed');
+    }
+  }
+
+  private recordRemote(name: string, remote: RemoteOutcome): void {
+    this.metrics.remoteRuns.inc({ backup: name, result: remote.result });
+    if (remote.result === 'success') {
+      this.metrics.remoteLastSuccess.set({ backup: name }, remote.finishedAt.getTime() / 1000);
+      this.metrics.remoteAddedBytes.set({ backup: name }, remote.addedBytes ?? 0);
+    }
+    reportRemote(this.ctx.conditions, name, remote);
+  }
+
+  /** The scheduled restic check of the job's repository; its result is a gauge and a condition, never the job's state. */
+  private async checkRemote(job: Job, readDataSubset: string): Promise<void> {
+    const remote = remoteOf(this.config, job.config);
+    if (!remote) return;
+    const key = remoteCheckKey(job.name);
+    try {
+      await checkRemote(remote, join(this.ctx.stateDir, 'restic-cache'), readDataSubset, job.signal);
+      this.metrics.remoteCheck.set({ backup: job.name }, 1);
+      this.ctx.conditions.resolve(key);
+      job.log.info({ readDataSubset }, 'remote repository checked');
+    } catch (err) {
+      if (job.signal.aborted) return;
+      this.metrics.remoteCheck.set({ backup: job.name }, 0);
+      this.ctx.conditions.fire({ key, severity: 'critical', summary: `restic check of backup ${job.name} failed`, detail: describeError(err), item: job.name });
+      job.log.error({ err: describeError(err) }, 'remote repository check failed');
     }
   }
 
@@ -283,6 +347,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
             finishedAt: last.finishedAt.toISOString(),
             durationSeconds: last.durationMs / 1000,
             ...(last.file ? { file: last.file, sizeBytes: last.sizeBytes } : {}),
+            ...(last.remote ? { remote: remoteAnswer(last.remote) } : {}),
           }
         : null,
       lastSuccessAt: lastSuccessOf(job)?.toISOString() ?? null,

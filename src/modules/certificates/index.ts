@@ -1,3 +1,4 @@
+import { adoptCertbotCommand } from './adopt/command.js';
 import { defineModule } from '../../agent/kit/module.js';
 import { certsCommand } from './cli.js';
 import { configSchema } from './config.js';
@@ -12,5 +13,5 @@ export const certificates = defineModule({
   metrics: declareMetrics,
   routes,
   create: (ctx, config, metrics) => new CertificateManager(ctx, config, metrics),
-  commands: [certsCommand],
+  commands: [certsCommand, adoptCertbotCommand],
 });
