@@ -5,17 +5,21 @@ export const renewalKey = (cert: string) => `cert:${cert}:renewal`;
 export const expiryKey = (cert: string) => `cert:${cert}:expiry`;
 export const deployKey = (cert: string) => `cert:${cert}:deploy`;
 
+/** `fine` resolves the condition; `undecided` leaves it as it is until the renewal due now ends. */
+export type ExpiryLevel = ConditionSeverity | 'fine' | 'undecided';
+
 /**
  * How worrying the live certificate's remaining time is: critical once a sixth of its lifetime is left;
  * a warning from a third once a renewal has failed. The lifetime rule renews at a third (a CA's ARI
- * window may say a little later), so before any failure a third left is the plan working, not a problem.
+ * window may say a little later), so before any failure a third left is the plan at work: undecided,
+ * which after a restart neither re-fires nor resolves an alert still open from before.
  */
-export function expiryLevel(validity: Validity, now: Date, renewalFailing: boolean): ConditionSeverity | undefined {
+export function expiryLevel(validity: Validity, now: Date, renewalFailing: boolean): ExpiryLevel {
   const life = validity.notAfter.getTime() - validity.notBefore.getTime();
   const left = validity.notAfter.getTime() - now.getTime();
   if (left <= life / 6) return 'critical';
-  if (left <= life / 3 && renewalFailing) return 'warning';
-  return undefined;
+  if (left <= life / 3) return renewalFailing ? 'warning' : 'undecided';
+  return 'fine';
 }
 
 export function expiryReport(cert: string, validity: Validity, now: Date, severity: ConditionSeverity, lastError: string | undefined): ConditionReport {

@@ -13,6 +13,7 @@ import { ariCertId, type RenewalInfo } from './ari.js';
 import { deployKey, expiryKey, expiryLevel, expiryReport, renewalKey } from './cert-conditions.js';
 import { choosePlan, configMismatch, isHealthy, validityOf, type CertificateView } from './cert-state.js';
 import { solverFor } from './kinds/table.js';
+import { certbotConflicts } from './adopt/conflicts.js';
 import type { CertConfig, CertificatesConfig } from './config.js';
 import { runDeployCommand, servernameFor, verifyServed } from './deploy.js';
 import { generatePrivateKey, keyTypeOfPem } from './keys.js';
@@ -27,6 +28,8 @@ export interface ManagerOptions {
   /** First retry delay after a failed order; doubles per failure up to retryMaxMs. */
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** What runs certbot on this host (the conflict check); the Debian paths by default. */
+  certbotSchedules?: readonly string[];
 }
 
 export type RenewOutcome = z.infer<typeof renewOutcome>;
@@ -61,6 +64,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
   private readonly random: () => number;
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
+  private readonly certbotSchedules: readonly string[] | undefined;
 
   constructor(
     private readonly ctx: ModuleContext,
@@ -76,6 +80,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
     this.random = options.random ?? Math.random;
     this.retryBaseMs = options.retryBaseMs ?? 60_000;
     this.retryMaxMs = options.retryMaxMs ?? 3_600_000;
+    this.certbotSchedules = options.certbotSchedules;
     this.entries = new ItemSet<CertConfig, CertState>({
       ctx,
       noun: 'certificate',
@@ -98,6 +103,13 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
       this.refresh(entry);
     }
     this.schedule();
+    await this.checkCertbot(this.config);
+  }
+
+  /** Says so when certbot would still renew a certificate this module renews (two owners, twice the orders). */
+  private async checkCertbot(config: CertificatesConfig): Promise<void> {
+    const found = await certbotConflicts(config.dir, config.certs.map((c) => c.name), this.certbotSchedules);
+    this.ctx.conflicts.set('certbot', found);
   }
 
   async reload(next: CertificatesConfig): Promise<void> {
@@ -121,6 +133,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
       this.task?.cancel();
       this.schedule();
     } else void this.task?.runNow();
+    await this.checkCertbot(next);
   }
 
   async stop(): Promise<void> {
@@ -237,10 +250,11 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
   private reportExpiry(entry: Entry): void {
     const { live, view } = entry.item;
     const now = this.now();
-    const validity = live && validityOf(live.cert);
-    const severity = validity && expiryLevel(validity, now, view.consecutiveFailures > 0);
-    if (!validity || !severity) return this.ctx.conditions.resolve(expiryKey(entry.name));
-    this.ctx.conditions.fire(expiryReport(entry.name, validity, now, severity, view.consecutiveFailures > 0 ? view.lastError : undefined));
+    if (!live) return this.ctx.conditions.resolve(expiryKey(entry.name));
+    const validity = validityOf(live.cert);
+    const level = expiryLevel(validity, now, view.consecutiveFailures > 0);
+    if (level === 'fine') this.ctx.conditions.resolve(expiryKey(entry.name));
+    else if (level !== 'undecided') this.ctx.conditions.fire(expiryReport(entry.name, validity, now, level, view.consecutiveFailures > 0 ? view.lastError : undefined));
   }
 
   private async pollAri(entry: Entry): Promise<void> {

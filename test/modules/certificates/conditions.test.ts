@@ -13,8 +13,8 @@ const DAY = 86_400_000;
 
 test('expiry: critical from a sixth of the lifetime left; a warning from a third only once renewal failed', () => {
   const validity = { notBefore: new Date(0), notAfter: new Date(90 * DAY) };
-  assert.equal(expiryLevel(validity, new Date(59 * DAY), true), undefined, 'more than a third left');
-  assert.equal(expiryLevel(validity, new Date(60 * DAY), false), undefined, 'a third left, renewal not failed: the plan working');
+  assert.equal(expiryLevel(validity, new Date(59 * DAY), true), 'fine', 'more than a third left');
+  assert.equal(expiryLevel(validity, new Date(60 * DAY), false), 'undecided', 'a third left, renewal not failed: the renewal due decides');
   assert.equal(expiryLevel(validity, new Date(60 * DAY), true), 'warning');
   assert.equal(expiryLevel(validity, new Date(75 * DAY), false), 'critical');
   assert.equal(expiryLevel(validity, new Date(91 * DAY), false), 'critical', 'expired');
@@ -58,6 +58,8 @@ describe('certificate conditions against pebble', () => {
     const dead = `http://127.0.0.1:${await freePort()}/dir`;
     const f = await createManager(configFor(dead, undefined, dir, [cert()]), { now: () => new Date(now), retryBaseMs: 1_000, retryMaxMs: 1_000 });
     const bus = f.tc.conditions;
+    const expiryEvents: string[] = [];
+    bus.watch((e) => e.key === 'cert:app:expiry' && expiryEvents.push(`${e.status} ${e.severity}`));
     try {
       await f.manager.start();
       await until(bus, 'the renewal condition', () => bus.firing().some((e) => e.key === 'cert:app:renewal'));
@@ -66,12 +68,16 @@ describe('certificate conditions against pebble', () => {
       assert.equal(renewal.summary, 'renewal of app failed');
       assert.equal(renewal.item, 'app');
       assert.match(renewal.detail, /ECONNREFUSED|connect/);
-      // The expiry is judged by the next local check, which runs without the CA.
+      // The expiry is judged after the failed order and at each local check, which runs without the CA.
       await f.manager.check();
+      await until(bus, 'the expiry warning', () => bus.firing().some((e) => e.key === 'cert:app:expiry'));
       let expiry = bus.firing().find((e) => e.key === 'cert:app:expiry');
       assert.equal(expiry?.severity, 'warning', JSON.stringify(bus.firing()));
       assert.equal(expiry!.summary, 'certificate app expires soon');
       assert.match(expiry!.detail, /^certificate app expires .* and has not been renewed: /);
+      // Started with a third left and no failure yet, the module waited for the renewal's outcome: an
+      // alert open before a restart was not resolved just to fire again.
+      assert.deepEqual(expiryEvents, ['firing warning']);
 
       now = notBefore + life * 0.9;
       await until(bus, 'the next attempt to end', () => f.manager.get('app').state !== 'renewing');
