@@ -97,6 +97,8 @@ export class Agent {
   /** Loads the config (throws ConfigError), opens the listeners, starts every configured module, then READY=1. */
   async boot(): Promise<void> {
     this.config = await loadConfig(this.options.configPath, { modules: this.options.modules });
+    // The file runs as written: a refused reload still open from before a restart has ended.
+    this.agentConditions.resolve(RELOAD_KEY);
     this.applyAgentSettings(this.config);
     this.warnDeprecated(this.config);
     this.admin = await startAdminServer(this, this.slots, this.log.child({ component: 'admin' }));

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import pino from 'pino';
+import { Agent } from '../../src/agent/agent.js';
 import type { ConditionEvent } from '../../src/agent/kit/conditions.js';
+import { SecretSet } from '../../src/agent/logger.js';
+import { SdNotify } from '../../src/agent/sd-notify.js';
 import { baseConfig, startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { widgets } from '../helpers/widgets-module.js';
 
@@ -77,4 +84,21 @@ test('agent:module:<name>:start fires when a module fails to start and is resolv
   await t.writeConfig(withWidgets(''));
   await t.agent.reload();
   assert.deepEqual(t.agent.conditions.firing(), [], 'a failed module whose section is removed leaves nothing firing');
+});
+
+test('a boot resolves agent:reload and the start conditions of the modules that started (alerts open before the restart end)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'caretaker-agent-conditions-'));
+  const configPath = join(dir, 'caretaker.yaml');
+  await writeFile(configPath, baseConfig(dir, 'widgets:\n  - { name: a }\n'));
+  const log = pino({ level: 'silent' });
+  const agent = new Agent({ configPath, modules: [widgets], log, secrets: new SecretSet(), version: '0.0.0-test', notify: new SdNotify(log, {}) });
+  const seen: string[] = [];
+  agent.conditions.watch((e) => seen.push(`${e.key} ${e.status}`));
+  try {
+    await agent.boot();
+    assert.deepEqual(seen, ['agent:reload resolved', 'agent:module:widgets:start resolved']);
+  } finally {
+    await agent.shutdown();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
