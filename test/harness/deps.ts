@@ -26,6 +26,7 @@ const PACKAGE_OF: Record<string, string> = {
   ssh: 'openssh-client',
   restic: 'restic',
   rclone: 'rclone',
+  certbot: 'certbot',
 };
 
 const POSTGRES_LIB = '/usr/lib/postgresql';

@@ -15,7 +15,7 @@ import { certificates } from '../../../src/modules/certificates/index.js';
 import { ariCertId } from '../../../src/modules/certificates/ari.js';
 import { servedSerial, verifyServed } from '../../../src/modules/certificates/deploy.js';
 import type { CertificatesConfig } from '../../../src/modules/certificates/config.js';
-import { createManager } from './fixtures.js';
+import { configFor, createManager } from './fixtures.js';
 
 /**
  * A real certbot (Debian's) gets two lineages from pebble through the ARI proxy with --webroot into a test
@@ -119,6 +119,22 @@ describe('caretaker adopt certbot', () => {
       const target = `127.0.0.1:${tls.ports[0]}`;
       assert.equal(await servedSerial(target, 'shop.example.com'), certbotCert.serialNumber);
 
+      // Before: the module configured for the lineage by hand, certbot's cron still there — two owners.
+      const cron = path.join(tmp.path, 'cron.d-certbot');
+      await writeFile(cron, '0 */12 * * * root certbot -q renew\n');
+      const byHand = await createManager(
+        configFor(proxy.directoryUrl, proxy.ca, le, [{ name: 'shop', domains: ['shop.example.com', 'www.shop.example.com'], challenge: { type: 'http-01', webroot } }]),
+        { certbotSchedules: [cron] },
+      );
+      try {
+        await byHand.manager.start();
+        assert.deepEqual(byHand.tc.conflicts.counts(), [['certificates', 'certbot', 1]]);
+        assert.match(byHand.tc.conflicts.list()[0]!.detail, /^certbot still renews shop \(.*renewal\/shop\.conf, run by .*cron\.d-certbot\)$/);
+        assert.equal(byHand.tc.conflicts.list()[0]!.fix, `caretaker adopt certbot shop --dir ${le} --write`);
+      } finally {
+        await byHand.dispose();
+      }
+
       const adopted = await cli(['adopt', 'certbot', 'shop', '--dir', le, '--config', config, '--write']);
       assert.equal(adopted.code, 0, adopted.err);
       const merged = await readFile(config, 'utf8');
@@ -136,8 +152,10 @@ describe('caretaker adopt certbot', () => {
 
       const loaded = await loadConfig(config, { modules: [certificates] });
       const section = loaded.sections.get('certificates') as CertificatesConfig;
-      const f = await createManager(section, {}, { stateDir });
+      const f = await createManager(section, { certbotSchedules: [cron] }, { stateDir });
       try {
+        await f.manager.start();
+        assert.deepEqual(f.tc.conflicts.counts(), [['certificates', 'certbot', 0]], 'no conflict once adopted');
         const orders = proxy.newOrders.length;
         const outcome = await f.manager.renew('shop');
         assert.equal(outcome.result, 'success', outcome.certificate.lastError);
