@@ -1,67 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { requireBinaries } from '../../harness/deps.js';
 import { startNginx } from '../../harness/nginx.js';
 import { freePort } from '../../harness/ports.js';
 import { runCommand } from '../../harness/process.js';
 import { QUIET_MS, recentlyWritten } from '../../../src/modules/logs/reopen.js';
 import { auditNumberedLines, readAllLogs } from './line-audit.js';
+import { ROTATIONS, rotateWhileWriting, startWriter, waitForFile } from './writer-run.js';
 import { makeFixture } from './setup.js';
-
-const WRITER = fileURLToPath(new URL('./fixtures/writer.mjs', import.meta.url));
-/** A bound only: the test stops the writer (SIGTERM) after its rotations. */
-const WRITE_MS = 25_000;
-const GAP_MS = 800;
-const MAX_LINES = 10_000_000;
-const ROTATIONS = 6;
-
-interface WriterRun {
-  done: Promise<{ lines: number; reopens: number }>;
-  running(): boolean;
-  stop(): void;
-}
-
-function startWriter(log: string, pidFile: string, reopenDelayMs = 0): WriterRun {
-  const child = spawn(process.execPath, [WRITER, log, pidFile, String(WRITE_MS), String(MAX_LINES), String(reopenDelayMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  let exited = false;
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const done = new Promise<{ lines: number; reopens: number }>((resolve, reject) => {
-    child.once('exit', (code) => {
-      exited = true;
-      if (code === 0) resolve(JSON.parse(out));
-      else reject(new Error(`writer exited with ${code}`));
-    });
-  });
-  return { done, running: () => !exited, stop: () => child.kill('SIGTERM') };
-}
-
-async function waitForFile(path: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await stat(path).then(() => true, () => false)) return;
-    await sleep(20);
-  }
-  throw new Error(`${path} did not appear`);
-}
-
-/** Rotates `count` times, GAP_MS apart, while the writer runs, then stops the writer. */
-async function rotateWhileWriting(writer: WriterRun, rotate: () => Promise<void>, count = ROTATIONS): Promise<number> {
-  let rotations = 0;
-  while (writer.running() && rotations < count) {
-    await sleep(GAP_MS);
-    if (!writer.running()) break;
-    await rotate();
-    rotations++;
-  }
-  await sleep(GAP_MS);
-  writer.stop();
-  return rotations;
-}
 
 function report(t: { diagnostic(message: string): void }, label: string, audit: object, extra: object = {}): void {
   t.diagnostic(`${label}: ${JSON.stringify({ ...audit, ...extra })}`);
