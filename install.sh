@@ -260,7 +260,17 @@ EOF
     fi
     ((redis)) && printf '    - { name: redis, type: redis, url: "redis://127.0.0.1:6379", schedule: "0 */6 * * *", retention: { keepDaily: 7 } }\n'
   fi
-  if ((nginx)); then
+  # The logrotate files of what was detected, as `caretaker adopt logrotate --dry-run` maps them (it changes nothing).
+  local rotated=() file adopted=""
+  for file in $( ((nginx)) && echo /etc/logrotate.d/nginx) $( ((postgres)) && echo /etc/logrotate.d/postgresql-common) $( ((redis)) && echo /etc/logrotate.d/redis-server); do
+    [[ -f $file ]] && rotated+=("$file")
+  done
+  if ((${#rotated[@]})) && [[ -x $BIN ]]; then
+    adopted=$("$BIN" adopt logrotate --dry-run "${rotated[@]}" 2>/dev/null) || true
+  fi
+  if [[ $adopted == logs:* ]]; then
+    printf '\n# From logrotate. Until you hand the files over, both rotate them (caretaker status shows the\n# conflict): caretaker adopt logrotate %s\n%s\n' "${rotated[*]}" "$adopted"
+  elif ((nginx)); then
     cat <<'EOF'
 
 logs:
@@ -273,15 +283,15 @@ logs:
     reopen: { command: "nginx -s reopen" }
 EOF
   fi
-  local lineages=()
-  [[ -d $CERT_DIR/renewal ]] && mapfile -t lineages < <(find "$CERT_DIR/renewal" -maxdepth 1 -name '*.conf' -printf '%f\n' | sed 's/\.conf$//' | LC_ALL=C sort)
-  if ((${#lineages[@]})); then
-    printf '\n# certbot lineages found in %s/renewal/, to adopt (caretaker keeps the live/<name>/ layout):\n' "$CERT_DIR"
-    printf '# certificates:\n#   dir: %s\n#   acme: { directory: https://acme-v02.api.letsencrypt.org/directory, email: you@example.com }\n#   certs:\n' "$CERT_DIR"
-    local name
-    for name in "${lineages[@]}"; do
-      printf '#     - { name: %s, domains: [%s], challenge: { type: http-01, webroot: /var/www/certbot } }\n' "$name" "$name"
-    done
+  # certbot's lineages as `caretaker adopt certbot` maps them (it changes nothing without --write), commented
+  # out: taking them over must also import certbot's account and stop certbot renewing them, which --write does.
+  local lineages=""
+  if [[ -d $CERT_DIR/renewal && -x $BIN ]]; then
+    lineages=$("$BIN" adopt certbot --dir "$CERT_DIR" 2>/dev/null) || true
+  fi
+  if [[ $lineages == certificates:* ]]; then
+    printf '\n# certbot lineages in %s, to take over with their ACME account (certbot then leaves them alone):\n#   caretaker adopt certbot --dir %s --write\n' "$CERT_DIR" "$CERT_DIR"
+    sed 's/^/# /' <<<"$lineages"
   fi
 }
 
