@@ -10,6 +10,18 @@ import type { Container } from './container.js';
 import { MAX_EXPOSURE, exposureOf } from './exposure.js';
 import { adminGet, bootWithRelease, repoRoot as root, type Release } from './release.js';
 
+
+/** A certbot lineage as certbot 2.x leaves it: renewal file, live certificate and key, account (JWK + regr.json). */
+const CERTBOT_LINEAGE = [
+  'set -e',
+  'le=/etc/letsencrypt; acct=$le/accounts/acme-v02.api.letsencrypt.org/directory/0123abcd',
+  'mkdir -p $le/renewal $le/live/shop.example.org $acct',
+  'openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=shop.example.org -addext subjectAltName=DNS:shop.example.org,DNS:www.shop.example.org -keyout $le/live/shop.example.org/privkey.pem -out $le/live/shop.example.org/cert.pem 2>/dev/null',
+  `node -e "process.stdout.write(JSON.stringify(require('node:crypto').generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' })))" > $acct/private_key.json`,
+  `echo '{"body": {}, "uri": "https://acme-v02.api.letsencrypt.org/acme/acct/1"}' > $acct/regr.json`,
+  "printf 'version = 2.1.0\\n[renewalparams]\\naccount = 0123abcd\\nserver = https://acme-v02.api.letsencrypt.org/directory\\nauthenticator = webroot\\nwebroot_path = /var/www/shop,\\nkey_type = ecdsa\\n' > $le/renewal/shop.example.org.conf",
+].join('\n');
+
 const UNIT = 'caretaker.service';
 const CONFIG = '/etc/caretaker/caretaker.yaml';
 const DROP_IN = '/etc/systemd/system/caretaker.service.d/e2e.conf';
@@ -266,7 +278,8 @@ describe('caretaker under systemd (nspawn)', { timeout: 15 * 60_000 }, () => {
 
     // What --detect looks for: something on Redis's port, nginx with its logs, a certbot lineage.
     await ct.ok(`systemd-run --unit=fake-redis node -e "require('net').createServer((s) => s.end()).listen(6379, '127.0.0.1')"`);
-    await ct.ok(`printf '#!/bin/sh\\nexit 0\\n' > /usr/local/sbin/nginx && chmod +x /usr/local/sbin/nginx && mkdir -p /var/log/nginx /etc/letsencrypt/renewal && touch /etc/letsencrypt/renewal/shop.example.org.conf`);
+    await ct.ok(`printf '#!/bin/sh\\nexit 0\\n' > /usr/local/sbin/nginx && chmod +x /usr/local/sbin/nginx && mkdir -p /var/log/nginx`);
+    await ct.ok(CERTBOT_LINEAGE);
     const reinstall = await ct.ok(`cd ${unpacked} && ./install.sh --detect`, 120_000);
     assert.match(reinstall, /caretaker\.yaml exists and is kept/);
     assert.equal(await ct.ok(`sha256sum ${CONFIG}`), config);
@@ -274,7 +287,9 @@ describe('caretaker under systemd (nspawn)', { timeout: 15 * 60_000 }, () => {
     assert.match(detected, /name: redis, type: redis, url: "redis:\/\/127\.0\.0\.1:6379"/);
     assert.match(detected, /paths: \[\/var\/log\/nginx\/\*\.log\]/);
     assert.match(detected, /reopen: \{ command: "nginx -s reopen" \}/);
-    assert.match(detected, /# {5}- \{ name: shop\.example\.org,/);
+    // The lineage as `caretaker adopt certbot` reads it: its real domains and webroot, not guesses.
+    assert.match(detected, /^# {3}caretaker adopt certbot --dir \/etc\/letsencrypt --write$/m);
+    assert.match(detected, /^# {5}- name: shop\.example\.org\n# {7}domains:\n# {9}- shop\.example\.org\n# {9}- www\.shop\.example\.org\n# {7}challenge:\n# {9}type: http-01\n# {9}webroot: \/var\/www\/shop$/m);
     await ct.ok(`caretaker check-config --config ${CONFIG}.detected`);
     assert.ok(await running()());
     // The kept config came back with the program: the probe added before uninstall is there.

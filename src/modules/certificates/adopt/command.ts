@@ -57,9 +57,15 @@ async function adopt(ctx: CommandContext): Promise<number> {
   if (!lead.accountId) throw new Error(`${lead.confPath}: [renewalparams] names no account`);
   const account = await readAccount(dir, lead.server, lead.accountId);
   const email = await emailFor(ctx, account);
-  if (!email) throw new Error("certbot kept no contact address for the account and the config has none: give --email ADDRESS");
-  const section: SectionInput = { dir, acme: { directory: lead.server, email }, certs: adopted.map((p) => p.cert) };
+  const printOnly = ctx.flags.write !== true && ctx.flags['dry-run'] !== true;
+  if (!email && !printOnly) throw new Error('certbot kept no contact address for the account and the config has none: give --email ADDRESS');
+  const section: SectionInput = { dir, acme: { directory: lead.server, email: email ?? 'you@example.com' }, certs: adopted.map((p) => p.cert) };
   ctx.out(sectionYaml(section).trimEnd());
+  if (!email) ctx.err('certbot kept no contact address for the account: set acme.email (or give --email)');
+  if (printOnly) {
+    ctx.err('nothing changed: run again with --write to adopt (it also imports the account and stops certbot renewing them)');
+    return named && plans.some((p) => 'skipped' in p) ? EXIT.failure : EXIT.ok;
+  }
 
   const merged = mergeIntoConfig(await readFile(ctx.configPath, 'utf8'), section);
   const check = configSchema.safeParse((parseYaml(merged.text) as { certificates?: unknown }).certificates);
@@ -87,7 +93,6 @@ async function adopt(ctx: CommandContext): Promise<number> {
     } else say(`hand ${dir}/live/${plan.name} to uid ${owner.uid} and take ${plan.name} from certbot (renewal/${plan.name}.conf moved aside, autorenew = False)`);
   }
   if (write) ctx.err('done: run `systemctl reload caretaker` (or `caretaker reload`) so the daemon renews them from now on');
-  else if (ctx.flags['dry-run'] !== true) ctx.err('nothing changed: run again with --write to adopt');
   return named && plans.some((p) => 'skipped' in p) ? EXIT.failure : EXIT.ok;
 }
 
