@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, lstat, mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startAcmeProxy, type AcmeProxy } from '../../harness/acme-proxy.js';
@@ -29,6 +29,8 @@ let webrootNginx: NginxServer;
 let le: string;
 let webroot: string;
 const { certbot } = requireBinaries(['certbot']);
+/** The service user stand-in: not root, so an ownership left to root shows. */
+const NOBODY = 65534;
 
 async function runCertbot(args: string[]): Promise<string> {
   return runCommand(certbot, [...args, '--config-dir', le, '--work-dir', path.join(tmp.path, 'cb-work'), '--logs-dir', path.join(tmp.path, 'cb-logs'), '--non-interactive'], {
@@ -135,6 +137,9 @@ describe('caretaker adopt certbot', () => {
         await byHand.dispose();
       }
 
+      // The daemon's user owns the agent's state dir (install.sh makes it so); adopt runs as root.
+      await mkdir(state, { mode: 0o700 });
+      await chown(state, NOBODY, NOBODY);
       const adopted = await cli(['adopt', 'certbot', 'shop', '--dir', le, '--config', config, '--write']);
       assert.equal(adopted.code, 0, adopted.err);
       const merged = await readFile(config, 'utf8');
@@ -148,6 +153,12 @@ describe('caretaker adopt certbot', () => {
       const regr = JSON.parse(await readFile(path.join((await findAccountDir(le))!, 'regr.json'), 'utf8')) as { uri: string };
       const stateDir = path.join(state, 'certificates');
       assert.equal(((await stat(path.join(stateDir, 'account.key'))).mode & 0o777), 0o600);
+      // What the service user must own to renew in place: the account, live/ and the lineage's archive.
+      for (const owned of [path.join(stateDir, 'account.key'), path.join(stateDir, 'accounts.json'), path.join(le, 'live'), path.join(le, 'archive'), path.join(le, 'live', 'shop'), path.join(le, 'archive', 'shop', 'privkey1.pem')]) {
+        assert.equal((await stat(owned)).uid, NOBODY, `${owned} belongs to the service user`);
+      }
+      assert.equal((await lstat(path.join(le, 'live', 'shop', 'privkey.pem'))).uid, NOBODY);
+      assert.equal((await stat(path.join(le, 'archive', 'other', 'privkey1.pem'))).uid, 0, 'a lineage left to certbot stays root\u2019s');
       assert.equal((JSON.parse(await readFile(path.join(stateDir, 'accounts.json'), 'utf8')) as Record<string, string>)[proxy.directoryUrl], regr.uri);
 
       const loaded = await loadConfig(config, { modules: [certificates] });
