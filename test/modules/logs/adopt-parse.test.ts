@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { makeTempDir, type TempDir } from '../../harness/tmpdir.js';
 import { mapBlock, scriptCommand, type MappedBlock } from '../../../src/modules/logs/adopt/map.js';
 import { LogrotateSyntaxError, parseLogrotate, SCRIPT_DIRECTIVES, type Block } from '../../../src/modules/logs/adopt/parse.js';
 import { logrotateSays, stage, type OracleBlock } from './logrotate-oracle.js';
 
+const run = promisify(execFile);
 const FIXTURES = join(import.meta.dirname, '../../fixtures/logrotate');
 const noHooks = { emptyDir: () => true };
 
@@ -85,6 +88,20 @@ describe('logrotate parser and mapping against logrotate -d -v', () => {
     assert.equal(ours[1]!.frequency, `size ${10 * 1024 ** 2}`);
     assert.equal(ours[2]!.compress, false, 'nocompress set as a default in b-overrides reaches b2.log');
     assert.deepEqual([ours[5]!.count, ours[5]!.compress], [2, false], 'main.log, after the include: its own rotate, and the nocompress b-overrides left behind');
+  });
+
+  test('the names an included directory holds that logrotate skips are the ones we skip', async () => {
+    const dir = join(temp.path, 'taboo');
+    await mkdir(dir);
+    const names = ['a.rpmsave', 'a.swp', 'a~', 'a,v', 'a.ucf-old', 'a.ucf-new', 'a.ucf-dist', 'a.dpkg-dist', 'a.dpkg-new', 'a.dpkg-old', 'a.dpkg-bak', 'a.dpkg-del', 'a.dpkg-tmp', 'a.cfsaved', 'a.rhn-cfg-tmp-abc', 'a.bak', 'a.disabled', 'a.rpmnew', 'a.rpmorig', 'a.orig', 'a.save', 'a.old', 'a.new', 'a.dist', '.hidden', 'nginx.caretaker-adopted.disabled'];
+    for (const name of names) await writeFile(join(dir, name), `${temp.path}/x.log {\n}\n`);
+    const conf = join(temp.path, 'taboo.conf');
+    await writeFile(conf, `include ${dir}\n`);
+    const { stdout, stderr } = await run('logrotate', ['-d', '-s', join(temp.path, 'taboo.status'), conf]).catch((e: { stdout: string; stderr: string }) => e);
+    const theirs = [...(stdout + stderr).matchAll(/^reading config file (\S+)$/gm)].map((m) => m[1]!).filter((n) => n !== conf).sort();
+    const ours = (await parseLogrotate(conf)).files.filter((f) => f !== conf).map((f) => f.slice(dir.length + 1)).sort();
+    assert.deepEqual(ours, theirs);
+    assert.ok(!ours.includes('nginx.caretaker-adopted.disabled'));
   });
 
   test('every directive that cannot be mapped is named with its file, line and block', async () => {

@@ -12,8 +12,8 @@ import { basename, join, resolve } from 'node:path';
 
 export const DEFAULT_LOGROTATE_CONF = '/etc/logrotate.conf';
 
-/** logrotate's built-in `tabooext` list (config.c): files in an included directory ending so are skipped. */
-export const DEFAULT_TABOO = [',v', '.cfsaved', '.disabled', '.dpkg-bak', '.dpkg-del', '.dpkg-dist', '.dpkg-new', '.dpkg-old', '.dpkg-tmp', '.rhn-cfg-tmp-*', '.rpmnew', '.rpmorig', '.rpmsave', '.swp', '.ucf-dist', '.ucf-new', '.ucf-old', '~'];
+/** logrotate 3.21's built-in `tabooext` list: files in an included directory ending so are skipped (adopt-parse.test.ts compares with logrotate). */
+export const DEFAULT_TABOO = [',v', '.bak', '.cfsaved', '.disabled', '.dpkg-bak', '.dpkg-del', '.dpkg-dist', '.dpkg-new', '.dpkg-old', '.dpkg-tmp', '.rhn-cfg-tmp-*', '.rpmnew', '.rpmorig', '.rpmsave', '.swp', '.ucf-dist', '.ucf-new', '.ucf-old', '~'];
 
 export const SCRIPT_DIRECTIVES = ['postrotate', 'prerotate', 'firstaction', 'lastaction', 'preremove'] as const;
 export type ScriptName = (typeof SCRIPT_DIRECTIVES)[number];
