@@ -80,6 +80,11 @@ describe('caretaker adopt logrotate', () => {
     assert.doesNotMatch(await logrotatePatterns(conf, root), /nginx/);
     const again = await cli('adopt', 'logrotate', join(root, 'etc/conf.d/nginx'), '--logrotate-conf', conf);
     assert.equal(again.code, EXIT.usage, 'a file logrotate no longer reads is not adopted twice');
+    const moved = await snapshot(root);
+    const dry = await cli('adopt', 'logrotate', '--undo', '--dry-run', '--logrotate-conf', conf);
+    assert.equal(dry.code, EXIT.ok, dry.err);
+    assert.match(dry.out, /^would restore .*nginx\.caretaker-adopted\.disabled -> .*conf\.d\/nginx$/);
+    assert.deepEqual(await snapshot(root), moved);
     const undo = await cli('adopt', 'logrotate', '--undo', '--logrotate-conf', conf);
     assert.equal(undo.code, EXIT.ok, undo.err);
     assert.match(undo.out, /restored .*nginx\.caretaker-adopted\.disabled -> .*conf\.d\/nginx$/);
@@ -98,6 +103,15 @@ describe('caretaker adopt logrotate', () => {
     assert.equal(partial.code, EXIT.ok, partial.err);
     assert.match(partial.out, /# not adopted: mail .*c-unsupported:4/);
     await stat(`${file}.caretaker-adopted.disabled`);
+  });
+
+  test("a tabooext that no longer skips .disabled refuses the move (logrotate would read the file again), nothing changed", async () => {
+    await writeFile(conf, (await readFile(conf, 'utf8')).replace(/^include /m, 'tabooext .rpmsave\ninclude '));
+    const before = await snapshot(root);
+    const r = await cli('adopt', 'logrotate', join(root, 'etc/conf.d/nginx'), '--logrotate-conf', conf);
+    assert.equal(r.code, EXIT.failure);
+    assert.match(r.err, /logrotate would still read nginx\.caretaker-adopted\.disabled .*tabooext.*nothing was changed/);
+    assert.deepEqual(await snapshot(root), before);
   });
 
   test('a syntax error names file and line, exits 78 and changes nothing', async () => {

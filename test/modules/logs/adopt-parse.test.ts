@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
@@ -90,11 +90,14 @@ describe('logrotate parser and mapping against logrotate -d -v', () => {
     assert.deepEqual([ours[5]!.count, ours[5]!.compress], [2, false], 'main.log, after the include: its own rotate, and the nocompress b-overrides left behind');
   });
 
-  test('the names an included directory holds that logrotate skips are the ones we skip', async () => {
+  test('the names an included directory holds that logrotate skips (taboo names, subdirectories; not symlinks) are the ones we skip', async () => {
     const dir = join(temp.path, 'taboo');
     await mkdir(dir);
     const names = ['a.rpmsave', 'a.swp', 'a~', 'a,v', 'a.ucf-old', 'a.ucf-new', 'a.ucf-dist', 'a.dpkg-dist', 'a.dpkg-new', 'a.dpkg-old', 'a.dpkg-bak', 'a.dpkg-del', 'a.dpkg-tmp', 'a.cfsaved', 'a.rhn-cfg-tmp-abc', 'a.bak', 'a.disabled', 'a.rpmnew', 'a.rpmorig', 'a.orig', 'a.save', 'a.old', 'a.new', 'a.dist', '.hidden', 'nginx.caretaker-adopted.disabled'];
     for (const name of names) await writeFile(join(dir, name), `${temp.path}/x.log {\n}\n`);
+    await writeFile(join(temp.path, 'linked-target'), `${temp.path}/y.log {\n}\n`);
+    await symlink(join(temp.path, 'linked-target'), join(dir, 'linked'));
+    await mkdir(join(dir, 'subdir'));
     const conf = join(temp.path, 'taboo.conf');
     await writeFile(conf, `include ${dir}\n`);
     const { stdout, stderr } = await run('logrotate', ['-d', '-s', join(temp.path, 'taboo.status'), conf]).catch((e: { stdout: string; stderr: string }) => e);

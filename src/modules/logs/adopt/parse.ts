@@ -201,11 +201,12 @@ async function include(target: string, from: string, line: number, reader: Reade
       return;
     }
     reader.includedDirs.push({ dir: target, taboo: [...reader.taboo] });
-    const names = (await readdir(target, { withFileTypes: true }))
-      .filter((entry) => entry.isFile() && !isTaboo(entry.name, reader.taboo))
-      .map((entry) => entry.name)
-      .sort();
-    for (const name of names) await readConfigFile(join(target, name), reader);
+    const names = (await readdir(target)).filter((name) => !isTaboo(name, reader.taboo)).sort();
+    for (const name of names) {
+      // logrotate follows a symlink and skips what is not a regular file (a subdirectory).
+      const file = await stat(join(target, name)).catch(() => undefined);
+      if (file?.isFile()) await readConfigFile(join(target, name), reader);
+    }
   } finally {
     reader.depth--;
   }
