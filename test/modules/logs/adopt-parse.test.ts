@@ -93,18 +93,23 @@ describe('logrotate parser and mapping against logrotate -d -v', () => {
   test('the names an included directory holds that logrotate skips (taboo names, subdirectories; not symlinks) are the ones we skip', async () => {
     const dir = join(temp.path, 'taboo');
     await mkdir(dir);
-    const names = ['a.rpmsave', 'a.swp', 'a~', 'a,v', 'a.ucf-old', 'a.ucf-new', 'a.ucf-dist', 'a.dpkg-dist', 'a.dpkg-new', 'a.dpkg-old', 'a.dpkg-bak', 'a.dpkg-del', 'a.dpkg-tmp', 'a.cfsaved', 'a.rhn-cfg-tmp-abc', 'a.bak', 'a.disabled', 'a.rpmnew', 'a.rpmorig', 'a.orig', 'a.save', 'a.old', 'a.new', 'a.dist', '.hidden', 'nginx.caretaker-adopted.disabled'];
+    const names = ['a.rpmsave', 'a.swp', 'a~', 'a,v', 'a.ucf-old', 'a.ucf-new', 'a.ucf-dist', 'a.dpkg-dist', 'a.dpkg-new', 'a.dpkg-old', 'a.dpkg-bak', 'a.dpkg-del', 'a.dpkg-tmp', 'a.cfsaved', 'a.rhn-cfg-tmp-abc', 'a.bak', 'a.disabled', 'a.rpmnew', 'a.rpmorig', 'a.orig', 'a.save', 'a.old', 'a.new', 'a.dist', 'ba.old', '.hidden', 'nginx.caretaker-adopted.disabled'];
     for (const name of names) await writeFile(join(dir, name), `${temp.path}/x.log {\n}\n`);
     await writeFile(join(temp.path, 'linked-target'), `${temp.path}/y.log {\n}\n`);
     await symlink(join(temp.path, 'linked-target'), join(dir, 'linked'));
     await mkdir(join(dir, 'subdir'));
-    const conf = join(temp.path, 'taboo.conf');
-    await writeFile(conf, `include ${dir}\n`);
-    const { stdout, stderr } = await run('logrotate', ['-d', '-s', join(temp.path, 'taboo.status'), conf]).catch((e: { stdout: string; stderr: string }) => e);
-    const theirs = [...(stdout + stderr).matchAll(/^reading config file (\S+)$/gm)].map((m) => m[1]!).filter((n) => n !== conf).sort();
-    const ours = (await parseLogrotate(conf)).files.filter((f) => f !== conf).map((f) => f.slice(dir.length + 1)).sort();
-    assert.deepEqual(ours, theirs);
-    assert.ok(!ours.includes('nginx.caretaker-adopted.disabled'));
+    const read = async (prelude: string) => {
+      const conf = join(temp.path, 'taboo.conf');
+      await writeFile(conf, `${prelude}include ${dir}\n`);
+      const { stdout, stderr } = await run('logrotate', ['-d', '-s', join(temp.path, 'taboo.status'), conf]).catch((e: { stdout: string; stderr: string }) => e);
+      const theirs = [...(stdout + stderr).matchAll(/^reading config file (\S+)$/gm)].map((m) => m[1]!).filter((n) => n !== conf).sort();
+      const ours = (await parseLogrotate(conf)).files.filter((f) => f !== conf).map((f) => f.slice(dir.length + 1)).sort();
+      assert.deepEqual(ours, theirs, prelude);
+      return ours;
+    };
+    assert.ok(!(await read('')).includes('nginx.caretaker-adopted.disabled'));
+    assert.ok(!(await read('taboopat + a.o*\ntabooext + .save\n')).includes('a.orig'));
+    assert.ok((await read('tabooext .swp\n')).includes('a.disabled'), 'a tabooext without + replaces the list');
   });
 
   test('every directive that cannot be mapped is named with its file, line and block', async () => {
@@ -130,6 +135,7 @@ describe('logrotate parser and mapping against logrotate -d -v', () => {
       unclosed: [1, /never closed/],
       'no-endscript': [2, /postrotate without endscript/],
       'stray-brace': [2, /} without a block/],
+      'text-after-brace': [3, /unexpected text after }: '# done'/],
     };
     for (const name of await readdir(join(FIXTURES, 'bad'))) {
       const [line, message] = cases[name]!;

@@ -12,8 +12,11 @@ import { basename, join, resolve } from 'node:path';
 
 export const DEFAULT_LOGROTATE_CONF = '/etc/logrotate.conf';
 
-/** logrotate 3.21's built-in `tabooext` list: files in an included directory ending so are skipped (adopt-parse.test.ts compares with logrotate). */
-export const DEFAULT_TABOO = [',v', '.bak', '.cfsaved', '.disabled', '.dpkg-bak', '.dpkg-del', '.dpkg-dist', '.dpkg-new', '.dpkg-old', '.dpkg-tmp', '.rhn-cfg-tmp-*', '.rpmnew', '.rpmorig', '.rpmsave', '.swp', '.ucf-dist', '.ucf-new', '.ucf-old', '~'];
+/**
+ * logrotate 3.21's built-in taboo list, as the globs it keeps (`tabooext EXT` adds `*EXT`, `taboopat P`
+ * adds P): a file of an included directory matching one is skipped (adopt-parse.test.ts compares with logrotate).
+ */
+export const DEFAULT_TABOO = [',v', '.bak', '.cfsaved', '.disabled', '.dpkg-bak', '.dpkg-del', '.dpkg-dist', '.dpkg-new', '.dpkg-old', '.dpkg-tmp', '.rhn-cfg-tmp-*', '.rpmnew', '.rpmorig', '.rpmsave', '.swp', '.ucf-dist', '.ucf-new', '.ucf-old', '~'].map((ext) => `*${ext}`);
 
 export const SCRIPT_DIRECTIVES = ['postrotate', 'prerotate', 'firstaction', 'lastaction', 'preremove'] as const;
 export type ScriptName = (typeof SCRIPT_DIRECTIVES)[number];
@@ -56,12 +59,9 @@ export class LogrotateSyntaxError extends Error {
   }
 }
 
-/** Whether logrotate skips `name` in an included directory, with the taboo list `taboo`. */
+/** Whether logrotate skips `name` in an included directory, with the taboo globs `taboo` (`*` and `?`). */
 export function isTaboo(name: string, taboo: readonly string[]): boolean {
-  return taboo.some((entry) => {
-    const pattern = entry.startsWith('*') ? entry : `*${entry}`;
-    return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(name);
-  });
+  return taboo.some((glob) => new RegExp(`^${[...glob].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`).test(name));
 }
 
 /** Splits a path list the way logrotate does: whitespace separates, double or single quotes group. */
@@ -126,7 +126,8 @@ async function readConfigFile(path: string, reader: Reader): Promise<void> {
     if (keyword === 'tabooext' || keyword === 'taboopat') {
       const add = words[0] === '+';
       const list = (add ? words.slice(1) : words).join(' ').split(/[\s,]+/).filter(Boolean);
-      reader.taboo = add ? [...reader.taboo, ...list] : list;
+      const globs = keyword === 'tabooext' ? list.map((ext) => `*${ext}`) : list;
+      reader.taboo = add ? [...reader.taboo, ...globs] : globs;
       return;
     }
     (block?.directives ?? reader.defaults).push({ name: keyword, args: words, file: path, line: lineNo });
@@ -171,6 +172,7 @@ async function readConfigFile(path: string, reader: Reader): Promise<void> {
     }
     if (body.startsWith('{')) throw new LogrotateSyntaxError(path, lineNo, block ? 'a block cannot open inside another' : '{ without a path before it');
     if (block && /^["'/]/.test(body)) throw new LogrotateSyntaxError(path, lineNo, `a path inside the block opened at line ${block.line} (missing })`);
+    if (body.startsWith('}') && body !== '}') throw new LogrotateSyntaxError(path, lineNo, `unexpected text after }: '${body.slice(1).trim()}'`);
     // `daily }` closes a one-line block; `}` alone closes the current one.
     const closing = body.endsWith('}');
     if (closing) body = body.slice(0, -1).trim();
