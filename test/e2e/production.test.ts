@@ -49,12 +49,18 @@ ${extraCerts}
 backups:
   dir: /var/backups/caretaker
   jobs:
-    - { name: pg-app, type: postgres, url: "${pg}", schedule: "0 2 * * *", retention: { keepLast: 3 } }
+    - { name: pg-app, type: postgres, url: "${pg}", schedule: "0 2 * * *", retention: { keepLast: 3 }, heartbeat: "http://127.0.0.1:9999/hb/pg-app" }
     - { name: redis, type: redis, url: "${redis}", schedule: "0 */6 * * *", retention: { keepDaily: 7 } }
 probes:
   - { name: redis, type: redis, url: "${redis}", interval: 2s, timeout: 2s, critical: true }
   - { name: pg, type: postgres, url: "${pg}", interval: 2s, critical: true }
   - { name: api, type: http, url: "http://127.0.0.1/health", interval: 2s }
+alerts:
+  channels:
+    - { name: ops, type: webhook, url: "http://127.0.0.1:9999/hook" }
+  group: 0s
+  # The container shares the host's disks and memory: their conditions would be about the CI machine.
+  host: { diskFree: 0, memoryAvailable: 0 }
 logs:
   - { name: nginx, paths: [/var/log/nginx/*.log], rotate: { every: daily, maxSize: 100MiB }, keep: 30, compress: true, delayCompress: true,
       reopen: { signal: USR1, pidFile: /run/nginx.pid } }
@@ -82,6 +88,19 @@ const API = `require('node:http').createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(JSON.stringify({ ok: true, path: req.url }));
 }).listen(8000, '127.0.0.1');
+`;
+
+/** What the alerts webhook and the heartbeats reach: each request as a JSON line in /var/lib/e2e-receiver/requests.jsonl. */
+const RECEIVER = `const fs = require('node:fs');
+fs.mkdirSync('/var/lib/e2e-receiver', { recursive: true });
+require('node:http').createServer((req, res) => {
+  let body = '';
+  req.on('data', (chunk) => (body += chunk));
+  req.on('end', () => {
+    fs.appendFileSync('/var/lib/e2e-receiver/requests.jsonl', JSON.stringify({ method: req.method, url: req.url, body }) + '\\n');
+    res.end('ok');
+  });
+}).listen(9999, '127.0.0.1');
 `;
 
 /** Bounded load: LOAD_REQUESTS requests, 8 at a time, through nginx; prints how many got a 200. */
@@ -181,7 +200,7 @@ describe('the production scenario: caretaker replacing certbot, cron backups, lo
       },
     };
     await writeFile(join(files, 'pebble.json'), JSON.stringify(pebble));
-    for (const [name, text] of Object.entries({ 'shop.conf': NGINX_SITE, 'shop-tls.conf': NGINX_TLS_SITE, 'api.js': API, 'load.js': LOAD })) {
+    for (const [name, text] of Object.entries({ 'shop.conf': NGINX_SITE, 'shop-tls.conf': NGINX_TLS_SITE, 'api.js': API, 'load.js': LOAD, 'receiver.js': RECEIVER })) {
       await writeFile(join(files, name), text);
     }
   }, { timeout: 35 * 60_000 });
@@ -202,9 +221,11 @@ describe('the production scenario: caretaker replacing certbot, cron backups, lo
 
   test('the pile it replaces runs: nginx as www-data with the certbot webroot, an API, pebble, PostgreSQL and Redis with passwords', async () => {
     // nginx with the certbot webroot (as a certbot user has it) in front of the API.
-    await ct.ok(`install -d -m 0755 /var/www/certbot /opt/e2e && cp ${FILES}/api.js ${FILES}/load.js /opt/e2e/`);
+    await ct.ok(`install -d -m 0755 /var/www/certbot /opt/e2e && cp ${FILES}/api.js ${FILES}/load.js ${FILES}/receiver.js /opt/e2e/`);
     await ct.ok(`rm -f /etc/nginx/sites-enabled/default && cp ${FILES}/shop.conf /etc/nginx/sites-enabled/shop.conf && systemctl start nginx`);
     await ct.ok(`systemd-run --unit=api -p DynamicUser=yes /usr/bin/node /opt/e2e/api.js`);
+    // Where the alerts webhook and the heartbeats go (a stand-in for Slack or healthchecks.io).
+    await ct.ok(`systemd-run --unit=receiver /usr/bin/node /opt/e2e/receiver.js`);
     // pebble resolves every name to the loopback through challtestsrv, so it validates via nginx on :80.
     await ct.ok(`systemd-run --unit=challtestsrv /usr/bin/pebble-challtestsrv -http01 '' -https01 '' -tlsalpn01 '' -dns01 127.0.0.1:8053 -management 127.0.0.1:8055 -defaultIPv4 127.0.0.1 -defaultIPv6 ''`);
     await ct.ok(`systemd-run --unit=pebble -E PEBBLE_VA_NOSLEEP=1 -E PEBBLE_AUTHZREUSE=0 -E PEBBLE_WFE_NONCEREJECT=0 /usr/bin/pebble -config ${FILES}/pebble.json -dnsserver 127.0.0.1:8053`);
@@ -306,6 +327,36 @@ describe('the production scenario: caretaker replacing certbot, cron backups, lo
     assert.equal(await ordersDigest(), digest);
     assert.equal(await redisCli('DBSIZE'), '100');
     assert.equal(await redisCli('GET key:7'), 'value-7');
+  });
+
+  test('16: the installed service tells the webhook once when Redis goes down and once when it is back; the backup job pinged its heartbeat', async () => {
+    interface Received {
+      method: string;
+      url: string;
+      body: string;
+    }
+    const received = async () =>
+      (await ct.ok('cat /var/lib/e2e-receiver/requests.jsonl 2>/dev/null || true'))
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Received);
+    const about = (status: string) => async () =>
+      (await received()).filter((r) => r.url === '/hook').filter((r) => {
+        const body = JSON.parse(r.body) as { alerts?: Array<{ key: string; status: string }> };
+        return body.alerts?.some((a) => a.key === 'probe:redis:down' && a.status === status);
+      });
+    const pings = (await received()).filter((r) => r.url.startsWith('/hb/pg-app')).map((r) => `${r.method} ${r.url}`);
+    assert.deepEqual(pings.slice(0, 2), ['POST /hb/pg-app/start', 'POST /hb/pg-app'], 'the backup run of 13.3 pinged start, then success');
+
+    await ct.ok('systemctl stop redis-server', 30_000);
+    try {
+      await ct.waitFor('the webhook told redis is down', async () => ((await about('firing')()).length > 0 ? true : undefined), 45_000);
+    } finally {
+      await ct.ok('systemctl start redis-server', 30_000);
+    }
+    await ct.waitFor('the webhook told redis is back', async () => ((await about('resolved')()).length > 0 ? true : undefined), 45_000);
+    assert.equal((await about('firing')()).length, 1, 'one message while it was down, not one per check');
+    await everyProbeUp();
   });
 
   test(`nginx logs rotate under load (${LOAD_REQUESTS} requests): no line lost; the last rotation is still shown after a restart`, async () => {
