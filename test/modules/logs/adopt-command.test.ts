@@ -114,6 +114,17 @@ describe('caretaker adopt logrotate', () => {
     assert.deepEqual(await snapshot(root), before);
   });
 
+  test("logrotate's main file cannot be moved aside: refused, in a dry run too", async () => {
+    await writeFile(conf, `${await readFile(conf, 'utf8')}${root}/var/log/main2.log {\n  daily\n}\n`);
+    const before = await snapshot(root);
+    for (const dry of [['--dry-run'], []]) {
+      const r = await cli('adopt', 'logrotate', conf, ...dry, '--logrotate-conf', conf);
+      assert.equal(r.code, EXIT.failure);
+      assert.match(r.err, /logrotate's main file and cannot be moved aside: move its blocks to a file of an included directory/);
+    }
+    assert.deepEqual(await snapshot(root), before);
+  });
+
   test('a syntax error names file and line, exits 78 and changes nothing', async () => {
     await writeFile(join(root, 'etc/conf.d/broken'), `${root}/var/log/x.log {\n  rotate 3 # three\n}\n`);
     const before = await snapshot(root);

@@ -69,7 +69,8 @@ async function adopt(ctx: CommandContext, files: string[], config: ParsedConfig,
     adopted.push(...mapped);
     if (mapped.length > 0) adoptedFiles.push(file);
   }
-  const moves = dryRun ? [] : await planDisable(adoptedFiles, config, mainConf);
+  // Planned in a dry run too, so it says what a real run would refuse.
+  const moves = await planDisable(adoptedFiles, config, mainConf);
   ctx.out(adopted.length > 0 ? logsSection(adopted).trimEnd() : '# nothing to adopt');
   if (dryRun) for (const file of adoptedFiles) ctx.err(`would disable ${file} for logrotate (--dry-run: nothing changed)`);
   else await applyMoves(moves, (move) => ctx.err(`disabled for logrotate: ${describe(move)} (caretaker adopt logrotate --undo restores it)`));

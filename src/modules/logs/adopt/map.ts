@@ -25,8 +25,8 @@ export interface MappedBlock {
 
 const EVERY = { hourly: 'hourly', daily: 'daily', weekly: 'weekly', monthly: 'monthly' } as const;
 
-/** Directives that change nothing once caretaker rotates (the defaults it has anyway, or mail settings for no mail). */
-const NO_OPS = new Set(['nomail', 'nocopy', 'noshred', 'nocompress', 'nodelaycompress', 'nocopytruncate', 'nodateext', 'noolddir', 'nomissingok', 'ifempty', 'nosharedscripts', 'sharedscripts']);
+/** Directives that ask for what caretaker does anyway: no mail, no copy, no shredding. */
+const NO_OPS = new Set(['nomail', 'nocopy', 'noshred']);
 
 const WHY: Record<string, string> = {
   yearly: 'caretaker rotates hourly, daily, weekly or monthly',
