@@ -71,7 +71,7 @@ export function isExecutable(path: string): boolean {
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(isExecutable);
 
 /** Whether execvp would find `command`, searching PATH as it does for a bare name. */
-function findsCommand(command: string, env: NodeJS.ProcessEnv): boolean {
+export function findsCommand(command: string, env: NodeJS.ProcessEnv = process.env): boolean {
   if (command.includes('/')) return isExecutable(command);
   return (env.PATH ?? '/usr/bin:/bin').split(delimiter).some((dir) => isExecutable(join(dir || '.', command)));
 }

@@ -26,6 +26,23 @@ export const remoteRun = z.object({
   finishedAt: z.string(),
 });
 
+export const drillAnswer = z.object({
+  schedule: z.string(),
+  nextRun: z.string().nullable(),
+  running: z.object({ startedAt: z.string() }).nullable(),
+  last: z
+    .object({
+      result: z.enum(['success', 'failure', 'skipped']),
+      message: z.string().meta({ description: 'what was checked, or why the drill failed or was skipped' }),
+      file: z.string().optional().meta({ description: 'the backup that was drilled' }),
+      startedAt: z.string(),
+      finishedAt: z.string(),
+      durationSeconds: z.number(),
+    })
+    .nullable(),
+  lastSuccessAt: z.string().nullable(),
+});
+
 export const jobSummary = z.object({
   name: z.string(),
   type: z.enum(['postgres', 'redis', 'files']),
@@ -53,6 +70,7 @@ export const jobSummary = z.object({
   files: z.number(),
   totalBytes: z.number(),
   latest: z.string().nullable(),
+  drill: drillAnswer.nullable().meta({ description: 'the restore drill, for a job with one' }),
 });
 
 export const jobDetail = jobSummary.extend({ backups: z.array(backupFileInfo) });

@@ -12,7 +12,7 @@ import { REMOTE_PREFIX, backupPathIn, fetchRemoteBackup, listRemote, sha256Tag }
 import { findJob, restoreBackup, restoreTarget, verifyBackup } from './restore.js';
 import type { BackupFileInfo, JobDetail, JobSummary } from './runner.js';
 
-const USAGE = 'caretaker backups [run JOB | list JOB [--remote] | verify JOB FILE | restore JOB FILE|remote:latest|remote:SNAPSHOT [--to URL] [--globals=no] [--yes] | prune JOB --dry-run]';
+const USAGE = 'caretaker backups [run JOB | list JOB [--remote] | verify JOB FILE | restore JOB FILE|remote:latest|remote:SNAPSHOT [--to URL] [--globals=no] [--yes] | prune JOB --dry-run | drill JOB]';
 const RUN_POLL_MS = 1000;
 /** `run` waits at most this long for the run it started (the longest sensible job timeout). */
 const RUN_WAIT_MS = 24 * 3_600_000;
@@ -27,11 +27,32 @@ function print(ctx: CommandContext, data: unknown, human: () => string): void {
   ctx.out(ctx.json ? JSON.stringify(data, null, 2) : human());
 }
 
+/** `3 days ago`, in the largest whole unit. */
+function ago(iso: string, now = Date.now()): string {
+  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  const units: Array<[string, number]> = [['day', 86_400], ['hour', 3_600], ['minute', 60]];
+  for (const [unit, size] of units) {
+    const n = Math.floor(seconds / size);
+    if (n >= 1) return `${n} ${unit}${n === 1 ? '' : 's'} ago`;
+  }
+  return 'just now';
+}
+
+/** The restore drill in one phrase: `passed 3 days ago`, `FAILED 2 hours ago`. */
+function drillPhrase(drill: JobSummary['drill'], now = Date.now()): string {
+  if (!drill) return '-';
+  if (drill.running) return 'running';
+  const last = drill.last;
+  if (!last) return 'never run';
+  const word = { success: 'passed', failure: 'FAILED', skipped: 'skipped' }[last.result];
+  return `${word} ${ago(last.finishedAt, now)}`;
+}
+
 function jobsTable(jobs: JobSummary[]): string {
   if (jobs.length === 0) return 'no backup jobs configured';
   return formatTable(
-    ['JOB', 'TYPE', 'STATE', 'LAST SUCCESS', 'FILES', 'SIZE', 'NEXT RUN'],
-    jobs.map((j) => [j.name, j.type, j.state, j.lastSuccessAt ?? '-', String(j.files), formatBytes(j.totalBytes), j.nextRun ?? '-']),
+    ['JOB', 'TYPE', 'STATE', 'LAST SUCCESS', 'FILES', 'SIZE', 'NEXT RUN', 'RESTORE DRILL'],
+    jobs.map((j) => [j.name, j.type, j.state, j.lastSuccessAt ?? '-', String(j.files), formatBytes(j.totalBytes), j.nextRun ?? '-', drillPhrase(j.drill)]),
   );
 }
 
@@ -162,7 +183,32 @@ async function restore(ctx: CommandContext, job: string, file: string): Promise<
   } finally {
     await fetched.cleanup();
   }
+}
 
+/** Runs a restore drill in the daemon and waits for its result: exit 0 when it passed, 1 with the reason otherwise. */
+async function drill(ctx: CommandContext, job: string): Promise<number> {
+  const path = `/backups/${encodeURIComponent(job)}`;
+  const { job: started } = await ctx.client.post<z.infer<typeof runStartedAnswer>>(`${path}/drill`);
+  const startedAt = started.drill?.running?.startedAt ?? '';
+  if (!ctx.json) ctx.err(`restore drill of '${job}' started`);
+  const deadline = Date.now() + RUN_WAIT_MS;
+  for (;;) {
+    await sleep(RUN_POLL_MS);
+    const state = (await ctx.client.get<JobDetail>(path)).drill;
+    const last = state?.last;
+    if (state && !state.running && last && last.startedAt >= startedAt) {
+      print(ctx, last, () =>
+        last.result === 'success'
+          ? `restore drill of '${job}' passed: ${last.file ?? ''} (${last.message}, ${last.durationSeconds.toFixed(1)} s)`
+          : `restore drill of '${job}' ${last.result === 'skipped' ? 'skipped' : 'failed'}: ${last.file ? `${last.file}: ` : ''}${last.message}`,
+      );
+      return last.result === 'success' ? EXIT.ok : EXIT.failure;
+    }
+    if (Date.now() > deadline) {
+      ctx.err(`the restore drill of '${job}' is still running; see 'caretaker backups'`);
+      return EXIT.failure;
+    }
+  }
 }
 
 async function prune(ctx: CommandContext, job: string): Promise<number> {
@@ -206,6 +252,9 @@ async function dispatch(ctx: CommandContext): Promise<number> {
     case 'prune':
       if (job) return prune(ctx, job);
       break;
+    case 'drill':
+      if (job) return drill(ctx, job);
+      break;
   }
   ctx.err(`usage: ${USAGE}`);
   return EXIT.usage;
@@ -214,7 +263,7 @@ async function dispatch(ctx: CommandContext): Promise<number> {
 export const backupCommands: CliCommand[] = [
   {
     name: 'backups',
-    summary: 'backup jobs: state, run now, list, verify, restore, retention preview',
+    summary: 'backup jobs: state, run now, list, verify, restore, retention preview, restore drill',
     usage: USAGE,
     async run(ctx) {
       try {

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { writeFileAtomic } from '../../agent/kit/atomic-file.js';
 import { MANIFEST_SUFFIX } from './backup-files.js';
+import { contentsSchema } from './drill/contents.js';
 
 const manifestSchema = z.object({
   version: z.literal(1),
@@ -34,6 +35,8 @@ const manifestSchema = z.object({
       }),
     )
     .default([]),
+  /** What the backup holds (row counts, a key sample), recorded for jobs with a restore drill. */
+  contents: contentsSchema.optional(),
   /** The restic snapshot this backup was sent off-site as (remote/offsite.ts); absent until it was. */
   remote: z
     .object({

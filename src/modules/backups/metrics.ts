@@ -47,6 +47,16 @@ export function declareMetrics(registrar: MetricsRegistrar) {
       help: 'Bytes taken by the backup files of the job.',
       labelNames: ['backup'],
     }),
+    drillLastSuccess: registrar.gauge({
+      name: 'caretaker_backup_drill_last_success_timestamp_seconds',
+      help: 'Unix time the last restore drill of the job passed (its newest backup restored and matched what was dumped).',
+      labelNames: ['backup'],
+    }),
+    drillRuns: registrar.counter({
+      name: 'caretaker_backup_drill_runs_total',
+      help: 'Restore drills by result; skipped counts drills that could not run on this host (redis-server missing).',
+      labelNames: ['backup', 'result'],
+    }),
     remoteLastSuccess: registrar.gauge({
       name: 'caretaker_backup_remote_last_success_timestamp_seconds',
       help: 'Unix time the last off-site copy (restic backup) of the job succeeded.',
@@ -89,5 +99,15 @@ export function itemLabelSets(metrics: BackupsMetrics, backup: string, remote: b
     ...sets,
     ...REMOTE_RESULTS.map((result) => ({ metric: metrics.remoteRuns, labels: { backup, result }, zero: true })),
     ...[metrics.remoteLastSuccess, metrics.remoteAddedBytes, metrics.remoteCheck].map((metric) => ({ metric, labels: { backup } })),
+  ];
+}
+
+/** The label sets of a job's restore drill, while the job has one. */
+export function drillLabelSets(metrics: BackupsMetrics, job: { name: string; drill?: unknown }): LabelSet[] {
+  if (!job.drill) return [];
+  return [
+    // The same results as a backup run's: skipped is a drill that could not run here.
+    ...RUN_RESULTS.map((result) => ({ metric: metrics.drillRuns, labels: { backup: job.name, result }, zero: true })),
+    { metric: metrics.drillLastSuccess, labels: { backup: job.name } },
   ];
 }

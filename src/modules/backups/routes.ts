@@ -6,7 +6,7 @@ import type { BackupRunner } from './runner.js';
 
 const jobParams = itemParams('job', 'backup job name');
 
-/** GET /backups, GET /backups/:job, POST /backups/:job/run (mounted under the module prefix). */
+/** GET /backups, GET /backups/:job, POST /backups/:job/run, POST /backups/:job/drill (mounted under the module prefix). */
 export const routes: FastifyPluginAsync<RoutesOptions<BackupRunner>> = async (app, opts) => {
   const notFound = errorResponses({ 404: 'no backup job of that name, or the module is not configured' });
   app.get('/', { schema: { summary: 'Backup jobs and their last results', tags: ['backups'], response: { 200: responseSchema(backupsAnswer) } } }, async () =>
@@ -30,5 +30,22 @@ export const routes: FastifyPluginAsync<RoutesOptions<BackupRunner>> = async (ap
       },
     },
     async (request, reply) => reply.status(202).send({ started: true, job: opts.live.current().runNow(request.params.job) }),
+  );
+
+  app.post<{ Params: { job: string } }>(
+    '/:job/drill',
+    {
+      schema: {
+        summary: 'Start a restore drill now (202): the newest verified backup restored into a scratch target and compared; its result in GET /backups/:job',
+        tags: ['backups'],
+        params: jobParams,
+        response: {
+          202: responseSchema(runStartedAnswer),
+          ...notFound,
+          ...errorResponses({ 400: 'the job has no drill configured', 409: 'a drill of the job is in progress' }),
+        },
+      },
+    },
+    async (request, reply) => reply.status(202).send({ started: true, job: opts.live.current().drillNow(request.params.job) }),
   );
 };

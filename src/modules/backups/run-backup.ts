@@ -9,6 +9,7 @@ import { kindOf } from './kinds/table.js';
 import { sha256FileInWorker, sizeOf } from './digest.js';
 import { UnsupportedError, type ByteSinkProducer, type ToolVersions } from './kinds/kind.js';
 import { writeManifest, type CompanionRecord, type Manifest } from './manifest.js';
+import type { BackupContents } from './drill/contents.js';
 import { FileSink } from './sink.js';
 import { checkBackupFile, verifyBackupFile } from './verify.js';
 
@@ -122,6 +123,8 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
   let sizeBytes: number;
   const tools: ToolVersions = {};
   const records: CompanionRecord[] = [];
+  let contents: BackupContents | undefined;
+  const recordContents = (recorded: BackupContents) => (contents = recorded);
   try {
     for (const companion of companions) {
       const path = companionPath(companion.suffix) + PARTIAL_SUFFIX;
@@ -135,13 +138,13 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
     log.debug({ file: partialPath, layout: format.layout }, 'dump started');
     if (format.layout === 'directory') {
       if (!kind.dumpToDirectory) throw new Error(`${job.type} jobs cannot write a directory`);
-      Object.assign(tools, await kind.dumpToDirectory(job, { path: partialPath, signal, log }));
+      Object.assign(tools, await kind.dumpToDirectory(job, { path: partialPath, signal, log, recordContents }));
       // The tool fsyncs its files; the directory's own entries are ours to make durable.
       await fsyncDir(partialPath);
       sizeBytes = await sizeOf(partialPath);
       if (sizeBytes === 0) throw new Error('the dump produced no data');
     } else {
-      const written = await streamToFile(partialPath, (sink) => kind.dump(job, { sink, signal, log }), signal);
+      const written = await streamToFile(partialPath, (sink) => kind.dump(job, { sink, signal, log, recordContents }), signal);
       Object.assign(tools, written.tools);
       sizeBytes = written.sizeBytes;
       if (written.readBack) readBackSha256 = written.sha256;
@@ -179,6 +182,7 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
       verify: { ok: true, checkedAt: finishedAt.toISOString(), method: verify.method },
       layout: format.layout,
       companions: records,
+      ...(contents ? { contents } : {}),
     };
     // Companions first: until the backup itself is renamed, a crash leaves only orphans that start-up removes.
     for (const record of records) await rename(join(folder, record.file) + PARTIAL_SUFFIX, join(folder, record.file));

@@ -10,7 +10,8 @@ import type { BackupJob, BackupsConfig } from './config.js';
 import { pingBody, pingJob, reportRun, reportStale } from './job-conditions.js';
 import { jobDir } from './backup-files.js';
 import { kindOf } from './kinds/table.js';
-import { itemLabelSets, type BackupsMetrics } from './metrics.js';
+import { Drills } from './drill/drills.js';
+import { drillLabelSets, itemLabelSets, type BackupsMetrics } from './metrics.js';
 import { pruneJob } from './prune.js';
 import { remoteOf } from './remote/config.js';
 import { checkRemote, dumpSettingsFor, sendOffsite, type RemoteOutcome } from './remote/offsite.js';
@@ -80,6 +81,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
   private config: BackupsConfig;
   private readonly jobs: ItemSet<BackupJob, JobState>;
   private readonly background = new Set<Promise<void>>();
+  private readonly drills: Drills;
 
   constructor(
     private readonly ctx: ModuleContext,
@@ -88,6 +90,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     private readonly now: () => Date = () => new Date(),
   ) {
     this.config = config;
+    this.drills = new Drills(ctx, metrics, () => this.config.dir, now);
     this.jobs = new ItemSet<BackupJob, JobState>({
       ctx,
       noun: 'backup job',
@@ -97,7 +100,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
       create: () => ({ backups: [], configuredAt: now() }),
       // A changed job keeps its state and a run in progress; its schedule is rebuilt and its directory rescanned.
       update: (state) => state,
-      labelSets: (job) => itemLabelSets(metrics, job.name, remoteOf(this.config, job) !== undefined),
+      labelSets: (job) => [...itemLabelSets(metrics, job.name, remoteOf(this.config, job) !== undefined), ...drillLabelSets(metrics, job)],
       onSkipped: (job) => metrics.runs.inc({ backup: job.name, result: 'skipped' }),
     });
   }
@@ -123,6 +126,8 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     // Each run removes its own partial files as it ends; one that outlives agent.stopTimeout leaves a
     // `.partial`, which the next start removes as a leftover.
     await Promise.allSettled([this.jobs.stop({ keepListed: true }), ...this.background]);
+    // The jobs' signals are aborted: drills in progress end with them.
+    await this.drills.settled();
   }
 
   health(): ModuleHealth {
@@ -166,6 +171,14 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
   /** Resolves when start-up scans and every run in progress have finished; for tests and the CLI's one-shot use. */
   async settled(): Promise<void> {
     while (this.background.size > 0 || this.jobs.values().some((job) => job.busy)) await Promise.allSettled([...this.background, this.jobs.settled()]);
+    await this.drills.settled();
+  }
+
+  /** Starts a restore drill now, beside any backup run; resolves once it has started. A drill in progress is a conflict. */
+  drillNow(name: string): JobSummary {
+    const job = this.jobs.get(name);
+    this.drills.runNow(job);
+    return this.summary(job);
   }
 
   /**
@@ -181,6 +194,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
       const { schedule, readDataSubset } = remote.check;
       this.jobs.schedule(job.name, { name: `backup:${config.name}:check`, cron: schedule, timezone: config.timezone }, (j) => this.checkRemote(j, readDataSubset));
     }
+    this.drills.prepare(job);
     const work = this.scan(job, catchUp);
     this.background.add(work);
     void work.finally(() => this.background.delete(work));
@@ -355,6 +369,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
       files: backups.length,
       totalBytes: backups.reduce((sum, b) => sum + b.sizeBytes, 0),
       latest: backups[0]?.file ?? null,
+      drill: this.drills.answer(job),
     };
   }
 }

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import type { BackupContents } from '../drill/contents.js';
+import type { KindDrill } from '../drill/drill.js';
 import type { ByteSink } from '../sink.js';
 
 /** Versions of the tools and the server a backup was made with, recorded in its manifest. */
@@ -11,6 +13,8 @@ export interface DumpContext {
   sink: ByteSink;
   signal: AbortSignal;
   log: Logger;
+  /** For a job with a restore drill: what the dump holds, for the manifest (row counts, a key sample). */
+  recordContents?(contents: BackupContents): void;
 }
 
 /** What a run writes: one file streamed through a sink, or a directory the tool fills itself (pg_dump -Fd). */
@@ -24,6 +28,8 @@ export interface DirectoryDumpContext {
   path: string;
   signal: AbortSignal;
   log: Logger;
+  /** For a job with a restore drill: what the dump holds, for the manifest (row counts, a key sample). */
+  recordContents?(contents: BackupContents): void;
 }
 
 /**
@@ -44,6 +50,8 @@ export interface RestoreOptions {
   to?: string;
   signal: AbortSignal;
   log: Logger;
+  /** Into a drill's scratch target: the data only, without ownership and grants that name the source's roles. */
+  scratch?: boolean;
 }
 
 /**
@@ -73,6 +81,8 @@ export interface BackupKind<J> {
   restore(job: J, file: string, options: RestoreOptions): Promise<void>;
   /** Where a restore would write, with any password removed, for the confirmation question. */
   describeTarget(job: J, to: string | undefined): string;
+  /** The restore drill of a job with a `drill` key: restore into a scratch target and compare with the manifest's contents. */
+  readonly drill?: KindDrill<J>;
 }
 
 /** The server refuses the commands a backup needs (managed Redis, renamed commands): a state, not a bug. */

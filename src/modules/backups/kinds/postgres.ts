@@ -6,47 +6,68 @@ import { duration, existingPath, libpqFileProblems, pathProblem } from '../../..
 import { redactUrl } from '../../../agent/kit/redact-url.js';
 import { jobCommon } from '../job-common.js';
 import { spawnStreaming, spawnToFile, streamToolInto } from '../spawn-stream.js';
-import type { BackupKind } from './kind.js';
+import type { BackupKind, DirectoryDumpContext, DumpContext } from './kind.js';
 import { checkedToolVersions, pgTool, splitPassword } from '../postgres/tools.js';
 import { globalsCompanion } from '../postgres/globals.js';
+import { postgresDrillSchema, sameDatabase } from '../drill/config.js';
+import { postgresDrill } from '../drill/postgres.js';
+import { dumpWithRowCounts } from '../drill/pg-counts.js';
 
-export const postgresJobSchema = z.strictObject({
-  ...jobCommon,
-  type: z.literal('postgres').meta({ description: 'postgres: one database with pg_dump (optionally its roles and tablespaces)' }),
-  url: z
-    .string()
-    .refine((text) => /^postgres(ql)?:\/\//.test(text) && URL.canParse(text), { error: 'expected postgres://user[:password]@host[:port]/database' })
-    .superRefine((text, ctx) => {
-      for (const message of libpqFileProblems(text)) ctx.addIssue({ code: 'custom', message });
-    })
-    .meta({ description: 'libpq URL of the database to dump (query parameters such as sslmode pass through)' }),
-  lockTimeout: duration({ min: '1s' })
-    .prefault('5m')
-    .meta({ description: 'pg_dump --lock-wait-timeout: give up instead of waiting forever on a table lock' }),
-  compress: z.number().int().min(0).max(9).optional().meta({ description: 'pg_dump -Z level (default: pg_dump chooses)' }),
-  jobs: z
-    .number()
-    .int()
-    .min(1)
-    .max(64)
-    .optional()
-    .meta({ description: 'dump with pg_dump --format=directory --jobs N (a directory backup, restored with pg_restore --jobs N) instead of one custom-format file' }),
-  globals: z.boolean().default(false).meta({ description: 'also save roles and tablespaces (pg_dumpall --globals-only) beside each dump; needs a superuser' }),
-  binDir: existingPath({ kind: 'directory' })
-    .superRefine((dir, ctx) => {
-      const problem = dir.startsWith('/') && !pathProblem(dir, { kind: 'directory' }) ? pathProblem(join(dir, 'pg_dump'), { kind: 'file', executable: true }) : undefined;
-      if (problem) ctx.addIssue({ code: 'custom', message: `${join(dir, 'pg_dump')}: ${problem}` });
-    })
-    .optional()
-    .meta({ description: 'directory holding pg_dump, pg_dumpall, pg_restore and psql (default: newest /usr/lib/postgresql/*/bin, else PATH)' }),
-});
+export const postgresJobSchema = z
+  .strictObject({
+    ...jobCommon,
+    type: z.literal('postgres').meta({ description: 'postgres: one database with pg_dump (optionally its roles and tablespaces)' }),
+    url: z
+      .string()
+      .refine((text) => /^postgres(ql)?:\/\//.test(text) && URL.canParse(text), { error: 'expected postgres://user[:password]@host[:port]/database' })
+      .superRefine((text, ctx) => {
+        for (const message of libpqFileProblems(text)) ctx.addIssue({ code: 'custom', message });
+      })
+      .meta({ description: 'libpq URL of the database to dump (query parameters such as sslmode pass through)' }),
+    lockTimeout: duration({ min: '1s' })
+      .prefault('5m')
+      .meta({ description: 'pg_dump --lock-wait-timeout: give up instead of waiting forever on a table lock' }),
+    compress: z.number().int().min(0).max(9).optional().meta({ description: 'pg_dump -Z level (default: pg_dump chooses)' }),
+    jobs: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .optional()
+      .meta({ description: 'dump with pg_dump --format=directory --jobs N (a directory backup, restored with pg_restore --jobs N) instead of one custom-format file' }),
+    globals: z.boolean().default(false).meta({ description: 'also save roles and tablespaces (pg_dumpall --globals-only) beside each dump; needs a superuser' }),
+    binDir: existingPath({ kind: 'directory' })
+      .superRefine((dir, ctx) => {
+        const problem = dir.startsWith('/') && !pathProblem(dir, { kind: 'directory' }) ? pathProblem(join(dir, 'pg_dump'), { kind: 'file', executable: true }) : undefined;
+        if (problem) ctx.addIssue({ code: 'custom', message: `${join(dir, 'pg_dump')}: ${problem}` });
+      })
+      .optional()
+      .meta({ description: 'directory holding pg_dump, pg_dumpall, pg_restore and psql (default: newest /usr/lib/postgresql/*/bin, else PATH)' }),
+    drill: postgresDrillSchema.optional(),
+  })
+  .superRefine((job, ctx) => {
+    if (job.drill && URL.canParse(job.url) && URL.canParse(job.drill.to) && sameDatabase(job.url, job.drill.to)) {
+      ctx.addIssue({ code: 'custom', path: ['drill', 'to'], message: 'names the database this job backs up: a drill empties and drops its target, so give a scratch database (e.g. .../caretaker_drill)' });
+    }
+  });
 
 export type PostgresJob = z.output<typeof postgresJobSchema>;
 
-function dumpArgs(job: PostgresJob, url: string): string[] {
+function dumpArgs(job: PostgresJob, url: string, snapshot: string | undefined): string[] {
   const args = [`--lock-wait-timeout=${job.lockTimeout}`, '--no-password', `--dbname=${url}`];
   if (job.compress !== undefined) args.push(`--compress=${job.compress}`);
+  if (snapshot !== undefined) args.push(`--snapshot=${snapshot}`);
   return args;
+}
+
+/**
+ * Runs a pg_dump; for a job with a drill, in a snapshot whose exact row counts go into the manifest
+ * (drill/pg-counts.ts), so the drill can compare the restored copy with what was dumped.
+ */
+async function dumpCounted(job: PostgresJob, ctx: DumpContext | DirectoryDumpContext, run: (snapshot: string | undefined) => Promise<void>): Promise<void> {
+  if (!job.drill) return run(undefined);
+  const { tables } = await dumpWithRowCounts(job.url, job.lockTimeout, ctx.signal, run);
+  ctx.recordContents?.({ tables });
 }
 
 /** pg_dump enforces --lock-wait-timeout with a statement timeout on LOCK TABLE; say what it means. */
@@ -75,36 +96,42 @@ export const postgresKind: BackupKind<PostgresJob> = {
     await import('pg');
   },
 
-  async dump(job, { sink, signal }) {
+  async dump(job, ctx) {
+    const { sink, signal } = ctx;
     const tools = await checkedToolVersions('pg_dump', job, signal);
     const { url, env } = splitPassword(job.url);
-    const args = ['--format=custom', ...dumpArgs(job, url)];
     const tool = pgTool('pg_dump', job.binDir);
-    let exited: Promise<void>;
-    if (sink.takeFd) {
-      // pg_dump writes straight into the backup file: no pipe to hide its exit status, no bytes through the event loop.
-      exited = spawnToFile(tool, args, sink.takeFd(), { env, signal }).exited;
-    } else {
-      const streaming = spawnStreaming(tool, args, { env, signal });
-      await streamToolInto(streaming, sink, signal);
-      exited = streaming.exited;
-    }
-    await exited.catch((err: Error) => {
-      throw explainLockTimeout(job, err);
+    await dumpCounted(job, ctx, async (snapshot) => {
+      const args = ['--format=custom', ...dumpArgs(job, url, snapshot)];
+      let exited: Promise<void>;
+      if (sink.takeFd) {
+        // pg_dump writes straight into the backup file: no pipe to hide its exit status, no bytes through the event loop.
+        exited = spawnToFile(tool, args, sink.takeFd(), { env, signal }).exited;
+      } else {
+        const streaming = spawnStreaming(tool, args, { env, signal });
+        await streamToolInto(streaming, sink, signal);
+        exited = streaming.exited;
+      }
+      await exited.catch((err: Error) => {
+        throw explainLockTimeout(job, err);
+      });
     });
     return tools;
   },
 
-  async dumpToDirectory(job, { path, signal }) {
+  async dumpToDirectory(job, ctx) {
+    const { path, signal } = ctx;
     const tools = await checkedToolVersions('pg_dump', job, signal);
     const { url, env } = splitPassword(job.url);
-    // pg_dump creates the directory (it must not exist), writes one file per table from N connections sharing
-    // one snapshot, and fsyncs what it wrote.
-    const args = ['--format=directory', `--jobs=${job.jobs ?? 1}`, `--file=${path}`, ...dumpArgs(job, url)];
-    const child = spawnStreaming(pgTool('pg_dump', job.binDir), args, { env, signal });
-    child.stdout.resume();
-    await child.exited.catch((err: Error) => {
-      throw explainLockTimeout(job, err);
+    await dumpCounted(job, ctx, async (snapshot) => {
+      // pg_dump creates the directory (it must not exist), writes one file per table from N connections sharing
+      // one snapshot, and fsyncs what it wrote.
+      const args = ['--format=directory', `--jobs=${job.jobs ?? 1}`, `--file=${path}`, ...dumpArgs(job, url, snapshot)];
+      const child = spawnStreaming(pgTool('pg_dump', job.binDir), args, { env, signal });
+      child.stdout.resume();
+      await child.exited.catch((err: Error) => {
+        throw explainLockTimeout(job, err);
+      });
     });
     return tools;
   },
@@ -114,9 +141,10 @@ export const postgresKind: BackupKind<PostgresJob> = {
     return 'pg_restore --list';
   },
 
-  async restore(job, file, { to, signal }) {
+  async restore(job, file, { to, signal, scratch }) {
     const { url, env } = splitPassword(to ?? job.url);
     const args = ['--clean', '--if-exists', '--exit-on-error', '--no-password', `--dbname=${url}`];
+    if (scratch) args.push('--no-owner', '--no-privileges');
     const parallel = (await stat(file)).isDirectory() && (job.jobs ?? 1) > 1;
     // One transaction where pg_restore allows it, so a failed restore leaves the database as it was; a parallel
     // restore (directory backups) cannot be one transaction and trades that for speed.
@@ -128,4 +156,6 @@ export const postgresKind: BackupKind<PostgresJob> = {
   describeTarget(job, to) {
     return redactUrl(to ?? job.url);
   },
+
+  drill: postgresDrill,
 };

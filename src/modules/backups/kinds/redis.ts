@@ -1,15 +1,18 @@
 import { z } from 'zod';
 import { execFile } from '../../../agent/kit/exec.js';
-import { redisTargetFor } from '../../../agent/kit/redis.js';
+import { redisTargetFor, type RedisTarget } from '../../../agent/kit/redis.js';
 import { duration } from '../../../agent/kit/schema.js';
 import { checkRedisTls, redisTls, redisUrl } from '../../../agent/kit/redis-schema.js';
 import { redactUrl } from '../../../agent/kit/redact-url.js';
 import { jobCommon } from '../job-common.js';
-import type { BackupKind } from './kind.js';
+import type { BackupKind, DumpContext, ToolVersions } from './kind.js';
 import { openRedis, redisVersion } from '../redis/connection.js';
 import { snapshotViaBgsave } from '../redis/rdb-file.js';
 import { snapshotOverReplication } from '../redis/replica.js';
 import { restoreRdbInto } from '../redis/restore.js';
+import { redisDrillSchema } from '../drill/config.js';
+import { redisDrill } from '../drill/redis.js';
+import { snapshotWithContents } from '../drill/redis-contents.js';
 
 export const redisJobSchema = z
   .strictObject({
@@ -23,6 +26,7 @@ export const redisJobSchema = z
     tls: redisTls(),
     saveTimeout: duration({ min: '1s' }).prefault('30m').meta({ description: 'mode file: how long BGSAVE may take' }),
     rdbPath: z.string().optional().meta({ description: 'mode file: the RDB file, when CONFIG GET dir/dbfilename is not allowed' }),
+    drill: redisDrillSchema.optional(),
   })
   .superRefine((job, ctx) => {
     checkRedisTls(job, ctx);
@@ -41,27 +45,34 @@ async function checkRdbVersion(signal: AbortSignal): Promise<string> {
   return parseCheckRdbVersion(stdout) ?? 'unknown';
 }
 
+/** One RDB snapshot of the server into the sink: over the replica protocol, or BGSAVE and a copy of its file. */
+async function snapshotRedis(job: RedisJob, target: RedisTarget, { sink, signal }: DumpContext): Promise<ToolVersions> {
+  const connection = await openRedis(target, signal);
+  try {
+    const server = (await redisVersion(connection.client)) ?? 'unknown';
+    if (job.mode === 'file') {
+      await snapshotViaBgsave(connection.client, { rdbPath: job.rdbPath, saveTimeoutMs: job.saveTimeout }, sink, signal);
+      return { server, method: 'BGSAVE' };
+    }
+    connection.close();
+    const method = await snapshotOverReplication(target, sink, signal);
+    return { server, method };
+  } catch (err) {
+    throw connection.explain(err);
+  } finally {
+    connection.close();
+  }
+}
+
 export const redisKind: BackupKind<RedisJob> = {
   extensions: ['rdb'],
   formatFor: () => ({ extension: 'rdb', layout: 'file' }),
 
-  async dump(job, { sink, signal }) {
+  async dump(job, ctx) {
     const target = await redisTargetFor(job.url, job.tls);
-    const connection = await openRedis(target, signal);
-    try {
-      const server = (await redisVersion(connection.client)) ?? 'unknown';
-      if (job.mode === 'file') {
-        await snapshotViaBgsave(connection.client, { rdbPath: job.rdbPath, saveTimeoutMs: job.saveTimeout }, sink, signal);
-        return { server, method: 'BGSAVE' };
-      }
-      connection.close();
-      const method = await snapshotOverReplication(target, sink, signal);
-      return { server, method };
-    } catch (err) {
-      throw connection.explain(err);
-    } finally {
-      connection.close();
-    }
+    const snapshot = () => snapshotRedis(job, target, ctx);
+    if (!job.drill || !ctx.recordContents) return snapshot();
+    return snapshotWithContents(target, ctx.signal, ctx.recordContents, snapshot);
   },
 
   async check(_job, file, signal) {
@@ -79,4 +90,6 @@ export const redisKind: BackupKind<RedisJob> = {
   describeTarget(job, to) {
     return redactUrl(to ?? job.url);
   },
+
+  drill: redisDrill,
 };

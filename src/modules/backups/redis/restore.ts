@@ -11,9 +11,12 @@ import { openRedis } from './connection.js';
 const BATCH = 500;
 const LOAD_TIMEOUT_MS = 30 * 60_000;
 
-/** A throwaway redis-server on a unix socket that loads the backup, so its keys can be read back. */
-async function startScratchServer(file: string, signal: AbortSignal): Promise<{ client: Redis; dispose(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'caretaker-redis-restore-'));
+/**
+ * A throwaway redis-server on a unix socket in a new directory under `parent` that loads the backup, so its
+ * keys can be read back.
+ */
+export async function startScratchServer(file: string, signal: AbortSignal, parent = tmpdir()): Promise<{ client: Redis; dispose(): Promise<void> }> {
+  const dir = await mkdtemp(join(parent, 'caretaker-redis-restore-'));
   await symlink(resolve(file), join(dir, 'dump.rdb'));
   const socket = join(dir, 'redis.sock');
   const child = spawnChild(
