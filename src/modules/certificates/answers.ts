@@ -10,6 +10,7 @@ export const certificateView = z.object({
   notBefore: z.string().optional(),
   notAfter: z.string().optional(),
   version: z.number().optional(),
+  profile: z.string().optional().meta({ description: 'the ACME profile new orders ask for (the certificate’s own or acme.profile); absent when none is set' }),
   nextRenewalAt: z.string().optional(),
   renewalReason: z.string().optional().meta({ description: 'why the next renewal is planned when it is: lifetime rule, the CA’s ARI window, urgency, a change' }),
   ari: z.object({ windowStart: z.string(), windowEnd: z.string(), nextPollAt: z.string(), explanationUrl: z.string().optional() }).optional(),

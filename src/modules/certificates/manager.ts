@@ -160,11 +160,17 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
   }
 
   list(): CertificateView[] {
-    return this.entries.values().map((e) => structuredClone(e.item.view));
+    return this.entries.values().map((e) => this.view(e));
   }
 
   get(name: string): CertificateView {
-    return structuredClone(this.entries.get(name).item.view);
+    return this.view(this.entries.get(name));
+  }
+
+  /** The profile is read from the running config, so a reload that changes it shows at once. */
+  private view(entry: Entry): CertificateView {
+    const profile = entry.config.profile ?? this.config.acme.profile;
+    return { ...structuredClone(entry.item.view), ...(profile ? { profile } : {}) };
   }
 
   /** A forced renewal; resolves when the order is done (success or failure, as data). */

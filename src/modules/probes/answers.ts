@@ -28,6 +28,9 @@ export const probeView = z.object({
   last: lastCheck.nullable().meta({ description: 'the latest check, null before the first one' }),
   lastSuccessAt: z.string().nullable(),
   nextCheckAt: z.string().nullable(),
+  recentLatencyMs: z
+    .array(z.number().nullable())
+    .meta({ description: 'latencies of the latest checks, oldest first, about the last hour (at most 720); null for a failed check' }),
 });
 
 export const probesAnswer = z.object({ probes: z.array(probeView) });

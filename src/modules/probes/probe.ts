@@ -9,6 +9,7 @@ import { createChecker, describeTarget } from './kinds/table.js';
 import { CheckDeadline } from './deadline.js';
 import type { ProbeConfig } from './config.js';
 import { REASONS, type CheckOutcome, type Checker, type Kind } from './kinds/kind.js';
+import { LatencyRing, ringCapacity } from './latency-ring.js';
 import type { ProbesMetrics } from './metrics.js';
 import { advance, INITIAL_STATE, type ProbeState, type ProbeStatus } from './state.js';
 
@@ -43,6 +44,7 @@ export class RunningProbe {
   private since = new Date();
   private last: LastCheck | null = null;
   private lastSuccessAt: string | null = null;
+  private readonly recent: LatencyRing;
   private task: ScheduledTask | undefined;
 
   /** `previous`: the probe of the same name and kind this one replaces; its state carries over. */
@@ -58,7 +60,9 @@ export class RunningProbe {
     this.labels = { probe: config.name, kind: config.type };
     this.checker = createChecker(config);
     this.log = handle.log;
+    this.recent = new LatencyRing(ringCapacity(config.interval));
     if (previous) {
+      for (const latency of previous.recent.list()) this.recent.push(latency);
       this.state = previous.state;
       this.since = previous.since;
       this.last = previous.last;
@@ -127,6 +131,7 @@ export class RunningProbe {
       details: outcome.details ?? {},
     };
     if (outcome.ok) this.lastSuccessAt = this.last.at;
+    this.recent.push(outcome.ok ? this.last.latencyMs : null);
     this.metrics.duration.observe(this.labels, durationMs / 1000);
     this.metrics.checks.inc({ ...this.labels, result: outcome.ok ? 'success' : 'failure', reason: outcome.reason });
     // Kind numbers describe a server that answered; a failed check leaves none rather than stale ones.
@@ -174,6 +179,7 @@ export class RunningProbe {
       last: this.last,
       lastSuccessAt: this.lastSuccessAt,
       nextCheckAt: this.task?.nextRun()?.toISOString() ?? null,
+      recentLatencyMs: this.recent.list(),
     };
   }
 

@@ -58,6 +58,14 @@ test('profiles: the newOrder carries the certificate profile, or acme.profile wh
         { profile: 'classic', identifiers: [{ type: 'dns', value: 'default.example.com' }] },
       ],
     );
+    assert.deepEqual(
+      f.manager.list().map((c) => [c.name, c.profile]),
+      [
+        ['server', 'tlsserver'],
+        ['default', 'classic'],
+      ],
+      'GET /certs names the profile each certificate orders with',
+    );
   } finally {
     await f.dispose();
   }

@@ -20,6 +20,7 @@ function view(name: string, status: ProbeView['status'], reason: ProbeView['last
     last: { ok: status === 'up', reason, message, latencyMs: 1.234, loopLateMs: 0, at: '2026-01-01T00:00:00.000Z', details: {} },
     lastSuccessAt: null,
     nextCheckAt: null,
+    recentLatencyMs: [],
   };
 }
 

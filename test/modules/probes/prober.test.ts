@@ -123,3 +123,22 @@ test('a kind change replaces the probe and its label sets', async () => {
     await fixture.stop();
   }
 });
+
+test('recentLatencyMs: one entry per check, null for a failed one, kept when the probe is edited', async () => {
+  const fixture = await startProber([{ name: 'api', type: 'http', url: server.url }]);
+  try {
+    server.answer = { status: 200, body: 'ok' };
+    await fixture.check('api');
+    server.answer = { status: 500, body: 'oops' };
+    const view = await fixture.check('api');
+    assert.equal(view.recentLatencyMs.length, 2);
+    assert.ok(typeof view.recentLatencyMs[0] === 'number' && view.recentLatencyMs[0] > 0);
+    assert.equal(view.recentLatencyMs[0], fixture.prober.get('api').recentLatencyMs[0]);
+    assert.equal(view.recentLatencyMs[1], null);
+    await fixture.prober.reload(parseProbes([{ name: 'api', type: 'http', url: server.url, timeout: '900ms' }]));
+    assert.deepEqual(fixture.prober.get('api').recentLatencyMs, view.recentLatencyMs, 'an edited probe keeps its sparkline');
+  } finally {
+    await fixture.stop();
+    server.answer = { status: 200, body: 'ok' };
+  }
+});
