@@ -486,6 +486,8 @@ cmd_install() {
   node=$(node_path)
   say "installing caretaker from $SRC"
   say "node: $(describe_node "$node")"
+  # Optional: only backups.remote needs it, and check-config refuses such a config without it.
+  command -v restic >/dev/null || say "restic: not installed; off-site copies (backups.remote) need it: apt-get install restic"
   install_program "$node" && restart=1
   ensure_user
   install_config

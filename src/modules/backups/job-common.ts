@@ -6,6 +6,13 @@ import { timeZone } from '../../agent/kit/zoned-time.js';
 import { remoteSchema } from './remote/config.js';
 import { retentionSchema } from './retention-schema.js';
 
+/** zod's union says only "Invalid input": name the remote block's own problems instead. */
+function remoteUnionError(issue: { code?: string; errors?: Array<Array<{ path: PropertyKey[]; message: string }>> }): string | undefined {
+  if (issue.code !== 'invalid_union' || !issue.errors?.[0]) return undefined;
+  const problems = issue.errors[0].map((i) => `${i.path.map(String).join('.') || 'remote'}: ${i.message}`);
+  return `expected false or a remote block (${problems.join('; ')})`;
+}
+
 /** Keys every job has, whatever its type; each kind spreads these into its own strict object. */
 export const jobCommon = {
   name: itemName().meta({ description: 'names the job in routes, metrics and its directory <dir>/<name>/' }),
@@ -14,7 +21,7 @@ export const jobCommon = {
   timeout: duration({ min: '1s' }).prefault('6h').meta({ description: 'a run still going after this is killed and counted as failed (default 6h)' }),
   retention: retentionSchema.optional(),
   remote: z
-    .union([remoteSchema, z.literal(false)])
+    .union([remoteSchema, z.literal(false)], { error: remoteUnionError })
     .optional()
     .meta({ description: "this job's own off-site repository, replacing backups.remote; false: no off-site copy for this job" }),
   heartbeat: heartbeatUrl()

@@ -1,7 +1,6 @@
-import { delimiter, join } from 'node:path';
 import { z } from 'zod';
 import { cronExpression } from '../../../agent/kit/cron.js';
-import { isExecutable } from '../../../agent/kit/exec.js';
+import { findsCommand } from '../../../agent/kit/exec.js';
 import { size } from '../../../agent/kit/schema.js';
 import { retentionSchema } from '../retention-schema.js';
 
@@ -13,9 +12,11 @@ export function backendOf(repository: string): string {
   return SCHEMES.find((s) => repository.startsWith(`${s}:`)) ?? 'local';
 }
 
-function findsOnPath(command: string): boolean {
-  if (command.includes('/')) return isExecutable(command);
-  return (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).some((dir) => isExecutable(join(dir || '.', command)));
+/** A map of strings whose keys must match `pattern`; a bad key is reported at its own path (zod's record says only "Invalid key"). */
+function keyedStrings(pattern: RegExp, message: string) {
+  return z.record(z.string(), z.string()).superRefine((record, ctx) => {
+    for (const key of Object.keys(record)) if (!pattern.test(key)) ctx.addIssue({ code: 'custom', path: [key], message });
+  });
 }
 
 export const remoteSchema = z
@@ -27,12 +28,10 @@ export const remoteSchema = z
       .meta({ description: "restic repository (RESTIC_REPOSITORY): sftp:user@host:/path, rest:https://host/, s3:..., b2:..., azure:..., gs:..., rclone:..., or an absolute path; may hold credentials (use ${credential:NAME})" }),
     password: z.string().min(1).meta({ description: 'repository password, given to restic as RESTIC_PASSWORD in its environment only; use ${credential:NAME} or ${file:/path}' }),
     init: z.boolean().default(false).meta({ description: 'create the repository (restic init) when `restic cat config` finds none; otherwise a missing repository is an error' }),
-    env: z
-      .record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'environment variable names are upper case letters, digits and _' }), z.string())
+    env: keyedStrings(/^[A-Z_][A-Z0-9_]*$/, 'environment variable names are upper case letters, digits and _')
       .default({})
       .meta({ description: 'backend credentials for restic, e.g. AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, B2_ACCOUNT_KEY (use ${credential:NAME}); set in restic’s environment only' }),
-    options: z
-      .record(z.string().regex(/^[a-z0-9]+\.[a-z0-9-]+$/, { error: 'restic options are <backend>.<name>, e.g. sftp.command' }), z.string())
+    options: keyedStrings(/^[a-z0-9]+\.[a-z0-9-]+$/, 'restic options are <backend>.<name>, e.g. sftp.command')
       .default({})
       .meta({ description: 'extended options passed as restic -o key=value (e.g. sftp.command, s3.storage-class)' }),
     limitUpload: size().optional().meta({ description: 'upload bandwidth per second (restic --limit-upload, in KiB/s), e.g. 10MiB' }),
@@ -57,7 +56,7 @@ export const remoteSchema = z
     binary: z
       .string()
       .default('restic')
-      .refine(findsOnPath, { error: 'restic is not installed or not executable: apt-get install restic (or set binary to its path)' })
+      .refine((command) => findsCommand(command), { error: 'restic is not installed or not executable: apt-get install restic (or set binary to its path)' })
       .meta({ description: 'the restic executable (default: restic on PATH)' }),
   })
   .meta({ description: 'off-site copies of verified backups through restic (encrypted, deduplicated, retention and checks on the remote)' });
