@@ -1,5 +1,5 @@
 // The Debian exporters this module replaces, started by the bench on loopback ports with their files in a
-// temp dir (never the packaged systemd services).
+// temp dir (never the packaged systemd services), each with only the collectors the agent's checks match.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { requirePackages } from '../require-packages.js';
@@ -42,6 +42,20 @@ function blackboxConfig(bodyMatch: string, timeoutS: number): string {
   });
 }
 
+/** What the agent's postgres probe reads in its one query (src/modules/probes/kinds/postgres.ts), as gauges. */
+const POSTGRES_QUERIES = JSON.stringify({
+  caretaker_probe_equivalent: {
+    query: `SELECT current_setting('server_version_num')::int AS version_num, current_setting('max_connections')::int AS max_connections,
+      (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS connections, pg_is_in_recovery()::int AS in_recovery,
+      CASE WHEN pg_is_in_recovery() THEN COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)::float8 ELSE 0 END AS replication_lag_seconds,
+      COALESCE((SELECT EXTRACT(EPOCH FROM max(now() - xact_start)) FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()), 0)::float8 AS oldest_transaction_seconds,
+      pg_database_size(current_database())::float8 AS database_size_bytes`,
+    metrics: ['version_num', 'max_connections', 'connections', 'in_recovery', 'replication_lag_seconds', 'oldest_transaction_seconds', 'database_size_bytes'].map((name) => ({
+      [name]: { usage: 'GAUGE', description: `the agent's postgres probe's ${name}` },
+    })),
+  },
+});
+
 async function start(name: string, args: (port: number) => string[], env: NodeJS.ProcessEnv = process.env): Promise<Exporter> {
   return retryOnPortClash(async () => {
     const port = await freePort();
@@ -66,15 +80,20 @@ export async function startExporters(input: {
 }): Promise<Exporters> {
   const blackboxFile = path.join(input.dir, 'blackbox.yml');
   await writeFile(blackboxFile, blackboxConfig(input.bodyMatch, input.timeoutS));
+  const queriesFile = path.join(input.dir, 'postgres-queries.yaml');
+  await writeFile(queriesFile, POSTGRES_QUERIES);
   const listen = (port: number) => `--web.listen-address=127.0.0.1:${port}`;
   const started: Exporter[] = [];
   try {
-    const redis = await start(BINARIES.redis, (port) => [`-web.listen-address=127.0.0.1:${port}`, `-redis.addr=${input.redisUrl}`]);
+    // Equal work: INFO ALL and nothing else per scrape (no CONFIG GET, no CLIENT SETNAME, none of its own Go metrics).
+    const redis = await start(BINARIES.redis, (port) => [`-web.listen-address=127.0.0.1:${port}`, `-redis.addr=${input.redisUrl}`, '-config-command=-', '-set-client-name=false', '-redis-only-metrics']);
     started.push(redis);
-    const postgres = await start(BINARIES.postgres, (port) => [listen(port), '--log.level=warn'], {
-      ...process.env,
-      DATA_SOURCE_NAME: `${input.postgresUrl}?sslmode=disable`,
-    });
+    // Equal work: no default collectors or pg_settings, only the agent's own stats query.
+    const postgres = await start(
+      BINARIES.postgres,
+      (port) => [listen(port), '--log.level=warn', '--disable-default-metrics', '--disable-settings-metrics', '--no-collector.database', '--no-collector.bgwriter', `--extend.query-path=${queriesFile}`],
+      { ...process.env, DATA_SOURCE_NAME: `${input.postgresUrl}?sslmode=disable` },
+    );
     started.push(postgres);
     const blackbox = await start(BINARIES.blackbox, (port) => [listen(port), `--config.file=${blackboxFile}`, '--log.level=warn']);
     return { redis, postgres, blackbox };
