@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
+import { doctorExitCode, formatDoctor, runDoctor } from './doctor.js';
 import { expandReferences, SYSTEMD_CREDENTIAL_STORES, type ExpandEnvironment } from '../config/expand.js';
 import { loadConfig, readConfigData } from '../config/load.js';
 import { ApiError, DaemonUnreachableError, EXIT, isNotConfigured, type AdminClient, type CommandContext } from '../kit/cli.js';
@@ -65,6 +66,7 @@ const HELP = (modules: readonly AnyModuleSpec[]) =>
     'commands:',
     '  run                 run the daemon in the foreground',
     '  check-config        validate the config file (works with the daemon stopped)',
+    '  doctor [--unit U]   check the setup as the service runs it: sandbox paths, web server, DNS, tools, space',
     '  status              version, uptime and the state of each module',
     '  reload              re-read the config in the running daemon',
     '  version             print the version',
@@ -156,6 +158,12 @@ export async function runCli(argv: readonly string[], modules: readonly AnyModul
         return EXIT.ok;
       case 'check-config':
         return await checkConfig(parsed, modules, io, json);
+      case 'doctor': {
+        const unit = typeof parsed.flags.unit === 'string' ? parsed.flags.unit : 'caretaker.service';
+        const lines = await runDoctor(modules, { configPath: configPathFrom(parsed.flags, io.env), environment: configEnvironment(parsed, io), unit });
+        io.out(json ? JSON.stringify({ lines }, null, 2) : formatDoctor(lines));
+        return doctorExitCode(lines);
+      }
     }
     const client = createAdminClient(await adminEndpoint(parsed, io));
     switch (parsed.command) {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { healthCheck, moduleHealth } from './answers.js';
 import type { CliCommand } from './cli.js';
+import type { DoctorContext, DoctorLine } from './doctor.js';
 import type { ConditionFeed, ConditionReporter } from './conditions.js';
 import type { ConflictReporter } from './conflicts.js';
 import type { MetricsRegistrar } from './metrics.js';
@@ -84,6 +85,8 @@ export interface ModuleSpec<S extends z.ZodType = z.ZodType, M = unknown, I exte
   create(ctx: ModuleContext, config: z.output<S>, metrics: M): I;
   /** `caretaker <command>` subcommands; they talk to the admin API, or read the section with the daemon stopped. */
   commands?: CliCommand[];
+  /** The module's lines of `caretaker doctor`, from its validated section; run by the CLI, daemon not needed. */
+  doctor?(config: z.output<S>, ctx: DoctorContext): Promise<DoctorLine[]>;
 }
 
 /** Erases a spec's type parameters for the agent's module table without losing type-checking at definition. */

@@ -1,4 +1,5 @@
 import { adoptCertbotCommand } from './adopt/command.js';
+import { certificatesDoctor } from './doctor.js';
 import { defineModule } from '../../agent/kit/module.js';
 import { certsCommand } from './cli.js';
 import { configSchema } from './config.js';
@@ -14,4 +15,5 @@ export const certificates = defineModule({
   routes,
   create: (ctx, config, metrics) => new CertificateManager(ctx, config, metrics),
   commands: [certsCommand, adoptCertbotCommand],
+  doctor: certificatesDoctor,
 });

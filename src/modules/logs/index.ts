@@ -1,3 +1,4 @@
+import { logsDoctor } from './doctor.js';
 import { defineModule } from '../../agent/kit/module.js';
 import { adoptLogrotateCommand } from './adopt/command.js';
 import { logsCommand } from './cli.js';
@@ -14,4 +15,5 @@ export const logs = defineModule({
   routes,
   create: (ctx, config, metrics) => new Rotator(ctx, config, metrics),
   commands: [logsCommand, adoptLogrotateCommand],
+  doctor: logsDoctor,
 });
