@@ -1,3 +1,4 @@
+import { backupsDoctor } from './doctor.js';
 import { defineModule } from '../../agent/kit/module.js';
 import { backupCommands } from './cli.js';
 import { configSchema } from './config.js';
@@ -13,4 +14,5 @@ export const backups = defineModule({
   routes,
   create: (ctx, config, metrics) => new BackupRunner(ctx, config, metrics),
   commands: backupCommands,
+  doctor: backupsDoctor,
 });
