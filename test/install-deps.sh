@@ -3,12 +3,12 @@
 # Services the packages may start system-wide are left alone; the harness runs its own instances.
 set -euo pipefail
 
-packages=(redis-server postgresql pebble nginx-light logrotate prometheus prometheus-node-exporter wrk openssl systemd-container debootstrap python3-aiosmtpd certbot restic openssh-server openssh-client rclone)
+packages=(redis-server postgresql pebble nginx-light logrotate prometheus prometheus-node-exporter wrk openssl systemd-container debootstrap python3-aiosmtpd certbot restic openssh-server openssh-client rclone chromium)
 # binary:package pairs; PostgreSQL's binaries live outside PATH, so postgres is checked separately.
 binaries=(redis-server:redis-server redis-cli:redis-tools pebble:pebble pebble-challtestsrv:pebble
   nginx:nginx-light logrotate:logrotate promtool:prometheus prometheus-node-exporter:prometheus-node-exporter wrk:wrk openssl:openssl setpriv:util-linux
   systemd-nspawn:systemd-container debootstrap:debootstrap certbot:certbot
-  restic:restic sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client rclone:rclone)
+  restic:restic sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client rclone:rclone chromium:chromium)
 
 missing=()
 for pair in "${binaries[@]}"; do

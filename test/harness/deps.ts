@@ -27,6 +27,7 @@ const PACKAGE_OF: Record<string, string> = {
   restic: 'restic',
   rclone: 'rclone',
   certbot: 'certbot',
+  chromium: 'chromium',
 };
 
 const POSTGRES_LIB = '/usr/lib/postgresql';

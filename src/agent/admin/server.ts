@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -12,6 +11,8 @@ import { clientErrorHandler, errorHandler, notFoundHandler } from './error-handl
 import { checkBrowserRequest, ownHostNames, SAFE_METHODS } from './guard.js';
 import type { AdminHost } from './host.js';
 import { agentRoutes } from './routes.js';
+import { STATUS_PAGE_PATH, statusPageRoutes } from './status-page.js';
+import { presentsToken } from './token.js';
 
 export interface AdminServer {
   readonly app: FastifyInstance;
@@ -19,18 +20,14 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const presented = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1] ?? '';
-  const a = Buffer.from(presented);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
-/** Mutations need the token when one is set; with remote access allowed, every route does. */
+/**
+ * Mutations need the token when one is set; with remote access allowed, every route does. The status
+ * page answers for itself: it takes the token from its URL once and answers a form, not JSON, without it.
+ */
 function authorize({ token, allowRemote }: AdminSettings, request: FastifyRequest): void {
-  if (!token) return;
+  if (!token || request.routeOptions.url === STATUS_PAGE_PATH) return;
   if (SAFE_METHODS.has(request.method) && !allowRemote) return;
-  if (!tokenMatches(request.headers.authorization, token)) {
+  if (!presentsToken(request, token)) {
     throw new CaretakerError(401, 'unauthorized', 'this route needs the admin token: Authorization: Bearer <admin.token>');
   }
 }
@@ -77,6 +74,7 @@ export async function buildAdminApp(agent: AdminHost, slots: readonly ModuleSlot
     },
   });
   await app.register(agentRoutes, { agent });
+  await app.register(statusPageRoutes, { agent });
   for (const slot of slots) {
     await app.register(slot.spec.routes, {
       prefix: slot.spec.prefix,
