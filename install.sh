@@ -475,7 +475,11 @@ Next:
   sudoedit $CONFIG && sudo caretaker check-config
   sudo systemctl reload caretaker
   sudo caretaker status
+  sudo caretaker doctor        # the checks below, again: sandbox paths, web server, DNS, tools, space
 EOF
+  # The setup as the service runs it; a failure is shown with its fix but does not undo the install.
+  printf '\ncaretaker doctor:\n'
+  "$BIN" doctor --config "$CONFIG" 2>&1 | sed 's/^/  /' || true
 }
 
 cmd_install() {

@@ -329,6 +329,26 @@ describe('the production scenario: caretaker replacing certbot, cron backups, lo
     assert.equal(await redisCli('GET key:7'), 'value-7');
   });
 
+  test('20: caretaker doctor on this setup has no failure; a webroot www-data cannot read fails its line with the fix', async () => {
+    // The domain resolves here, as a real server's DNS record would make it.
+    await ct.ok(`grep -q ' ${DOMAIN}$' /etc/hosts || echo '127.0.0.1 ${DOMAIN}' >> /etc/hosts`);
+    const good = await ct.sh('caretaker doctor', 60_000);
+    assert.equal(good.code, 0, output(good));
+    assert.match(good.stdout, /^ok {4}sandbox .*caretaker\.service runs as caretaker/m);
+    assert.match(good.stdout, new RegExp(`^ok {4}http-01 ${DOMAIN.replace('.', '\\.')} .*serves the challenge from the webroot`, 'm'));
+    assert.match(good.stdout, /^ok {4}webroot \S+ +www-data \(the web server\) reads \/var\/www\/certbot/m);
+    assert.match(good.stdout, /^ok {4}pg_dump pg-app /m);
+    await ct.ok('chmod 0700 /var/www/certbot');
+    try {
+      const bad = await ct.sh('caretaker doctor', 60_000);
+      assert.equal(bad.code, 1, output(bad));
+      assert.match(bad.stdout, /^fail {2}webroot \S+ +www-data \(the web server\) cannot read \/var\/www\/certbot\/\.well-known\/acme-challenge\/caretaker-doctor-\S+: the CA would get 403\n +fix: chmod o\+rx/m);
+    } finally {
+      await ct.ok('chmod 0755 /var/www/certbot');
+    }
+    assert.equal(await ct.ok("stat -c '%U %a' /var/www/certbot/.well-known/acme-challenge"), 'caretaker 755', 'the self-test leaves the challenge directory as the service would');
+  });
+
   test('16: the installed service tells the webhook once when Redis goes down and once when it is back; the backup job pinged its heartbeat', async () => {
     interface Received {
       method: string;

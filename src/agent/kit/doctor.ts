@@ -24,6 +24,8 @@ export interface Sandbox {
   writable: string[];
   user: string;
   unit: string;
+  /** CAP_DAC_OVERRIDE among the unit's AmbientCapabilities: file modes do not stop it, only the sandbox does. */
+  overridesModes: boolean;
 }
 
 export interface DoctorContext {
@@ -41,12 +43,13 @@ export interface DoctorContext {
 /** The sandbox of `unit` from `systemctl show`, or undefined when systemctl cannot tell (no systemd, no unit). */
 export async function readSandbox(unit: string): Promise<Sandbox | undefined> {
   try {
-    const { stdout } = await execFile('systemctl', ['show', unit, '-p', 'LoadState', '-p', 'ReadWritePaths', '-p', 'StateDirectory', '-p', 'User'], { timeoutMs: 10_000 });
+    const { stdout } = await execFile('systemctl', ['show', unit, '-p', 'LoadState', '-p', 'ReadWritePaths', '-p', 'StateDirectory', '-p', 'User', '-p', 'AmbientCapabilities'], { timeoutMs: 10_000 });
     const props = Object.fromEntries(stdout.split('\n').filter(Boolean).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
     if (props.LoadState !== 'loaded') return undefined;
     const writable = (props.ReadWritePaths ?? '').split(/\s+/).filter(Boolean).map((p) => p.replace(/^-/, ''));
     for (const dir of (props.StateDirectory ?? '').split(/\s+/).filter(Boolean)) writable.push(resolve('/var/lib', dir));
-    return { writable, user: props.User || 'root', unit };
+    const overridesModes = /\bcap_dac_override\b/i.test(props.AmbientCapabilities ?? '');
+    return { writable, user: props.User || 'root', unit, overridesModes };
   } catch {
     return undefined;
   }
@@ -95,7 +98,7 @@ export async function writablePathLine(check: string, path: string, sandbox: San
   }
   const user = sandbox?.user ?? 'the current user';
   const target = await existingAncestor(path);
-  if (sandbox && !(await userMay(sandbox.user, 'w', target))) {
+  if (sandbox && !sandbox.overridesModes && !(await userMay(sandbox.user, 'w', target))) {
     return { status: 'fail', check, detail: `${target} is not writable by ${user}`, fix: `chown ${sandbox.user} ${target} (or make it group-writable for ${sandbox.user})` };
   }
   return { status: 'ok', check, detail: sandbox ? `${path} writable by ${user} inside the sandbox` : `${path} (sandbox not checked: systemd does not run caretaker here)` };

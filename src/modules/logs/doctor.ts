@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { DoctorContext, DoctorLine } from '../../agent/kit/doctor.js';
 import { writablePathLine } from '../../agent/kit/doctor.js';
@@ -24,6 +25,8 @@ export async function logsDoctor(config: LogsConfig, ctx: DoctorContext): Promis
     else if (set.olddir) for (const dir of [...dirs]) dirs.add(join(dir, set.olddir));
     for (const dir of dirs) lines.push(await writablePathLine(`logs ${set.name}`, dir, ctx.sandbox));
   }
+  // No logrotate installed: nothing to conflict with.
+  if (!existsSync(LOGROTATE_CONF)) return lines;
   try {
     for (const conflict of await findLogrotateConflicts(config, LOGROTATE_CONF)) {
       lines.push({ status: 'warn', check: `logrotate ${conflict.log}`, detail: `${conflict.path} is rotated by logrotate too (${conflict.logrotate}: ${conflict.pattern})`, fix: conflict.resolve });
