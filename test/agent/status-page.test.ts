@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { modules } from '../../src/modules/index.js';
 import { requireBinaries } from '../harness/deps.js';
 import { freePort } from '../harness/ports.js';
+import { startPebble, type PebbleServer } from '../harness/pebble.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
 import { makeTempDir, type TempDir } from '../harness/tmpdir.js';
@@ -20,6 +21,7 @@ const { chromium } = requireBinaries(['chromium']);
 let dir: TempDir;
 let redis: RedisServer;
 let pg: PostgresServer;
+let pebble: PebbleServer;
 let t: TestAgent;
 
 const bearer = { authorization: `Bearer ${TOKEN}` };
@@ -66,7 +68,7 @@ function cellOf(dom: string, id: string, row: string, key: string): { text: stri
 
 before(async () => {
   dir = await makeTempDir('status-page');
-  [redis, pg] = await Promise.all([startRedis(), startPostgres()]);
+  [redis, pg, pebble] = await Promise.all([startRedis(), startPostgres(), startPebble()]);
   await pg.psql('CREATE TABLE t (v text)');
   await writeFile(join(dir.path, 'app.log'), 'x'.repeat(1234));
   const dead = await freePort();
@@ -78,12 +80,15 @@ before(async () => {
       `probes:\n  - { name: cache, type: redis, url: "${redis.url}", interval: 1s }\n  - { name: gone, type: tcp, address: "127.0.0.1:${dead}", interval: 1s }\n` +
       `backups:\n  dir: ${join(dir.path, 'backups')}\n  jobs:\n    - { name: pg, type: postgres, url: "${pg.url}", schedule: "0 3 1 1 *", compress: 0 }\n` +
       `logs:\n  - { name: app, paths: ["${join(dir.path, 'app.log')}"], rotate: { every: daily }, keep: 3 }\n` +
+      `certificates:\n  dir: ${join(dir.path, 'le')}\n  acme: { directory: "${pebble.directoryUrl}", email: ops@example.com, caBundle: ${pebble.ca}, requestTimeout: 5s, profile: tlsserver }\n` +
+      `  certs:\n    - { name: app, domains: [app.example.com], challenge: { type: http-01, standalone: { address: 127.0.0.1, port: ${pebble.httpPort} } } }\n` +
       `alerts:\n  group: 0s\n  channels:\n    - { name: hook, type: webhook, url: "http://127.0.0.1:${dead}/hook" }\n`,
     modules,
   );
   await until('every configured module running', async () =>
-    (await json<{ modules: Array<{ name: string; state: string }> }>('/status')).modules.every((m) => m.state === (m.name === 'certificates' ? 'absent' : 'running')),
+    (await json<{ modules: Array<{ name: string; state: string }> }>('/status')).modules.every((m) => m.state === 'running'),
   );
+  await until('the certificate issued by pebble', async () => (await json<{ certificates: Array<{ state: string }> }>('/certs')).certificates[0]?.state === 'valid', 60_000);
   // Three runs of growing size, so the chart has three bars.
   for (let i = 1; i <= 3; i++) {
     await pg.psql(`INSERT INTO t SELECT repeat('x', 1000) FROM generate_series(1, ${i * 200})`);
@@ -102,7 +107,7 @@ before(async () => {
 });
 after(async () => {
   await t?.close();
-  await Promise.all([redis?.stop(), pg?.stop()]);
+  await Promise.all([redis?.stop(), pg?.stop(), pebble?.stop()]);
   await dir?.cleanup();
 });
 
@@ -134,7 +139,12 @@ test('the page rendered by headless Chromium shows the numbers the JSON routes a
   assert.equal(cellOf(dom, 'logs', 'app', 'bytes').value, '1234');
   assert.equal(cellOf(dom, 'logs', 'app', 'lastRotation').text, 'never');
   assert.equal(cellOf(dom, 'alerts', 'probe:gone:down', 'summary').text, 'gone is down');
-  assert.match(dom, /<section id="certs" hidden/, 'no certificates section without the module');
+  const [cert] = (await json<{ certificates: Array<{ notAfter: string; nextRenewalAt: string }> }>('/certs')).certificates;
+  const days = Number(cellOf(dom, 'certs', 'app', 'days').value);
+  assert.ok(Math.abs(days - (Date.parse(cert!.notAfter) - Date.now()) / 86_400_000) < 1.01, `days left ${days} for ${cert!.notAfter}`);
+  assert.equal(cellOf(dom, 'certs', 'app', 'state').text, 'valid');
+  assert.equal(cellOf(dom, 'certs', 'app', 'profile').text, 'tlsserver');
+  assert.match(cellOf(dom, 'certs', 'app', 'next').text, /^in \d+ (d|h|min)/);
   assert.doesNotMatch(dom, new RegExp(TOKEN), 'the token is nowhere in the page');
 
   const shot = join(dir.path, 'status-page.png');
