@@ -64,7 +64,7 @@ export function declareMetrics(registrar: MetricsRegistrar) {
     }),
     remoteAddedBytes: registrar.gauge({
       name: 'caretaker_backup_remote_added_bytes',
-      help: 'Bytes the last off-site copy of the job added to the restic repository (after deduplication and compression).',
+      help: 'New bytes the last off-site copy of the job added to the restic repository after deduplication (restic 0.14 counts them before compression).',
       labelNames: ['backup'],
     }),
     remoteRuns: registrar.counter({
