@@ -49,7 +49,7 @@ test('the production bundle builds and runs every module from one file', async (
     assert.ok(status, `bundle never answered: ${stderr}`);
     assert.deepEqual(
       status.modules.map((m) => [m.name, m.state]),
-      [['certificates', 'running'], ['backups', 'running'], ['probes', 'running'], ['logs', 'running']],
+      [['certificates', 'running'], ['backups', 'running'], ['probes', 'running'], ['logs', 'running'], ['alerts', 'running']],
     );
     assert.equal((await fetch(`http://127.0.0.1:${metrics}/metrics`)).status, 200);
   } finally {
