@@ -87,7 +87,7 @@ test('Prometheus scrapes the agent and answers PromQL for host and module metric
   const [load] = await eventually('node_load1{job="caretaker"}');
   assert.ok(Number(load!.value[1]) >= 0);
   const up = await eventually('caretaker_module_up{job="caretaker"}');
-  assert.deepEqual(up.map((s) => [s.metric.module, s.value[1]]).sort(), [['backups', '1'], ['certificates', '1'], ['logs', '1'], ['probes', '1']]);
+  assert.deepEqual(up.map((s) => [s.metric.module, s.value[1]]).sort(), [['alerts', '1'], ['backups', '1'], ['certificates', '1'], ['logs', '1'], ['probes', '1']]);
   // Counters come through OpenMetrics with their _total names intact.
   const checks = await eventually('sum by (probe) (caretaker_probe_checks_total{job="caretaker"})');
   const probes = (agent.agent.current.sections.get('probes') as Array<{ name: string }>).map((p) => p.name);
