@@ -6,7 +6,7 @@ import type { AlertsAnswer } from './answers.js';
 import type { Channel } from './channels/channel.js';
 import { createChannel } from './channels/index.js';
 import type { AlertsConfig } from './config.js';
-import { AlertEngine } from './engine.js';
+import { AlertEngine, compareKeys } from './engine.js';
 import { watchHost } from './host-conditions.js';
 import { RESULTS, type AlertsMetrics, type AlertsMetricsSource } from './metrics.js';
 import { AlertsStateFile } from './state-file.js';
@@ -145,7 +145,7 @@ export class Alerter implements ModuleInstance<AlertsConfig>, AlertsMetricsSourc
     const heartbeat = this.config.heartbeat;
     return {
       firing: [...this.engine.firing.values()]
-        .sort((a, b) => a.key.localeCompare(b.key))
+        .sort((a, b) => compareKeys(a.key, b.key))
         .map((e) => ({ key: e.key, module: e.module, item: e.item ?? null, severity: e.severity, summary: e.summary, detail: e.detail, startsAt: e.startsAt })),
       channels: this.engine.channelStates().map(({ channel, outbox, pending }) => ({
         name: channel.name,
