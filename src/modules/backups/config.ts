@@ -4,6 +4,7 @@ import { filesJobSchema } from './kinds/files.js';
 import { postgresJobSchema } from './kinds/postgres.js';
 import { redisJobSchema } from './kinds/redis.js';
 import { remoteSchema } from './remote/config.js';
+import { checkDrillSources } from './drill/config.js';
 
 export const backupJobSchema = z.discriminatedUnion('type', [postgresJobSchema, redisJobSchema, filesJobSchema]);
 
@@ -14,6 +15,7 @@ export const configSchema = z
     remote: remoteSchema.optional().meta({ description: "off-site copies through restic for every job without its own remote (a job's remote: false opts out)" }),
     jobs: namedList(backupJobSchema).default([]).meta({ description: 'scheduled backups, each of one PostgreSQL database, one Redis server or a set of files (type)' }),
   })
+  .superRefine(checkDrillSources)
   .meta({ description: 'Scheduled PostgreSQL, Redis and file backups with retention, verification and restore.' });
 
 export type BackupsConfig = z.output<typeof configSchema>;

@@ -90,7 +90,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     private readonly now: () => Date = () => new Date(),
   ) {
     this.config = config;
-    this.drills = new Drills(ctx, metrics, () => this.config.dir, now);
+    this.drills = new Drills(ctx, metrics, () => this.config, now);
     this.jobs = new ItemSet<BackupJob, JobState>({
       ctx,
       noun: 'backup job',

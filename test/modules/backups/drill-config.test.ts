@@ -38,10 +38,20 @@ describe('restore drill config', () => {
     assert.deepEqual(issues(pg('postgres://a@db1/app', 'postgres://a@db1:5433/app')), []);
   });
 
+  it('wants a remote for a drill from the remote: the job\'s own or the section\'s, not remote: false', () => {
+    const remote = { repository: '/srv/restic', password: 'pw' };
+    const job = { name: 'r', type: 'redis', url: 'redis://127.0.0.1', schedule: '0 * * * *', drill: { schedule: '0 4 * * 0', from: 'remote' } };
+    const refused = ["jobs.0.drill.from: is remote, but the job has no remote: set backups.remote or the job's remote, or use from: local"];
+    assert.deepEqual(issues({ jobs: [job] }), refused);
+    assert.deepEqual(issues({ remote, jobs: [{ ...job, remote: false }] }), refused);
+    assert.deepEqual(issues({ remote, jobs: [job] }), []);
+    assert.deepEqual(issues({ jobs: [{ ...job, remote }] }), []);
+  });
+
   it('checks the drill keys strictly and has none for files jobs', () => {
     assert.deepEqual(issues(pg('postgres://a@db1/app', 'mysql://x/y')), ['jobs.0.drill.to: expected postgres://user[:password]@host[:port]/scratch_database']);
-    assert.deepEqual(issues({ jobs: [{ name: 'r', type: 'redis', url: 'redis://127.0.0.1', schedule: '0 * * * *', drill: { schedule: '0 4 * * 0', from: 'remote' } }] }), [
-      'jobs.0.drill.from: Invalid input: expected "local"',
+    assert.deepEqual(issues({ jobs: [{ name: 'r', type: 'redis', url: 'redis://127.0.0.1', schedule: '0 * * * *', drill: { schedule: '0 4 * * 0', from: 'elsewhere' } }] }), [
+      'jobs.0.drill.from: Invalid option: expected one of "local"|"remote"',
     ]);
     assert.ok(issues({ jobs: [{ name: 'f', type: 'files', paths: ['/etc'], schedule: '0 * * * *', drill: { schedule: '0 4 * * 0' } }] }).some((i) => /drill/.test(i)));
   });

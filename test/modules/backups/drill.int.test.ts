@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile as execFileCb } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
@@ -64,6 +64,14 @@ describe('restore drills against real servers', () => {
       { name: 'redis', type: 'redis', url: redis.url, schedule: DAILY, drill: { schedule: WEEKLY } },
       { name: 'redis-empty', type: 'redis', url: emptyRedis.url, schedule: DAILY },
       { name: 'nodrill', type: 'postgres', url: appUrl, schedule: DAILY },
+      {
+        name: 'pg-remote',
+        type: 'postgres',
+        url: appUrl,
+        schedule: DAILY,
+        remote: { repository: join(dir.path, 'restic-repo'), password: 'drill test password', init: true },
+        drill: { schedule: WEEKLY, to: dbUrl('caretaker_drill'), from: 'remote' },
+      },
     ];
     backups = await startBackups({ dir: dir.path, jobs });
   });
@@ -226,6 +234,18 @@ describe('restore drills against real servers', () => {
     }
   });
 
+  it('postgres: a drill from the remote restores the newest restic snapshot, with no local backup left', async () => {
+    const path = await backUp('pg-remote');
+    assert.equal(backups.runner.job('pg-remote').lastRun?.remote?.result, 'success', JSON.stringify(backups.runner.job('pg-remote').lastRun));
+    const folder = join(dir.path, 'pg-remote');
+    for (const name of await readdir(folder)) await rm(join(folder, name), { recursive: true });
+    const result = await backups.cli(['drill', 'pg-remote']);
+    assert.equal(result.code, 0, result.out + result.err);
+    assert.match(result.out, new RegExp(`restore drill of 'pg-remote' passed: remote:[0-9a-f]{8} ${basename(path).replaceAll('.', '\\.')} \\(sha256 \\+ pg_restore --list; pg_restore into caretaker_drill; 2 tables`));
+    assert.deepEqual(await readdir(folder), [], 'the fetched copy is removed after the drill');
+    assert.equal(await scratchExists(), false);
+  });
+
   it('redis: loads the RDB into a throw-away redis-server in the state dir and compares key counts and types', async () => {
     const path = await backUp('redis');
     const manifest = JSON.parse(await readFile(`${path}.json`, 'utf8'));
@@ -236,10 +256,24 @@ describe('restore drills against real servers', () => {
     ]);
     assert.equal(manifest.contents.redis.sample.length, 18);
 
+    // The scratch server's socket is in the state dir while the drill runs.
+    let socketSeen = false;
+    let polling = true;
+    const poll = (async () => {
+      for (let i = 0; polling && i < 2000; i++) {
+        for (const name of await readdir(backups.test.ctx.stateDir)) {
+          if (name.startsWith('caretaker-redis-restore-') && (await readdir(join(backups.test.ctx.stateDir, name)).catch((): string[] => [])).includes('redis.sock')) socketSeen = true;
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
     const result = await backups.cli(['drill', 'redis']);
+    polling = false;
+    await poll;
+    assert.ok(socketSeen, 'redis.sock seen in the state dir');
     assert.equal(result.code, 0, result.out + result.err);
     assert.match(result.out, /redis-server loaded the RDB; 527 keys without a TTL in 2 databases, 18 sampled key types match/);
-    assert.deepEqual((await readdir(backups.test.ctx.stateDir)).filter((n) => !n.startsWith('drill-')), [], 'the scratch server left nothing behind');
+    assert.deepEqual((await readdir(backups.test.ctx.stateDir)).filter((n) => n.startsWith('caretaker-redis-restore-')), [], 'the scratch server left nothing behind');
   });
 
   it('redis: an RDB of another server under a forged manifest fails the drill', async () => {

@@ -1,9 +1,12 @@
 import { z } from 'zod';
 import { cronExpression } from '../../../agent/kit/cron.js';
+import { remoteOf, type RemoteConfig } from '../remote/config.js';
 
 const schedule = cronExpression().meta({ description: 'when the drill runs, read in the job\'s timezone (e.g. "0 4 * * 0": Sundays at 04:00)' });
-// `remote` arrives with the restic part of issue 17: a drill then restores from the off-site copy.
-const from = z.literal('local').default('local').meta({ description: 'where the drilled backup comes from: local (the newest verified backup in <dir>/<job>/)' });
+const from = z
+  .enum(['local', 'remote'])
+  .default('local')
+  .meta({ description: "where the drilled backup comes from: local (the newest verified backup in <dir>/<job>/) or remote (the job's newest restic snapshot, fetched with restic dump)" });
 
 export const postgresDrillSchema = z
   .strictObject({
@@ -24,6 +27,18 @@ export const redisDrillSchema = z
   .meta({ description: 'restore drill: on a schedule, load the newest verified backup into a throw-away redis-server (unix socket in the state dir), compare key counts and a sample of key types with the dump' });
 
 export type PostgresDrill = z.output<typeof postgresDrillSchema>;
+
+/** A drill from the remote needs one: the job's own or the section's, and not `remote: false`. */
+export function checkDrillSources(
+  section: { remote?: RemoteConfig | undefined; jobs: Array<{ remote?: RemoteConfig | false | undefined; drill?: { from: string } | undefined }> },
+  ctx: z.core.$RefinementCtx,
+): void {
+  section.jobs.forEach((job, i) => {
+    if (job.drill?.from === 'remote' && !remoteOf(section, job)) {
+      ctx.addIssue({ code: 'custom', path: ['jobs', i, 'drill', 'from'], message: "is remote, but the job has no remote: set backups.remote or the job's remote, or use from: local" });
+    }
+  });
+}
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1', '']);
 

@@ -6,7 +6,7 @@ import { ConflictError, CaretakerError, describeError } from '../../../agent/kit
 import type { ItemEntry } from '../../../agent/kit/item-set.js';
 import type { ModuleContext } from '../../../agent/kit/module.js';
 import type { drillAnswer } from '../answers.js';
-import type { BackupJob } from '../config.js';
+import type { BackupJob, BackupsConfig } from '../config.js';
 import type { BackupsMetrics } from '../metrics.js';
 import { runDrill, type DrillOutcome } from './run-drill.js';
 
@@ -52,7 +52,7 @@ export class Drills {
   constructor(
     private readonly ctx: ModuleContext,
     private readonly metrics: BackupsMetrics,
-    private readonly dir: () => string,
+    private readonly config: () => BackupsConfig,
     private readonly now: () => Date,
   ) {}
 
@@ -137,7 +137,7 @@ export class Drills {
   private async execute(job: Job, state: DrillState): Promise<void> {
     const { log } = job;
     log.info('restore drill started');
-    const outcome = await runDrill(job.config, { dir: this.dir(), stateDir: this.ctx.stateDir, signal: job.signal, log, now: this.now });
+    const outcome = await runDrill(job.config, { config: this.config(), stateDir: this.ctx.stateDir, signal: job.signal, log, now: this.now });
     // A job removed or a module stopping mid-drill records nothing: its label sets and condition are gone.
     if (job.signal.aborted) return;
     state.last = outcome;
