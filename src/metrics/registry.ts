@@ -1,4 +1,16 @@
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
+import gc from 'prom-client/lib/metrics/gc.js';
+import heapSizeAndUsed from 'prom-client/lib/metrics/heapSizeAndUsed.js';
+import heapSpacesSizeAndUsed from 'prom-client/lib/metrics/heapSpacesSizeAndUsed.js';
+import osMemoryHeap from 'prom-client/lib/metrics/osMemoryHeap.js';
+import processCpuTotal from 'prom-client/lib/metrics/processCpuTotal.js';
+import processHandles from 'prom-client/lib/metrics/processHandles.js';
+import processMaxFileDescriptors from 'prom-client/lib/metrics/processMaxFileDescriptors.js';
+import processOpenFileDescriptors from 'prom-client/lib/metrics/processOpenFileDescriptors.js';
+import processRequests from 'prom-client/lib/metrics/processRequests.js';
+import processResources from 'prom-client/lib/metrics/processResources.js';
+import processStartTime from 'prom-client/lib/metrics/processStartTime.js';
+import nodeVersion from 'prom-client/lib/metrics/version.js';
 import { replaceLoopLagGauges } from './loop-lag.js';
 
 export interface AgentRegistry {
@@ -18,10 +30,28 @@ export interface AgentGauges {
   conflicts(): Array<[string, string, number]>;
 }
 
+/** collectDefaultMetrics' list (prom-client 15), in its order, minus eventLoopLag. */
+const DEFAULT_COLLECTORS = [
+  processCpuTotal,
+  processStartTime,
+  osMemoryHeap,
+  processOpenFileDescriptors,
+  processMaxFileDescriptors,
+  processResources,
+  processHandles,
+  processRequests,
+  heapSizeAndUsed,
+  heapSpacesSizeAndUsed,
+  nodeVersion,
+  gc,
+];
+
 export function createAgentRegistry(version: string, gauges: AgentGauges): AgentRegistry {
   const registry = new Registry();
-  // The default 10 ms event-loop sampling wakes an idle agent 100 times a second; 1 s is plenty for a gauge.
-  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 1000 });
+  // prom-client's defaults without its event-loop collector: the agent's own (loop-lag.ts) takes its names. Made
+  // and then removed, that collector's enabled HDR histogram outlived its gauge, and a later scrape's
+  // process._getActiveHandles() met the collected wrapper and aborted the process (Node's GetOwner CHECK).
+  for (const collect of DEFAULT_COLLECTORS) collect(registry, {});
   replaceLoopLagGauges(registry, 1000);
   // prom-client exports these gauges with a `_total` suffix, which Prometheus reserves for counters;
   // the same numbers stay available without it (nodejs_active_handles, …).
