@@ -57,8 +57,17 @@ function inRootfs(command: string[], timeoutMs: number): Promise<{ code: number;
   });
 }
 
-before(async () => ensureRootfs(), { timeout: 35 * 60_000 });
+/**
+ * Registers the Node 18 tests of one share of the files (`part` of `parts`, by sorted position): one file per
+ * share keeps each under the suite's 180 s a file, and the shares run side by side.
+ */
+export function node18Tests(part: number, parts: number): void {
+  before(async () => ensureRootfs(), { timeout: 35 * 60_000 });
+  if (part === 0) versionTest();
+  filesTest(part, parts);
+}
 
+function versionTest(): void {
 test('the rootfs Node.js is Debian 12’s 18.x, the floor package.json declares', async () => {
   const { code, output, stdout } = await inRootfs(['node', '-p', 'process.versions.node'], 60_000);
   assert.equal(code, 0, output);
@@ -66,16 +75,19 @@ test('the rootfs Node.js is Debian 12’s 18.x, the floor package.json declares'
   const engines = (JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
   assert.equal(engines, '>=18.19');
 });
+}
 
-test('every test that needs no host server passes under Node 18', { timeout: 15 * 60_000 }, async (t) => {
-  const files: string[] = [];
+function filesTest(part: number, parts: number): void {
+test(`every test that needs no host server passes under Node 18 (share ${part + 1} of ${parts})`, { timeout: 15 * 60_000 }, async (t) => {
+  const selected: string[] = [];
   for (const file of (await testFiles(join(root, 'test'))).sort()) {
     // static.test.ts runs the developer tools over the tree (dependency-cruiser needs Node 20's util.styleText):
     // the suite itself needs Node 20, the product does not.
     if (file.includes('/test/node18/') || file.includes('/test/e2e/') || file.endsWith('/test/static.test.ts')) continue;
-    if (!NEEDS_HOST.test(await readFile(file, 'utf8'))) files.push(relative(root, file));
+    if (!NEEDS_HOST.test(await readFile(file, 'utf8'))) selected.push(relative(root, file));
   }
-  assert.ok(files.length >= 40, `only ${files.length} files selected`);
+  assert.ok(selected.length >= 40, `only ${selected.length} files selected`);
+  const files = selected.filter((_, index) => index % parts === part);
   // Node 18's runner has no --test-concurrency or --test-timeout; it runs one file at a time on two cores.
   const { code, output } = await inRootfs(['node', '--import', 'tsx', '--test', '--test-reporter=tap', ...files], 14 * 60_000);
   const failed = output.split('\n').filter((line) => /^not ok /.test(line));
@@ -83,3 +95,4 @@ test('every test that needs no host server passes under Node 18', { timeout: 15 
   assert.match(output, /^# fail 0$/m);
   t.diagnostic(`${files.length} files, ${/^# pass (\d+)$/m.exec(output)?.[1]} tests passed under Node 18`);
 });
+}
