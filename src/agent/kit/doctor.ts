@@ -87,13 +87,13 @@ export async function userMay(user: string, flag: 'r' | 'w' | 'x', path: string)
  * One line for a path the service writes: inside the unit's ReadWritePaths (when systemd runs it) and
  * writable by its user (the path, or the directory it will be created in).
  */
-export async function writablePathLine(check: string, path: string, sandbox: Sandbox | undefined, dropIn = 'a drop-in with'): Promise<DoctorLine> {
+export async function writablePathLine(check: string, path: string, sandbox: Sandbox | undefined): Promise<DoctorLine> {
   if (sandbox && !sandbox.writable.some((root) => within(path, root))) {
     return {
       status: 'fail',
       check,
       detail: `${path} is outside the service's ReadWritePaths (${sandbox.writable.join(' ') || 'none'}): it is read-only to caretaker under ProtectSystem=strict`,
-      fix: `${dropIn} [Service] ReadWritePaths=${path} (systemctl edit ${sandbox.unit}), then systemctl restart ${sandbox.unit}`,
+      fix: `a drop-in with [Service] ReadWritePaths=${path} (systemctl edit ${sandbox.unit}), then systemctl restart ${sandbox.unit}`,
     };
   }
   const user = sandbox?.user ?? 'the current user';

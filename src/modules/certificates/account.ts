@@ -9,8 +9,9 @@ import { generatePrivateKey } from './keys.js';
  * processes race: it is linked into place, and whoever loses reads the winner's key.
  */
 export class AccountStore {
-  private readonly keyPath: string;
-  private readonly urlsPath: string;
+  /** Where the key and the account URLs live; `adopt certbot` hands certbot's account over through them. */
+  readonly keyPath: string;
+  readonly urlsPath: string;
 
   constructor(stateDir: string) {
     this.keyPath = join(stateDir, 'account.key');

@@ -2,6 +2,7 @@ import { copyFile, chown, lchown, lstat, mkdir, readdir, readFile, stat, unlink 
 import { dirname, join } from 'node:path';
 import { Document, isMap, isSeq, parseDocument, type YAMLMap } from 'yaml';
 import { fsyncDir, writeFileAtomic } from '../../../agent/kit/atomic-file.js';
+import { AccountStore } from '../account.js';
 import { setInSection } from './configobj.js';
 import type { CertbotAccount, CertConfigInput, Lineage } from './certbot.js';
 
@@ -88,7 +89,7 @@ export async function serviceOwner(stateDir: string): Promise<{ uid: number; gid
 
 /** Refuses, before anything is written, to replace an account key of caretaker's own (other directories' orders use it). */
 export async function checkAccountImport(stateDir: string, account: CertbotAccount, replace: boolean): Promise<void> {
-  const keyPath = join(stateDir, 'account.key');
+  const { keyPath } = new AccountStore(stateDir);
   const current = await readFile(keyPath, 'utf8').catch(() => undefined);
   if (current !== undefined && current !== account.keyPem && !replace) {
     throw new Error(`caretaker already has an ACME account key (${keyPath}); adopting certbot's account would replace it for every directory: pass --replace-account if that is what you want`);
@@ -101,14 +102,10 @@ export async function importAccount(stateDir: string, directory: string, account
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chown(dir, owner.uid, owner.gid);
   }
-  const keyPath = join(stateDir, 'account.key');
-  await writeFileAtomic(keyPath, account.keyPem, { mode: 0o600 });
-  await chown(keyPath, owner.uid, owner.gid);
-  const urlsPath = join(stateDir, 'accounts.json');
-  const urls = JSON.parse((await readFile(urlsPath, 'utf8').catch(() => '{}')) || '{}') as Record<string, string>;
-  urls[directory] = account.url;
-  await writeFileAtomic(urlsPath, `${JSON.stringify(urls, null, 2)}\n`, { mode: 0o600 });
-  await chown(urlsPath, owner.uid, owner.gid);
+  const store = new AccountStore(stateDir);
+  await writeFileAtomic(store.keyPath, account.keyPem, { mode: 0o600 });
+  await store.setUrl(directory, account.url);
+  for (const path of [store.keyPath, store.urlsPath]) await chown(path, owner.uid, owner.gid);
 }
 
 /** The service user must write live/ and archive/<name>/ and read the key; certbot (root) still can. */
