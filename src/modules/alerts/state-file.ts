@@ -1,7 +1,5 @@
-import { readFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../../agent/kit/atomic-file.js';
+import { JsonStateFile } from '../../agent/kit/json-state.js';
 import type { EngineSnapshot } from './engine.js';
 
 const severity = z.enum(['warning', 'critical']);
@@ -58,34 +56,28 @@ export interface LoadedAlertsState {
  * Saves are serialised and atomic, so a kill leaves the last complete state.
  */
 export class AlertsStateFile {
-  readonly path: string;
-  private saving: Promise<void> = Promise.resolve();
+  private readonly file: JsonStateFile<z.infer<typeof stateSchema>>;
 
   constructor(stateDir: string) {
-    this.path = join(stateDir, 'state.json');
+    this.file = new JsonStateFile(stateDir, 'state.json', stateSchema);
+  }
+
+  get path(): string {
+    return this.file.path;
   }
 
   async load(): Promise<LoadedAlertsState> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { snapshot: undefined };
-      return { snapshot: undefined, corrupt: `cannot read ${this.path}: ${(err as Error).message}` };
-    }
-    try {
-      const { version: _version, ...snapshot } = stateSchema.parse(JSON.parse(text));
+    const read = await this.file.load();
+    if (read.value) {
+      const { version: _version, ...snapshot } = read.value;
       return { snapshot };
-    } catch (err) {
-      await rename(this.path, `${this.path}.corrupt`).catch(() => undefined);
-      return { snapshot: undefined, corrupt: `${this.path} is not valid state (${(err as Error).message.split('\n')[0]}); starting empty, kept aside as state.json.corrupt` };
     }
+    if (read.invalid) return { snapshot: undefined, corrupt: `${read.invalid}; starting empty, kept aside as state.json.corrupt` };
+    return read.unreadable ? { snapshot: undefined, corrupt: read.unreadable } : { snapshot: undefined };
   }
 
   /** Each save writes the snapshot taken at its own turn, so the last one has everything. */
   save(snapshot: () => EngineSnapshot): Promise<void> {
-    const run = this.saving.then(() => writeFileAtomic(this.path, JSON.stringify({ version: 1, ...snapshot() }), { mode: 0o600 }));
-    this.saving = run.catch(() => undefined);
-    return run;
+    return this.file.save(() => JSON.stringify({ version: 1, ...snapshot() }));
   }
 }

@@ -1,7 +1,5 @@
-import { readFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../../agent/kit/atomic-file.js';
+import { JsonStateFile } from '../../agent/kit/json-state.js';
 
 const stateSchema = z.object({
   version: z.literal(1),
@@ -30,29 +28,21 @@ export interface LoadedState {
  * rotated files on disk.
  */
 export class StateStore {
-  private readonly path: string;
-  private saving: Promise<void> = Promise.resolve();
+  private readonly file: JsonStateFile<LogsState>;
   state: LogsState = { version: 1, files: {} };
 
   constructor(stateDir: string) {
-    this.path = join(stateDir, 'state.json');
+    this.file = new JsonStateFile(stateDir, 'state.json', stateSchema);
   }
 
   async load(): Promise<LoadedState> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: this.state };
-      return { state: this.state, corrupt: `cannot read ${this.path}: ${(err as Error).message}` };
-    }
-    try {
-      this.state = stateSchema.parse(JSON.parse(text));
+    const read = await this.file.load();
+    if (read.value) {
+      this.state = read.value;
       return { state: this.state };
-    } catch (err) {
-      await rename(this.path, `${this.path}.corrupt`).catch(() => undefined);
-      return { state: this.state, corrupt: `${this.path} is not valid state (${(err as Error).message.split('\n')[0]}); rebuilt from the files on disk` };
     }
+    if (read.invalid) return { state: this.state, corrupt: `${read.invalid}; rebuilt from the files on disk` };
+    return read.unreadable ? { state: this.state, corrupt: read.unreadable } : { state: this.state };
   }
 
   lastRotation(path: string): number | undefined {
@@ -71,8 +61,6 @@ export class StateStore {
 
   /** Writes the current state; each save serialises the state at its own turn, so the last write has everything. */
   save(): Promise<void> {
-    const run = this.saving.then(() => writeFileAtomic(this.path, `${JSON.stringify(this.state, null, 2)}\n`, { mode: 0o600 }));
-    this.saving = run.catch(() => undefined);
-    return run;
+    return this.file.save(() => `${JSON.stringify(this.state, null, 2)}\n`);
   }
 }
