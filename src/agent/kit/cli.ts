@@ -1,4 +1,5 @@
 import { CaretakerError } from './errors.js';
+import type { ProgressLine } from './progress.js';
 
 /** Exit codes the CLI uses, from sysexits(3) where one fits, so scripts can branch on them. */
 export const EXIT = {
@@ -91,4 +92,14 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * A progress line on stderr for long work (kit/progress.ts has its API), when stdout and stderr are both a
+ * terminal and --json is off; undefined otherwise, and then the renderer is not even loaded.
+ */
+export async function startProgress(ctx: Pick<CommandContext, 'json'>, label: string): Promise<ProgressLine | undefined> {
+  if (ctx.json || !process.stdout.isTTY || !process.stderr.isTTY) return undefined;
+  const { ProgressLine } = await import('./progress.js');
+  return new ProgressLine(process.stderr, label);
 }
