@@ -101,5 +101,5 @@ export function formatBytes(bytes: number): string {
 export async function startProgress(ctx: Pick<CommandContext, 'json'>, label: string): Promise<ProgressLine | undefined> {
   if (ctx.json || !process.stdout.isTTY || !process.stderr.isTTY) return undefined;
   const { ProgressLine } = await import('./progress.js');
-  return new ProgressLine(process.stderr, label);
+  return new ProgressLine(process.stderr, label, formatBytes);
 }

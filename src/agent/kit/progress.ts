@@ -20,7 +20,6 @@
  * A small renderer rather than a library: the few progress packages that are kept up (cli-progress,
  * listr2) bring their own terminal handling and dependencies for what is ~80 lines here.
  */
-import { formatBytes } from './cli.js';
 
 /** What the line is drawn on: process.stderr, or a fake in tests. */
 export interface ProgressStream {
@@ -44,9 +43,11 @@ export class ProgressLine {
   private lastDrawn = -Infinity;
   private drawn = false;
 
+  /** `formatBytes` is kit/cli.ts's, handed in: cli.ts loads this file, so this file cannot import it back. */
   constructor(
     private readonly stream: ProgressStream,
     private readonly label: string,
+    private readonly formatBytes: (bytes: number) => string,
     private readonly now: () => number = () => performance.now(),
   ) {}
 
@@ -79,9 +80,9 @@ export class ProgressLine {
     const parts = [`${this.label}${step ? ` (${step})` : ''}:`];
     const rate = this.rate();
     if (total !== undefined && total > 0) {
-      parts.push(`${formatBytes(done)} of ${formatBytes(total)} (${Math.min(100, Math.floor((done / total) * 100))}%)`);
-    } else parts.push(formatBytes(done));
-    if (rate !== undefined) parts.push(`${formatBytes(rate)}/s`);
+      parts.push(`${this.formatBytes(done)} of ${this.formatBytes(total)} (${Math.min(100, Math.floor((done / total) * 100))}%)`);
+    } else parts.push(this.formatBytes(done));
+    if (rate !== undefined) parts.push(`${this.formatBytes(rate)}/s`);
     if (rate && total !== undefined && total > done) parts.push(`${formatSeconds((total - done) / rate)} left`);
     return parts.join('  ');
   }

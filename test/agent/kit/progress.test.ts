@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { startProgress } from '../../../src/agent/kit/cli.js';
+import { formatBytes, startProgress } from '../../../src/agent/kit/cli.js';
 import { ProgressLine } from '../../../src/agent/kit/progress.js';
 
 function fakeTerminal(columns?: number) {
@@ -12,7 +12,7 @@ describe('ProgressLine', () => {
   it('draws bytes, the rate over the window and, with a total, the share and the time left', () => {
     let now = 0;
     const { writes, stream } = fakeTerminal();
-    const line = new ProgressLine(stream, "restore 'files'", () => now);
+    const line = new ProgressLine(stream, "restore 'files'", formatBytes, () => now);
     line.update(0, 100 * 1024 * 1024);
     now = 1000;
     line.update(10 * 1024 * 1024, 100 * 1024 * 1024, 'tar');
@@ -25,7 +25,7 @@ describe('ProgressLine', () => {
   it('redraws at most every 200 ms, and the rate forgets samples older than 5 s', () => {
     let now = 0;
     const { writes, stream } = fakeTerminal();
-    const line = new ProgressLine(stream, 'backup', () => now);
+    const line = new ProgressLine(stream, 'backup', formatBytes, () => now);
     for (; now <= 1000; now += 50) line.update(now * 1024);
     assert.equal(writes.length, 6, 'one draw per 200 ms');
     // A stall: nothing more arrives for 10 s, the rate over the window falls to 0.
@@ -38,11 +38,11 @@ describe('ProgressLine', () => {
 
   it('cuts the line to the terminal width, and end() without a draw writes nothing', () => {
     const { writes, stream } = fakeTerminal(20);
-    const line = new ProgressLine(stream, 'a rather long label for a narrow terminal', () => 0);
+    const line = new ProgressLine(stream, 'a rather long label for a narrow terminal', formatBytes, () => 0);
     line.update(5);
     assert.equal(writes[0], '\ra rather long label\u001b[K');
     const quiet = fakeTerminal();
-    new ProgressLine(quiet.stream, 'x').end();
+    new ProgressLine(quiet.stream, 'x', formatBytes).end();
     assert.deepEqual(quiet.writes, []);
   });
 
