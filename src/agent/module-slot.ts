@@ -64,6 +64,7 @@ export class ModuleSlot {
           signal: controller.signal,
           stateDir,
           schedule: (spec, work) => scheduler.schedule(spec, work),
+          track: (work) => scheduler.track(work),
           conditions: this.conditions.reporter(this.name),
           conditionFeed: this.conditions,
           conflicts: this.conflicts.reporter(this.name, this.log),
@@ -118,7 +119,7 @@ export class ModuleSlot {
     let failure: string | undefined;
     try {
       await Promise.race([
-        running.instance.stop(),
+        Promise.all([running.instance.stop(), running.scheduler.idle()]),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`did not stop within ${deadlineMs} ms (agent.stopTimeout)`)), deadlineMs);
         }),

@@ -8,11 +8,13 @@ import { systemTimeZone } from './kit/zoned-time.js';
 const CRON_RECHECK_MS = 60_000;
 
 /**
- * The timers of one module instance. Runs never overlap per task (a tick that finds the previous
- * run busy is skipped and counted), work gets an AbortSignal, and `cancelAll` leaves nothing behind.
+ * The timers and the work in flight of one module instance. Runs never overlap per task (a tick that finds
+ * the previous run busy is skipped and counted), work gets an AbortSignal, `cancelAll` leaves no timer behind
+ * and `idle` waits for every tick and tracked piece of work still running.
  */
 export class ModuleScheduler {
   private readonly tasks = new Set<TaskRunner>();
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly log: Logger,
@@ -20,7 +22,7 @@ export class ModuleScheduler {
   ) {}
 
   schedule(spec: ScheduleSpec, work: ScheduledWork): ScheduledTask {
-    const task = new TaskRunner(spec, work, this.log, this.signal, (t) => this.tasks.delete(t));
+    const task = new TaskRunner(spec, work, this.log, this.signal, (t) => this.tasks.delete(t), (run) => this.track(run));
     this.tasks.add(task);
     task.start();
     return task;
@@ -33,6 +35,17 @@ export class ModuleScheduler {
   cancelAll(): void {
     for (const task of this.tasks) task.cancel();
     this.tasks.clear();
+  }
+
+  track(work: Promise<unknown>): void {
+    this.inFlight.add(work);
+    const forget = () => this.inFlight.delete(work);
+    work.then(forget, forget);
+  }
+
+  /** Resolves once nothing tracked or ticking is in flight, including work that work in flight started. */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 }
 
@@ -51,6 +64,7 @@ class TaskRunner implements ScheduledTask {
     private readonly log: Logger,
     private readonly signal: AbortSignal,
     private readonly onCancel: (task: TaskRunner) => void,
+    private readonly track: (run: Promise<void>) => void,
   ) {
     this.name = spec.name;
   }
@@ -149,6 +163,7 @@ class TaskRunner implements ScheduledTask {
       }
     })();
     this.running = run;
+    this.track(run);
     try {
       await run;
     } finally {

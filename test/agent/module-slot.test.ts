@@ -52,6 +52,29 @@ test('stop aborts the signal and cancels the timers before the module stop is aw
   assert.deepEqual(seen, { aborted: true, nextRun: null });
 });
 
+test('stop waits for the work the module tracked, and bounds that wait by agent.stopTimeout', async () => {
+  let ctx: ModuleContext | undefined;
+  let finished = false;
+  const { slot } = slotWith((given) => {
+    ctx = given;
+    return { ...idle, start: async () => undefined, stop: async () => undefined };
+  });
+  await slot.start([], dir, 1000);
+  // Work that ends with the signal, a little later: the stop must not return before it has ended.
+  ctx!.track(
+    new Promise<void>((done) => ctx!.signal.addEventListener('abort', () => setTimeout(() => ((finished = true), done()), 100))),
+  );
+  assert.equal(await slot.stop(1000), undefined);
+  assert.equal(finished, true);
+
+  const hung = slotWith((given) => {
+    given.track(new Promise<void>(() => undefined));
+    return { ...idle, start: async () => undefined, stop: async () => undefined };
+  });
+  await hung.slot.start([], dir, 1000);
+  assert.match((await hung.slot.stop(200)) ?? '', /did not stop within 200 ms/);
+});
+
 test('a module stop that overruns agent.stopTimeout is reported and not waited for', async () => {
   const { slot, errors } = slotWith(() => ({ ...idle, start: async () => undefined, stop: () => new Promise<void>(() => undefined) }));
   await slot.start([], dir, 1000);

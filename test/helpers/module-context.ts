@@ -20,7 +20,9 @@ export interface TestModuleContext {
   conflicts: ConflictBoard;
   /** Runs the module's schedule `name` now (the latest one scheduled under that name), or waits for its run in flight. */
   runTask(name: string): Promise<boolean>;
-  /** Aborts the context and cancels its timers, as the agent does when the module stops; removes the state dir. */
+  /** Resolves once the module has nothing in flight: no tick running, nothing it tracked (`ctx.track`) unfinished. */
+  settled(): Promise<void>;
+  /** Aborts the context, cancels its timers and waits for its work in flight, as the agent does when the module stops; removes the state dir. */
   dispose(): Promise<void>;
 }
 
@@ -44,6 +46,7 @@ export async function createTestContext(name: string): Promise<TestModuleContext
         tasks.push(task);
         return task;
       },
+      track: (work) => scheduler.track(work),
       conditions: conditions.reporter(name),
       conditionFeed: conditions,
       conflicts: conflicts.reporter(name, log),
@@ -58,9 +61,11 @@ export async function createTestContext(name: string): Promise<TestModuleContext
       if (!task) throw new Error(`no schedule named ${name}`);
       return task.runNow();
     },
+    settled: () => scheduler.idle(),
     async dispose() {
       controller.abort();
       scheduler.cancelAll();
+      await scheduler.idle();
       await rm(stateDir, { recursive: true, force: true });
     },
   };

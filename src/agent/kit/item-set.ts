@@ -210,6 +210,7 @@ export class ItemSet<C extends { name: string }, I> {
         if (this.options.ctx.signal.aborted) entry.log.info(`${this.options.runName} aborted: stopping`);
       }
     })();
+    this.options.ctx.track(run.done);
     return run;
   }
 
@@ -241,15 +242,6 @@ export class ItemSet<C extends { name: string }, I> {
     });
     entry.tasks.set(spec.name, task);
     return task;
-  }
-
-  /** Resolves once no item has a run in flight. */
-  async settled(): Promise<void> {
-    for (;;) {
-      const pending = this.values().flatMap((e) => (e.running ? [e.running.done] : []));
-      if (pending.length === 0) return;
-      await Promise.allSettled(pending);
-    }
   }
 
   /**

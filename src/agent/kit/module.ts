@@ -40,6 +40,12 @@ export interface ModuleContext {
   stateDir: string;
   /** Timers created here are cancelled with the module. A tick that overlaps a running one is skipped. */
   schedule(spec: ScheduleSpec, work: ScheduledWork): ScheduledTask;
+  /**
+   * Work the module started outside a schedule's tick (a start-up scan, a run asked for by the admin API).
+   * When the module stops, the agent waits for it beside `stop()`, within `agent.stopTimeout`, so a module
+   * keeps no set of promises of its own.
+   */
+  track(work: Promise<unknown>): void;
   /** Where the module reports its conditions (a renewal failing, a probe down) and their end. */
   conditions: ConditionReporter;
   /** Every module's conditions, for a module that tells a person about them (alerts). */

@@ -80,7 +80,6 @@ function stateOf(job: Job): JobStateName {
 export class BackupRunner implements ModuleInstance<BackupsConfig> {
   private config: BackupsConfig;
   private readonly jobs: ItemSet<BackupJob, JobState>;
-  private readonly background = new Set<Promise<void>>();
   private readonly drills: Drills;
 
   constructor(
@@ -125,9 +124,8 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
   async stop(): Promise<void> {
     // Each run removes its own partial files as it ends; one that outlives agent.stopTimeout leaves a
     // `.partial`, which the next start removes as a leftover.
-    await Promise.allSettled([this.jobs.stop({ keepListed: true }), ...this.background]);
-    // The jobs' signals are aborted: drills in progress end with them.
-    await this.drills.settled();
+    // Start-up scans and drills are tracked through ctx.track: the agent waits for them beside this.
+    await this.jobs.stop({ keepListed: true });
   }
 
   health(): ModuleHealth {
@@ -168,12 +166,6 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     return this.summary(this.jobs.get(name));
   }
 
-  /** Resolves when start-up scans and every run in progress have finished; for tests and the CLI's one-shot use. */
-  async settled(): Promise<void> {
-    while (this.background.size > 0 || this.jobs.values().some((job) => job.busy)) await Promise.allSettled([...this.background, this.jobs.settled()]);
-    await this.drills.settled();
-  }
-
   /** Starts a restore drill now, beside any backup run; resolves once it has started. A drill in progress is a conflict. */
   drillNow(name: string): JobSummary {
     const job = this.jobs.get(name);
@@ -196,8 +188,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     }
     this.drills.prepare(job);
     const work = this.scan(job, catchUp);
-    this.background.add(work);
-    void work.finally(() => this.background.delete(work));
+    this.ctx.track(work);
   }
 
   private async scan(job: Job, catchUp: boolean): Promise<void> {

@@ -53,7 +53,7 @@ describe('backups against real servers', () => {
     const before = await snapshotDatabase(pg, 'app');
     assert.match(before.customers!, /^120000:/);
     backups.runner.runNow('pg');
-    await backups.runner.settled();
+    await backups.settled();
     const job = backups.runner.job('pg');
     assert.equal(job.state, 'ok', JSON.stringify(job.lastRun));
     assert.equal(job.backups.length, 1);
@@ -75,7 +75,7 @@ describe('backups against real servers', () => {
   it('postgres: retention keeps the newest two after further runs', async () => {
     for (let i = 0; i < 2; i++) {
       backups.runner.runNow('pg');
-      await backups.runner.settled();
+      await backups.settled();
     }
     const files = (await readdir(join(dir.path, 'pg'))).sort();
     assert.equal(files.filter((f) => f.endsWith('.dump')).length, 2);
@@ -93,7 +93,7 @@ describe('backups against real servers', () => {
       const before = await snapshotRedis(client);
       assert.ok(Object.keys(before).length > 500);
       backups.runner.runNow('redis');
-      await backups.runner.settled();
+      await backups.settled();
       const job = backups.runner.job('redis');
       assert.equal(job.state, 'ok', JSON.stringify(job.lastRun));
 
@@ -112,7 +112,7 @@ describe('backups against real servers', () => {
 
   it('redis file mode: BGSAVE, LASTSAVE and a copy of the RDB', async () => {
     backups.runner.runNow('redis-file');
-    await backups.runner.settled();
+    await backups.settled();
     const job = backups.runner.job('redis-file');
     assert.equal(job.state, 'ok', JSON.stringify(job.lastRun));
     const verify = await backups.cli(['verify', 'redis-file', job.latest!]);
@@ -127,7 +127,7 @@ describe('backups against real servers', () => {
       await client.set('tls:ttl', 'x', 'PX', 5_000_000);
       const before = await snapshotRedis(client);
       backups.runner.runNow('redis-tls');
-      await backups.runner.settled();
+      await backups.settled();
       const job = backups.runner.job('redis-tls');
       assert.equal(job.state, 'ok', JSON.stringify(job.lastRun));
       await client.flushall();
@@ -142,7 +142,7 @@ describe('backups against real servers', () => {
   it('a server with SYNC, PSYNC and BGSAVE renamed away is "unsupported", in both modes', async () => {
     backups.runner.runNow('locked');
     backups.runner.runNow('locked-file');
-    await backups.runner.settled();
+    await backups.settled();
     for (const name of ['locked', 'locked-file']) {
       const job = backups.runner.job(name);
       assert.equal(job.state, 'unsupported', JSON.stringify(job.lastRun));

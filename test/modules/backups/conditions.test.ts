@@ -49,7 +49,7 @@ describe('backup conditions and heartbeat pings against a real PostgreSQL', () =
     b.test.conditions.watch((e) => events.push(e));
     try {
       b.runner.runNow('pg');
-      await b.runner.settled();
+      await b.settled();
       assert.equal(b.runner.job('pg').state, 'ok');
       assert.deepEqual(pings(), ['POST /ping/secret-token/start', 'POST /ping/secret-token']);
       assert.match(recorder.requests[1]!.body, /^backup pg: pg-.* \d+ bytes in /);
@@ -57,7 +57,7 @@ describe('backup conditions and heartbeat pings against a real PostgreSQL', () =
 
       await server.down();
       b.runner.runNow('pg');
-      await b.runner.settled();
+      await b.settled();
       const fired = b.test.conditions.firing();
       assert.deepEqual(fired.map((e) => e.key), ['backup:pg:run']);
       assert.equal(fired[0]!.severity, 'critical');
@@ -71,7 +71,7 @@ describe('backup conditions and heartbeat pings against a real PostgreSQL', () =
 
       await server.up();
       b.runner.runNow('pg');
-      await b.runner.settled();
+      await b.settled();
       assert.deepEqual(b.test.conditions.firing(), []);
       assert.deepEqual(
         events.filter((e) => e.key === 'backup:pg:run').map((e) => e.status),
@@ -89,7 +89,7 @@ describe('backup conditions and heartbeat pings against a real PostgreSQL', () =
     const b = await startBackups({ dir: dir.path, jobs: [{ ...job, name: 'pg-denied', url: reader, heartbeat: undefined }] });
     try {
       b.runner.runNow('pg-denied');
-      await b.runner.settled();
+      await b.settled();
       const fired = b.test.conditions.firing().find((e) => e.key === 'backup:pg-denied:run');
       assert.match(fired?.detail ?? '', /^backup job pg-denied: error: .*pg_dump: error: .*permission denied for table t/);
       assert.ok(!fired!.detail.includes('reader-pw'));
@@ -104,7 +104,7 @@ describe('backup conditions and heartbeat pings against a real PostgreSQL', () =
     const down = await startBackups({ dir: dir.path, jobs: [{ ...job, heartbeat: undefined }] }, later);
     try {
       await waitFor('backup:pg:stale', () => down.test.conditions.firing().some((e) => e.key === 'backup:pg:stale'));
-      await down.runner.settled();
+      await down.settled();
       const stale = down.test.conditions.firing().find((e) => e.key === 'backup:pg:stale')!;
       assert.equal(stale.summary, 'no backup pg for two scheduled periods');
       assert.match(stale.detail, /^backup job pg: last success \d{4}-.*, two scheduled runs \(0 3 \* \* \*\) since then did not succeed$/);
@@ -118,7 +118,7 @@ describe('backup conditions and heartbeat pings against a real PostgreSQL', () =
     up.test.conditions.watch((e) => events.push(e));
     try {
       await waitFor('the catch-up run', () => up.runner.job('pg').lastRun !== null);
-      await up.runner.settled();
+      await up.settled();
       assert.equal(up.runner.job('pg').state, 'ok');
       assert.deepEqual(
         events.filter((e) => e.key === 'backup:pg:stale').map((e) => e.status),
@@ -133,7 +133,7 @@ describe('backup conditions and heartbeat pings against a real PostgreSQL', () =
     const b = await startBackups({ dir: dir.path, jobs: [{ ...job, name: 'pg-hb', heartbeat: 'http://127.0.0.1:1/ping/x' }] });
     try {
       b.runner.runNow('pg-hb');
-      await b.runner.settled();
+      await b.settled();
       assert.equal(b.runner.job('pg-hb').state, 'ok');
     } finally {
       await b.dispose();

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { configSchema } from '../../../src/modules/backups/config.js';
-import { pgTool, splitPassword } from '../../../src/modules/backups/postgres/tools.js';
+import { splitPassword } from '../../../src/modules/backups/postgres/tools.js';
 import { startPostgres, type PostgresServer } from '../../harness/postgres.js';
 import { startRedis, type RedisServer } from '../../harness/redis.js';
 import { makeTempDir, type TempDir } from '../../harness/tmpdir.js';
@@ -37,7 +37,7 @@ describe('restore drills against real servers', () => {
   /** A fresh verified backup of `job`; its path. */
   async function backUp(job: string): Promise<string> {
     backups.runner.runNow(job);
-    await backups.runner.settled();
+    await backups.settled();
     const detail = backups.runner.job(job);
     assert.equal(detail.state, 'ok', JSON.stringify(detail.lastRun));
     return join(dir.path, job, detail.latest!);
@@ -145,7 +145,7 @@ describe('restore drills against real servers', () => {
     const path = await backUp('pg');
     // The same dump with orders emptied, swapped in under the manifest, its checksum forged to match.
     const { url, env } = splitPassword(appUrl);
-    await execFile(pgTool('pg_dump', undefined), ['--format=custom', '--exclude-table-data=orders', `--dbname=${url}`, `--file=${path}`], { env });
+    await execFile('pg_dump', ['--format=custom', '--exclude-table-data=orders', `--dbname=${url}`, `--file=${path}`], { env });
     await reforgeManifest(path);
     assert.equal((await backups.cli(['verify', 'pg', 'latest'])).code, 0, 'the forged backup passes verification');
 
@@ -160,7 +160,7 @@ describe('restore drills against real servers', () => {
     assert.match(backups.runner.job('pg').drill?.last?.message ?? '', /public\.orders has 0 rows/);
 
     // A table left out of the dump altogether is named as missing.
-    await execFile(pgTool('pg_dump', undefined), ['--format=custom', '--exclude-table=orders', '--exclude-table=big_orders', `--dbname=${url}`, `--file=${path}`], { env });
+    await execFile('pg_dump', ['--format=custom', '--exclude-table=orders', '--exclude-table=big_orders', `--dbname=${url}`, `--file=${path}`], { env });
     await reforgeManifest(path);
     const missing = await backups.cli(['drill', 'pg']);
     assert.equal(missing.code, 1);
@@ -199,7 +199,7 @@ describe('restore drills against real servers', () => {
     const scheduled = backups.test.runTask('drill:pg-dir');
     assert.throws(() => backups.runner.drillNow('pg-dir'), /a restore drill of 'pg-dir' is already running/);
     await scheduled;
-    await backups.runner.settled();
+    await backups.settled();
     assert.equal(backups.runner.job('pg-dir').drill?.last?.result, 'success');
     assert.equal(await metric('caretaker_backup_drill_runs_total{backup="pg-dir",result="success"}'), 'caretaker_backup_drill_runs_total{backup="pg-dir",result="success"} 2');
   });
@@ -323,7 +323,7 @@ describe('restore drills against real servers', () => {
     await backups.runner.reload(configSchema.parse({ dir: dir.path, jobs: withoutDrill }));
     assert.equal(backups.runner.job('pg-dir').drill, null);
     await backups.runner.reload(backups.config);
-    await backups.runner.settled();
+    await backups.settled();
     const overview = await backups.cli([]);
     assert.match(overview.out.split('\n').find((l) => l.startsWith('pg-dir '))!, /passed 3 days ago$/);
     assert.equal(backups.runner.job('pg-dir').drill?.lastSuccessAt, threeDaysAgo);

@@ -54,7 +54,7 @@ describe('backups failure paths', () => {
     const b = await startBackups({ dir: dir.path, jobs: [{ name: 'pg-stop', type: 'postgres', url: url('app'), schedule: DAILY }] });
     try {
       b.runner.runNow('pg-stop');
-      await b.runner.settled();
+      await b.settled();
       const previous = await filesOf('pg-stop');
       assert.equal(previous.length, 2);
 
@@ -68,7 +68,7 @@ describe('backups failure paths', () => {
       assert.ok((await filesOf('pg-stop')).some((f) => f.endsWith('.partial')));
 
       await server.down();
-      await b.runner.settled();
+      await b.settled();
       await lock.release();
       const job = b.runner.job('pg-stop');
       assert.equal(job.state, 'failed');
@@ -122,7 +122,7 @@ describe('backups failure paths', () => {
     const config = { dir: dir.path, jobs: [{ name: 'pg-kill', type: 'postgres', url: url('app'), schedule: DAILY }] };
     const first = await startBackups(config);
     first.runner.runNow('pg-kill');
-    await first.runner.settled();
+    await first.settled();
     await first.dispose();
     const previous = await filesOf('pg-kill');
 
@@ -146,7 +146,7 @@ describe('backups failure paths', () => {
 
     const restarted = await startBackups(config);
     try {
-      await restarted.runner.settled();
+      await restarted.settled();
       assert.deepEqual(await filesOf('pg-kill'), previous);
       assert.equal(restarted.runner.job('pg-kill').files, 1);
     } finally {
@@ -163,14 +163,14 @@ describe('backups failure paths', () => {
       const b = await startBackups({ dir: mount.path, jobs: [{ name: 'pg-full', type: 'postgres', url: url('big'), schedule: DAILY }] });
       try {
         b.runner.runNow('pg-full');
-        await b.runner.settled();
+        await b.settled();
         const previous = await filesOf('pg-full', mount.path);
         assert.equal(previous.length, 2, JSON.stringify(b.runner.job('pg-full').lastRun));
 
         // About 8 MB of hex that compresses to well over the 2 MiB filesystem.
         await server.psql("CREATE TABLE noise AS SELECT g, md5(random()::text) || md5(random()::text) AS a FROM generate_series(1, 120000) g", 'big');
         b.runner.runNow('pg-full');
-        await b.runner.settled();
+        await b.settled();
         const job = b.runner.job('pg-full');
         assert.equal(job.lastRun?.reason, 'disk_full', JSON.stringify(job.lastRun));
         assert.deepEqual(await filesOf('pg-full', mount.path), previous);
@@ -188,7 +188,7 @@ describe('backups failure paths', () => {
     const b = await startBackups({ dir: dir.path, minFreeSpace: '1000TiB', jobs: [{ name: 'r-floor', type: 'redis', url: redis.url, schedule: DAILY }] });
     try {
       b.runner.runNow('r-floor');
-      await b.runner.settled();
+      await b.settled();
       const job = b.runner.job('r-floor');
       assert.equal(job.state, 'low_disk');
       assert.match(job.lastRun!.message!, /below minFreeSpace/);
@@ -203,13 +203,13 @@ describe('backups failure paths', () => {
     const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
     const past = await startBackups(config, () => twoDaysAgo);
     past.runner.runNow('r-catch');
-    await past.runner.settled();
+    await past.settled();
     await past.dispose();
     assert.equal((await filesOf('r-catch')).length, 2);
 
     const now = await startBackups(config);
     try {
-      await now.runner.settled();
+      await now.settled();
       const job = now.runner.job('r-catch');
       assert.equal(job.lastRun?.trigger, 'catch-up');
       assert.equal(job.state, 'ok');
@@ -219,7 +219,7 @@ describe('backups failure paths', () => {
     }
     const again = await startBackups(config);
     try {
-      await again.runner.settled();
+      await again.settled();
       assert.equal(again.runner.job('r-catch').lastRun, null, 'a caught-up schedule does not run again at the next start');
     } finally {
       await again.dispose();
@@ -231,10 +231,10 @@ describe('backups failure paths', () => {
     const b = await startBackups({ dir: dir.path, jobs: [keep, { name: 'r-gone', type: 'redis', url: redis.url, schedule: DAILY }] });
     try {
       b.runner.runNow('r-keep');
-      await b.runner.settled();
+      await b.settled();
       const { configSchema } = await import('../../../src/modules/backups/config.js');
       await b.runner.reload(configSchema.parse({ dir: dir.path, jobs: [keep, { name: 'r-new', type: 'redis', url: redis.url, schedule: DAILY }] }));
-      await b.runner.settled();
+      await b.settled();
       assert.deepEqual(b.runner.status().jobs.map((j) => j.name), ['r-keep', 'r-new']);
       assert.equal(b.runner.job('r-keep').state, 'ok', 'unchanged job keeps its state');
       const metrics = await b.metricsText();

@@ -68,7 +68,7 @@ describe('postgres globals and directory format (jobs: N)', () => {
     assert.equal(beforeGrants, 'app_owner true true');
 
     backups.runner.runNow('pgdir');
-    await backups.runner.settled();
+    await backups.settled();
     const job = backups.runner.job('pgdir');
     assert.equal(job.state, 'ok', JSON.stringify(job.lastRun));
     const latest = job.latest!;
@@ -124,7 +124,7 @@ describe('postgres globals and directory format (jobs: N)', () => {
 
   it('custom format with globals: the companion is beside the .dump; a tampered companion fails verify and is refused by restore', async () => {
     backups.runner.runNow('pgglobals');
-    await backups.runner.settled();
+    await backups.settled();
     const job = backups.runner.job('pgglobals');
     assert.equal(job.state, 'ok', JSON.stringify(job.lastRun));
     assert.match(job.latest!, /\.dump$/);
@@ -140,7 +140,7 @@ describe('postgres globals and directory format (jobs: N)', () => {
 
   it('retention removes a directory backup together with its globals and manifest', async () => {
     backups.runner.runNow('pgdir');
-    await backups.runner.settled();
+    await backups.settled();
     assert.equal(backups.runner.job('pgdir').state, 'ok');
     const names = (await readdir(join(dir.path, 'pgdir'))).sort();
     assert.equal(names.length, 3, names.join(','));
@@ -155,7 +155,7 @@ describe('postgres globals and directory format (jobs: N)', () => {
       await holder.query('BEGIN');
       await holder.query('LOCK TABLE orders IN ACCESS EXCLUSIVE MODE');
       backups.runner.runNow('pglocked');
-      await backups.runner.settled();
+      await backups.settled();
     } finally {
       await holder.query('ROLLBACK').catch(() => undefined);
       await holder.end();
@@ -176,7 +176,7 @@ describe('postgres globals and directory format (jobs: N)', () => {
     await writeFile(join(folder, 'unrelated.txt'), 'keep me');
     const other = await startBackups({ dir: dir.path, jobs: [{ name: 'pgleft', type: 'postgres', url: appUrl, schedule: DAILY, jobs: 2 }] });
     try {
-      await other.runner.settled();
+      await other.settled();
       assert.deepEqual(await readdir(folder), ['unrelated.txt']);
     } finally {
       await other.dispose();

@@ -84,7 +84,7 @@ describe('restore and backup targets: the right database, the real cause, a boun
 
   async function backUp(job: string): Promise<string> {
     backups.runner.runNow(job);
-    await backups.runner.settled();
+    await backups.settled();
     const state = backups.runner.job(job);
     assert.equal(state.state, 'ok', JSON.stringify(state.lastRun));
     return state.latest!;
@@ -153,7 +153,7 @@ describe('restore and backup targets: the right database, the real cause, a boun
       const expected = cause.expect(port);
 
       backups.runner.runNow(cause.job);
-      await backups.runner.settled();
+      await backups.settled();
       const run = backups.runner.job(cause.job).lastRun!;
       assert.equal(run.result, 'failure');
       assert.match(run.message!, expected);

@@ -76,7 +76,7 @@ describe('off-site faults: killed runs, a full cache', () => {
     const backups = await startBackups(config);
     try {
       backups.runner.runNow('kill');
-      await backups.runner.settled();
+      await backups.settled();
       const job = backups.runner.job('kill');
       assert.equal(job.state, 'ok', JSON.stringify(job.lastRun));
       assert.equal(job.lastRun?.remote?.result, 'success');
@@ -98,7 +98,7 @@ describe('off-site faults: killed runs, a full cache', () => {
       const backups = await startBackups({ dir: join(tmp.path, 'full-backups'), remote, jobs: [{ name: 'full', type: 'files', paths: ['/etc/hostname'], schedule: DAILY }] });
       try {
         backups.runner.runNow('full');
-        await backups.runner.settled();
+        await backups.settled();
         const job = backups.runner.job('full');
         assert.equal(job.state, 'remote_failed');
         assert.equal(job.files, 1);

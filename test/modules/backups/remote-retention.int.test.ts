@@ -38,7 +38,7 @@ describe('off-site retention', () => {
         await writeFile(source, `day ${day}\n`);
         times.push(clock);
         backups.runner.runNow('month');
-        await backups.runner.settled();
+        await backups.settled();
         assert.equal(backups.runner.job('month').lastRun?.remote?.result, 'success', JSON.stringify(backups.runner.job('month').lastRun));
       }
     } finally {

@@ -65,7 +65,7 @@ describe('off-site copies through restic (sftp: on sshd, rest: on rclone)', () =
 
   it('postgres to sftp: the verified dump lands encrypted, tagged, recorded in the manifest, the metrics and the listing', async () => {
     backups.runner.runNow('pg');
-    await backups.runner.settled();
+    await backups.settled();
     const job = backups.runner.job('pg');
     assert.equal(job.state, 'ok', JSON.stringify(job.lastRun));
     const remote = job.lastRun?.remote;
@@ -110,7 +110,7 @@ describe('off-site copies through restic (sftp: on sshd, rest: on rclone)', () =
 
   it('redis to rest: lands encrypted, is listed, and remote:<snapshot> restores every key into a fresh server', async () => {
     backups.runner.runNow('redis');
-    await backups.runner.settled();
+    await backups.settled();
     const job = backups.runner.job('redis');
     assert.equal(job.lastRun?.remote?.result, 'success', JSON.stringify(job.lastRun));
     assert.equal(await anyFileContains(join(rest.dataDir, 'redis'), REDIS_NEEDLE), false);
@@ -139,7 +139,7 @@ describe('off-site copies through restic (sftp: on sshd, rest: on rclone)', () =
     const repo = join(sshd.dataDir, 'shared');
     const before = { config: await readFile(join(repo, 'config')), keys: await readdir(join(repo, 'keys')) };
     backups.runner.runNow('wrong-password');
-    await backups.runner.settled();
+    await backups.settled();
     const job = backups.runner.job('wrong-password');
     assert.equal(job.state, 'remote_failed');
     assert.equal(job.files, 1, 'the local backup stays');
@@ -154,7 +154,7 @@ describe('off-site copies through restic (sftp: on sshd, rest: on rclone)', () =
 
   it('a missing repository without init: says so and how to create it', async () => {
     backups.runner.runNow('missing');
-    await backups.runner.settled();
+    await backups.settled();
     const message = backups.runner.job('missing').lastRun?.remote?.message ?? '';
     assert.match(message, /no restic repository at sftp:.*never-made .*restic init' or set remote\.init: true/);
   });

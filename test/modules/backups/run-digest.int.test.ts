@@ -85,7 +85,7 @@ describe('a postgres run reads its dump once for the sha256', () => {
 
   it('hashed by the worker while the fsync runs, not by sha256sum twice; the manifest has the file\'s digest', async () => {
     backups.runner.runNow('pg');
-    await backups.runner.settled();
+    await backups.settled();
     const job = backups.runner.job('pg');
     assert.equal(job.state, 'ok', JSON.stringify(job.lastRun));
     const file = join(dir.path, 'backups', 'pg', job.latest!);

@@ -14,6 +14,8 @@ export interface Harnessed {
   test: TestModuleContext;
   app: FastifyInstance;
   metricsText(): Promise<string>;
+  /** Resolves once start-up scans, runs and drills in progress have finished. */
+  settled(): Promise<void>;
   /** Runs `caretaker backups ...` against this runner's admin routes and config. */
   cli(args: string[], flags?: Record<string, string | true>): Promise<{ code: number; out: string; err: string }>;
   dispose(): Promise<void>;
@@ -44,6 +46,7 @@ export async function startBackups(input: unknown, now?: () => Date): Promise<Ha
     test,
     app,
     metricsText: () => test.registry.metrics(),
+    settled: () => test.settled(),
     async cli(args, flags = {}) {
       const out: string[] = [];
       const err: string[] = [];

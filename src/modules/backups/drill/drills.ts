@@ -47,7 +47,6 @@ type Persisted = z.output<typeof persistedSchema>;
  */
 export class Drills {
   private readonly states = new Map<string, DrillState>();
-  private readonly pending = new Set<Promise<void>>();
 
   constructor(
     private readonly ctx: ModuleContext,
@@ -77,7 +76,7 @@ export class Drills {
     if (!this.states.has(job.name)) {
       const state: DrillState = {};
       this.states.set(job.name, state);
-      this.track(this.load(job, state));
+      this.ctx.track(this.load(job, state));
     }
   }
 
@@ -112,16 +111,6 @@ export class Drills {
     };
   }
 
-  /** Resolves when every drill in progress and every state read has ended (they end with their job's signal). */
-  async settled(): Promise<void> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
-  }
-
-  private track(work: Promise<void>): void {
-    this.pending.add(work);
-    void work.finally(() => this.pending.delete(work));
-  }
-
   private begin(job: Job): Date {
     const state = this.states.get(job.name) ?? {};
     this.states.set(job.name, state);
@@ -130,7 +119,7 @@ export class Drills {
       if (state.running?.done === done) delete state.running;
     });
     state.running = { startedAt, done };
-    this.track(done);
+    this.ctx.track(done);
     return startedAt;
   }
 
