@@ -18,8 +18,13 @@ const POLL_MIN_MS = 100;
 const POLL_MAX_MS = 5_000;
 /** A Retry-After on a 429/503 longer than this ends the attempt; the manager's backoff takes over. */
 const INLINE_RETRY_AFTER_MAX_MS = 5_000;
-/** acme-client retries badNonce 5 times by default; CAs may reject many nonces in a row. */
-const BAD_NONCE_RETRIES = 12;
+/**
+ * acme-client retries badNonce 5 times by default; CAs may reject many nonces in a row. Each retry is one
+ * immediate request with the fresh nonce the rejection carried, so a large budget costs nothing when nonces are
+ * good. With half of all nonces rejected (pebble's NONCEREJECT=50) an issuance makes ~15 signed requests, and
+ * 12 retries still lost one in ~550 issuances (2^-13 a request); 24 make that one in ~10^6.
+ */
+const BAD_NONCE_RETRIES = 24;
 
 export interface AcmeDirectory {
   newNonce: string;
