@@ -11,7 +11,8 @@
  * const progress = await startProgress(ctx, `copy '${name}'`); // ProgressLine | undefined
  * progress?.update(bytesSoFar);             // as often as you like: drawn at most every 200 ms
  * progress?.update(bytesSoFar, totalBytes); // with a total: `120.0 MiB of 200.0 MiB (60%)` and the time left
- * progress?.update(bytesSoFar, undefined, 'verifying'); // a word after the label for the current step
+ * progress?.update(bytesSoFar, undefined, 'verifying'); // a word after the label for the current step;
+ *                                        // a new step, or bytes lower than before, starts the rate afresh
  * progress?.end();                          // erases the line; print the command's final output after it
  * ```
  *
@@ -42,6 +43,7 @@ export class ProgressLine {
   private samples: Sample[] = [];
   private lastDrawn = -Infinity;
   private drawn = false;
+  private step: string | undefined;
 
   /** `formatBytes` is kit/cli.ts's, handed in: cli.ts loads this file, so this file cannot import it back. */
   constructor(
@@ -51,12 +53,17 @@ export class ProgressLine {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** Records `done` bytes (of `total` when known) and redraws unless the last draw was under 200 ms ago. */
+  /** Records `done` bytes (of `total` when known) and redraws unless the last draw was under 200 ms ago (a new step is drawn at once). */
   update(done: number, total?: number, step?: string): void {
     const at = this.now();
+    // Another step, or a count that went back (the next tool reading a file from its start), is a new
+    // measure: drawn at once, its rate taken from its own samples only.
+    const fresh = step !== this.step || done < (this.samples[this.samples.length - 1]?.done ?? 0);
+    if (fresh) this.samples = [];
+    this.step = step;
     this.samples.push({ at, done });
     while (this.samples.length > 2 && at - this.samples[0]!.at > RATE_WINDOW_MS) this.samples.shift();
-    if (at - this.lastDrawn < MIN_REDRAW_MS) return;
+    if (!fresh && at - this.lastDrawn < MIN_REDRAW_MS) return;
     this.lastDrawn = at;
     this.drawn = true;
     this.stream.write(`\r${this.fit(this.text(done, total, step))}${ERASE_LINE}`);

@@ -49,7 +49,16 @@ export const jobSummary = z.object({
   schedule: z.string(),
   timezone: z.string(),
   state: jobState,
-  running: z.object({ trigger, startedAt: z.string() }).nullable(),
+  running: z
+    .object({
+      trigger,
+      startedAt: z.string(),
+      elapsedSeconds: z.number(),
+      step: z.enum(['dump', 'verify', 'offsite']).meta({ description: 'dump: writing the backup; verify: re-reading and checking it; offsite: sending it to the restic repository' }),
+      bytes: z.number().nullable().meta({ description: 'bytes the dump has written so far (final from the verify step on); null while pg_dump fills a directory backup' }),
+    })
+    .nullable()
+    .meta({ description: 'the run in progress, null when none is' }),
   nextRun: z.string().nullable(),
   lastRun: z
     .object({

@@ -1,7 +1,19 @@
+import { realpath, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import type { z } from 'zod';
-import { EXIT, ApiError, DaemonUnreachableError, formatBytes, formatTable, isNotConfigured, NOT_CONFIGURED, type CliCommand, type CommandContext } from '../../agent/kit/cli.js';
+import {
+  EXIT,
+  ApiError,
+  DaemonUnreachableError,
+  formatBytes,
+  formatTable,
+  isNotConfigured,
+  NOT_CONFIGURED,
+  startProgress,
+  type CliCommand,
+  type CommandContext,
+} from '../../agent/kit/cli.js';
 import { CaretakerError, ConfigError, describeError } from '../../agent/kit/errors.js';
 import type { runStartedAnswer } from './answers.js';
 import { listBackups } from './catalog.js';
@@ -9,11 +21,15 @@ import type { BackupsConfig } from './config.js';
 import { kindOf } from './kinds/table.js';
 import { planPrune } from './prune.js';
 import { REMOTE_PREFIX, backupPathIn, fetchRemoteBackup, listRemote, sha256Tag } from './remote/fetch.js';
-import { findJob, restoreBackup, restoreTarget, verifyBackup } from './restore.js';
+import { drawReads } from './read-progress.js';
+import { findJob, resolveBackupFile, restoreBackup, restoreTarget, verifyBackup } from './restore.js';
 import type { BackupFileInfo, JobDetail, JobSummary } from './runner.js';
 
-const USAGE = 'caretaker backups [run JOB | list JOB [--remote] | verify JOB FILE | restore JOB FILE|remote:latest|remote:SNAPSHOT [--to URL] [--globals=no] [--yes] | prune JOB --dry-run | drill JOB]';
+const USAGE =
+  'caretaker backups [run JOB | watch JOB | list JOB [--remote] | verify JOB FILE | restore JOB FILE|remote:latest|remote:SNAPSHOT [--to URL] [--globals=no] [--yes] | prune JOB --dry-run | drill JOB]';
 const RUN_POLL_MS = 1000;
+/** `watch` found no run in progress: neither a success (0) nor a failure (1) of any run. */
+const EXIT_NOTHING_RUNNING = 3;
 /** `run` waits at most this long for the run it started (the longest sensible job timeout). */
 const RUN_WAIT_MS = 24 * 3_600_000;
 
@@ -76,31 +92,84 @@ async function overview(ctx: CommandContext): Promise<number> {
 }
 
 async function run(ctx: CommandContext, job: string): Promise<number> {
-  const path = `/backups/${encodeURIComponent(job)}`;
-  const { job: started } = await ctx.client.post<z.infer<typeof runStartedAnswer>>(`${path}/run`);
-  const startedAt = started.running?.startedAt;
+  const { job: started } = await ctx.client.post<z.infer<typeof runStartedAnswer>>(`/backups/${encodeURIComponent(job)}/run`);
   if (!ctx.json) ctx.err(`backup '${job}' started`);
+  return follow(ctx, job, started.running?.startedAt);
+}
+
+/** Follows a run someone else started (the schedule, a catch-up, another shell) to its end, as `run` does its own. */
+async function watch(ctx: CommandContext, job: string): Promise<number> {
+  const detail = await ctx.client.get<JobDetail>(`/backups/${encodeURIComponent(job)}`);
+  if (!detail.running) {
+    const last = detail.lastRun;
+    const said = last ? `; the last one ${last.result === 'success' ? 'succeeded' : 'failed'} at ${last.finishedAt}` : '';
+    ctx.err(`no backup of '${job}' is running${said} (see 'caretaker backups list ${job}')`);
+    return EXIT_NOTHING_RUNNING;
+  }
+  if (!ctx.json) ctx.err(`following the backup of '${job}' started ${detail.running.startedAt} (${detail.running.trigger})`);
+  return follow(ctx, job, detail.running.startedAt);
+}
+
+/** Polls the run that started at `startedAt` (bytes and rate on a terminal) and prints its result: exit 0 when it succeeded, 1 otherwise. */
+async function follow(ctx: CommandContext, job: string, startedAt: string | undefined): Promise<number> {
+  const path = `/backups/${encodeURIComponent(job)}`;
+  const progress = await startProgress(ctx, `backup '${job}'`);
+  let shown: string | undefined;
   const deadline = Date.now() + RUN_WAIT_MS;
-  for (;;) {
-    await sleep(RUN_POLL_MS);
-    const detail = await ctx.client.get<JobDetail>(path);
-    const finished = detail.running === null || (startedAt !== undefined && detail.running.startedAt !== startedAt);
-    if (finished && detail.lastRun && (startedAt === undefined || detail.lastRun.startedAt >= startedAt)) {
-      const last = detail.lastRun;
-      const remoteFailed = last.remote?.result === 'failure';
-      print(ctx, last, () => {
-        if (last.result !== 'success') return `backup '${job}' failed (${last.reason}): ${last.message ?? ''}`;
-        const local = `${last.file} (${formatBytes(last.sizeBytes ?? 0)}, ${last.durationSeconds.toFixed(1)} s)`;
-        if (remoteFailed) return `backup '${job}': ${last.remote?.message ?? 'local ok, remote failed'} (local backup ${local} kept)`;
-        const remote = last.remote?.snapshot ? `; off-site snapshot ${last.remote.snapshot} (+${formatBytes(last.remote.addedBytes ?? 0)})` : '';
-        return `backup '${job}' succeeded: ${local}${remote}`;
-      });
-      return last.result === 'success' && !remoteFailed ? EXIT.ok : EXIT.failure;
+  try {
+    for (;;) {
+      await sleep(RUN_POLL_MS);
+      const detail = await ctx.client.get<JobDetail>(path);
+      const finished = detail.running === null || (startedAt !== undefined && detail.running.startedAt !== startedAt);
+      if (finished && detail.lastRun && (startedAt === undefined || detail.lastRun.startedAt >= startedAt)) {
+        progress?.end();
+        return result(ctx, job, detail.lastRun);
+      }
+      const running = finished ? null : detail.running;
+      // Bytes grow only while the dump runs: the verify and off-site steps are shown once, without a rate that
+      // would fall to 0. A directory backup has no byte count while pg_dump fills it: the line waits for its verify.
+      if (running && running.bytes !== null && (running.step === 'dump' || running.step !== shown)) {
+        progress?.update(running.bytes, undefined, running.step);
+        shown = running.step;
+      }
+      if (Date.now() > deadline) {
+        progress?.end();
+        ctx.err(`backup '${job}' is still running; see 'caretaker backups list ${job}'`);
+        return EXIT.failure;
+      }
     }
-    if (Date.now() > deadline) {
-      ctx.err(`backup '${job}' is still running; see 'caretaker backups list ${job}'`);
-      return EXIT.failure;
-    }
+  } finally {
+    progress?.end();
+  }
+}
+
+function result(ctx: CommandContext, job: string, last: NonNullable<JobDetail['lastRun']>): number {
+  const remoteFailed = last.remote?.result === 'failure';
+  print(ctx, last, () => {
+    if (last.result !== 'success') return `backup '${job}' failed (${last.reason}): ${last.message ?? ''}`;
+    const local = `${last.file} (${formatBytes(last.sizeBytes ?? 0)}, ${last.durationSeconds.toFixed(1)} s)`;
+    if (remoteFailed) return `backup '${job}': ${last.remote?.message ?? 'local ok, remote failed'} (local backup ${local} kept)`;
+    const remote = last.remote?.snapshot ? `; off-site snapshot ${last.remote.snapshot} (+${formatBytes(last.remote.addedBytes ?? 0)})` : '';
+    return `backup '${job}' succeeded: ${local}${remote}`;
+  });
+  return last.result === 'success' && !remoteFailed ? EXIT.ok : EXIT.failure;
+}
+
+/**
+ * Runs `work` while a terminal shows how far the tools it starts read the backup (its checksum, its check,
+ * its restore, each from 0 under its own name). A directory backup (pg_dump -Fd) shows none.
+ */
+async function withReadProgress<T>(ctx: CommandContext, label: string, path: string | undefined, work: () => Promise<T>): Promise<T> {
+  const progress = await startProgress(ctx, label);
+  if (!progress) return work();
+  const real = path === undefined ? undefined : await realpath(path).catch(() => undefined);
+  const info = real === undefined ? undefined : await stat(real);
+  const stop = real && info?.isFile() ? drawReads(real, info.size, progress) : async () => undefined;
+  try {
+    return await work();
+  } finally {
+    await stop();
+    progress.end();
   }
 }
 
@@ -146,7 +215,9 @@ async function list(ctx: CommandContext, job: string): Promise<number> {
 }
 
 async function verify(ctx: CommandContext, job: string, file: string): Promise<number> {
-  const result = await verifyBackup(await section(ctx), job, file, new AbortController().signal);
+  const config = await section(ctx);
+  const path = await resolveBackupFile(config, findJob(config, job), file);
+  const result = await withReadProgress(ctx, `verify '${job}'`, path, () => verifyBackup(config, job, file, new AbortController().signal));
   print(ctx, result, () =>
     result.ok
       ? `${result.path}: OK (${result.method}${result.hasManifest ? '' : '; no manifest, checksum not compared'})`
@@ -169,14 +240,15 @@ async function restore(ctx: CommandContext, job: string, file: string): Promise<
   const signal = new AbortController().signal;
   const log = pino({ level: 'silent' });
   if (!file.startsWith(REMOTE_PREFIX)) {
-    const result = await restoreBackup(config, { job, file, to, companions, signal, log });
+    const path = await resolveBackupFile(config, findJob(config, job), file);
+    const result = await withReadProgress(ctx, `restore '${job}'`, path, () => restoreBackup(config, { job, file, to, companions, signal, log }));
     print(ctx, { restored: result.path, target, verify: result.verify }, () => `restored ${result.path} into ${target}`);
     return EXIT.ok;
   }
   // Fetched beside the local backups, then checked and restored exactly as a local file is.
   const fetched = await fetchRemoteBackup(config, findJob(config, job), file, signal);
   try {
-    const result = await restoreBackup(config, { job, file: fetched.path, to, companions, signal, log });
+    const result = await withReadProgress(ctx, `restore '${job}'`, fetched.path, () => restoreBackup(config, { job, file: fetched.path, to, companions, signal, log }));
     const restored = `remote:${fetched.snapshot.shortId}`;
     print(ctx, { restored, snapshot: fetched.snapshot.id, target, verify: result.verify }, () => `restored ${restored} (${fetched.path.split('/').pop()}) into ${target}`);
     return EXIT.ok;
@@ -240,6 +312,9 @@ async function dispatch(ctx: CommandContext): Promise<number> {
     case 'run':
       if (job) return run(ctx, job);
       break;
+    case 'watch':
+      if (job) return watch(ctx, job);
+      break;
     case 'list':
       if (job) return list(ctx, job);
       break;
@@ -263,7 +338,7 @@ async function dispatch(ctx: CommandContext): Promise<number> {
 export const backupCommands: CliCommand[] = [
   {
     name: 'backups',
-    summary: 'backup jobs: state, run now, list, verify, restore, retention preview, restore drill',
+    summary: 'backup jobs: state, run now, watch a run, list, verify, restore, retention preview, restore drill',
     usage: USAGE,
     async run(ctx) {
       try {

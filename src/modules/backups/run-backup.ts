@@ -28,6 +28,37 @@ export interface RunOutcome {
   verifyOk?: boolean;
 }
 
+export type RunStep = 'dump' | 'verify' | 'offsite';
+
+/** How far a run in progress is, for `running` in GET /backups/:job: its step and the bytes its dump wrote so far. */
+export class RunProgress {
+  step: RunStep = 'dump';
+  /** Bytes of the files this run finished writing (companions, then the backup). */
+  private finished = 0;
+  private sink: FileSink | undefined;
+  private directory = false;
+
+  /** Bytes written so far; null while a tool fills a directory backup (counted once it is done). */
+  bytes(): number | null {
+    if (this.directory) return null;
+    return this.finished + (this.sink?.bytesSoFar ?? 0);
+  }
+
+  writing(sink: FileSink): void {
+    this.sink = sink;
+  }
+
+  written(bytes: number): void {
+    this.sink = undefined;
+    this.directory = false;
+    this.finished += bytes;
+  }
+
+  fillingDirectory(): void {
+    this.directory = true;
+  }
+}
+
 export interface RunSettings {
   dir: string;
   minFreeSpace?: number;
@@ -35,6 +66,7 @@ export interface RunSettings {
   signal: AbortSignal;
   log: Logger;
   now: () => Date;
+  progress?: RunProgress;
 }
 
 function failure(reason: FailureReason, message: string, startedAt: Date, now: () => Date): RunOutcome {
@@ -58,11 +90,14 @@ async function streamToFile(
   path: string,
   produce: ByteSinkProducer,
   signal: AbortSignal,
+  progress: RunProgress | undefined,
 ): Promise<{ tools: ToolVersions; sizeBytes: number; sha256: string; readBack: boolean }> {
   const sink = await FileSink.create(path);
+  progress?.writing(sink);
   try {
     const tools = await produce(sink);
     const sha256 = await sink.finish(() => sha256FileInWorker(path, signal));
+    progress?.written(sink.bytes);
     if (sink.bytes === 0) throw new Error('the dump produced no data');
     return { tools, sizeBytes: sink.bytes, sha256, readBack: sink.handedToChild };
   } catch (err) {
@@ -87,7 +122,7 @@ function classify(err: unknown, timedOut: boolean, cancelled: boolean): FailureR
  * except what a previous run finished; the outcome says why.
  */
 export async function runBackup(job: BackupJob, settings: RunSettings): Promise<RunOutcome> {
-  const { log, now } = settings;
+  const { log, now, progress } = settings;
   const kind = kindOf(job);
   const format = kind.formatFor(job);
   const companions = kind.companionsFor?.(job) ?? [];
@@ -128,7 +163,7 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
   try {
     for (const companion of companions) {
       const path = companionPath(companion.suffix) + PARTIAL_SUFFIX;
-      const written = await streamToFile(path, (sink) => companion.dump(job, { sink, signal, log }), signal);
+      const written = await streamToFile(path, (sink) => companion.dump(job, { sink, signal, log }), signal, progress);
       Object.assign(tools, written.tools);
       const method = await companion.check(job, path, signal).catch((err: unknown) => {
         throw new CompanionCheckError(`${companion.suffix}: ${describeError(err)}`);
@@ -138,13 +173,15 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
     log.debug({ file: partialPath, layout: format.layout }, 'dump started');
     if (format.layout === 'directory') {
       if (!kind.dumpToDirectory) throw new Error(`${job.type} jobs cannot write a directory`);
+      progress?.fillingDirectory();
       Object.assign(tools, await kind.dumpToDirectory(job, { path: partialPath, signal, log, recordContents }));
       // The tool fsyncs its files; the directory's own entries are ours to make durable.
       await fsyncDir(partialPath);
       sizeBytes = await sizeOf(partialPath);
+      progress?.written(sizeBytes);
       if (sizeBytes === 0) throw new Error('the dump produced no data');
     } else {
-      const written = await streamToFile(partialPath, (sink) => kind.dump(job, { sink, signal, log, recordContents }), signal);
+      const written = await streamToFile(partialPath, (sink) => kind.dump(job, { sink, signal, log, recordContents }), signal, progress);
       Object.assign(tools, written.tools);
       sizeBytes = written.sizeBytes;
       if (written.readBack) readBackSha256 = written.sha256;
@@ -157,6 +194,7 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
     return failure(reason, message, startedAt, now);
   }
 
+  if (progress) progress.step = 'verify';
   try {
     // A streamed file's sha256 was taken as it was written and is compared here with a second read; a file a
     // child wrote was just read back (reading it again would compare the page cache with itself), so only the

@@ -16,7 +16,7 @@ import { pruneJob } from './prune.js';
 import { remoteOf } from './remote/config.js';
 import { checkRemote, dumpSettingsFor, sendOffsite, type RemoteOutcome } from './remote/offsite.js';
 import { remoteCheckKey, reportRemote } from './remote/conditions.js';
-import { runBackup, type RunOutcome } from './run-backup.js';
+import { RunProgress, runBackup, type RunOutcome } from './run-backup.js';
 
 export type Trigger = z.infer<typeof trigger>;
 export type JobStateName = z.infer<typeof jobState>;
@@ -27,6 +27,8 @@ interface JobState {
   backups: BackupEntry[];
   /** Where staleness counts from for a job that has no success yet. */
   configuredAt: Date;
+  /** The run in progress: its step and bytes so far. */
+  progress?: RunProgress;
 }
 
 type Job = ItemEntry<BackupJob, JobState>;
@@ -240,12 +242,14 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     // Not awaited before the run, so a slow ping service never delays the backup; awaited before the result's ping, so it arrives first.
     const started = pingJob(job.config, 'start', log, job.signal);
     const remote = remoteOf(this.config, job.config);
+    const progress = (state.progress = new RunProgress());
     const outcome: RunOutcome & { remote?: RemoteOutcome } = await runBackup(dumpSettingsFor(job.config, remote), {
       dir: this.config.dir,
       minFreeSpace: this.config.minFreeSpace,
       signal: job.signal,
       log,
       now: this.now,
+      progress,
     }).catch((err: unknown): RunOutcome => {
       const at = this.now();
       return { result: 'failure', reason: 'error', message: describeError(err), startedAt, finishedAt: at, durationMs: at.getTime() - startedAt.getTime() };
@@ -254,6 +258,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     if (remote && outcome.result === 'success' && outcome.file && !job.signal.aborted) {
       const path = join(jobDir(this.config.dir, job.name), outcome.file);
       const timeoutMs = Math.max(1000, job.config.timeout - outcome.durationMs);
+      progress.step = 'offsite';
       outcome.remote = await sendOffsite(job.config, remote, path, { signal: job.signal, log, now: this.now, cacheDir: join(this.ctx.stateDir, 'restic-cache'), timeoutMs });
     }
     const wasFailing = state.last !== undefined && state.last.result === 'failure';
@@ -331,6 +336,17 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     }
   }
 
+  private runningAnswer(running: NonNullable<Job['running']>, progress: RunProgress | undefined): NonNullable<JobSummary['running']> {
+    return {
+      trigger: running.trigger as Trigger,
+      startedAt: running.startedAt.toISOString(),
+      elapsedSeconds: Math.max(0, (this.now().getTime() - running.startedAt.getTime()) / 1000),
+      // Set as the run's execute begins; a run without one has not started its dump.
+      step: progress?.step ?? 'dump',
+      bytes: progress ? progress.bytes() : 0,
+    };
+  }
+
   private summary(job: Job): JobSummary {
     const { config, running } = job;
     const { last, backups } = job.item;
@@ -340,7 +356,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
       schedule: config.schedule,
       timezone: config.timezone,
       state: stateOf(job),
-      running: running ? { trigger: running.trigger as Trigger, startedAt: running.startedAt.toISOString() } : null,
+      running: running ? this.runningAnswer(running, job.item.progress) : null,
       nextRun: job.tasks.get(`backup:${config.name}`)?.nextRun()?.toISOString() ?? null,
       lastRun: last
         ? {

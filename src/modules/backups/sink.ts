@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { fstatSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -80,6 +81,19 @@ export class FileSink implements ByteSink {
 
   get bytes(): number {
     return this.written;
+  }
+
+  /**
+   * Bytes written so far, for a run's progress: what a child writes itself (takeFd) is counted by the
+   * file's size, an fstat of a descriptor that is open until finish() (then `bytes` is final).
+   */
+  get bytesSoFar(): number {
+    if (!this.direct) return this.written;
+    try {
+      return fstatSync(this.handle.fd).size;
+    } catch {
+      return this.written;
+    }
   }
 
   write(chunk: Uint8Array): Promise<void> | void {

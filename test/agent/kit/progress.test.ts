@@ -13,7 +13,7 @@ describe('ProgressLine', () => {
     let now = 0;
     const { writes, stream } = fakeTerminal();
     const line = new ProgressLine(stream, "restore 'files'", formatBytes, () => now);
-    line.update(0, 100 * 1024 * 1024);
+    line.update(0, 100 * 1024 * 1024, 'tar');
     now = 1000;
     line.update(10 * 1024 * 1024, 100 * 1024 * 1024, 'tar');
     assert.equal(writes.length, 2);
@@ -34,6 +34,27 @@ describe('ProgressLine', () => {
     now = 11_200;
     line.update(1000 * 1024);
     assert.match(writes.at(-1)!, /1000\.0 KiB {2}0 B\/s/);
+  });
+
+  it('a new step, or a count that went back, is drawn at once and starts the rate afresh', () => {
+    let now = 0;
+    const { writes, stream } = fakeTerminal();
+    const line = new ProgressLine(stream, 'restore', formatBytes, () => now);
+    line.update(0, 1000, 'sha256sum');
+    now = 1000;
+    line.update(900, 1000, 'sha256sum');
+    now = 1050;
+    line.update(0, 1000, 'tar');
+    assert.equal(writes.at(-1), '\rrestore (tar):  0 B of 1000 B (0%)\u001b[K', 'no rate yet, none carried over from sha256sum');
+    now = 1100;
+    line.update(100, 1000, 'tar');
+    assert.equal(writes.length, 3, 'within 200 ms of a draw');
+    now = 2050;
+    line.update(500, 1000, 'tar');
+    assert.match(writes.at(-1)!, /500 B of 1000 B \(50%\) {2}500 B\/s {2}1 s left/);
+    now = 2100;
+    line.update(10, 1000, 'tar');
+    assert.match(writes.at(-1)!, /\(tar\): {2}10 B of 1000 B \(1%\)\u001b\[K$/, 'a count that went back: the next read from the start');
   });
 
   it('cuts the line to the terminal width, and end() without a draw writes nothing', () => {
