@@ -112,6 +112,7 @@ export class Agent {
         this.reportStart(slot);
       }
     }
+    this.conditions.startupDone();
     const configured = this.slots.filter((slot) => slot.state !== 'absent');
     if (configured.length > 0 && configured.every((slot) => slot.state === 'failed')) {
       // Running on with nothing working would look healthy to systemd while doing none of its chores.

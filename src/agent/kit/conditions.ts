@@ -38,6 +38,11 @@ export interface ConditionReporter {
   resolve(key: string): void;
   /** Resolves everything this module reported about `item` (the item was removed from the config). */
   resolveItem(item: string): void;
+  /**
+   * The module has `item` configured (the kit's ItemSet says so for each item it lists, and `resolveItem` ends
+   * it). After a restart, an open condition about an item the module no longer has is ended by its subscriber.
+   */
+  present(item: string): void;
 }
 
 export type ConditionListener = (event: ConditionEvent) => void;
@@ -48,6 +53,12 @@ export interface ConditionFeed {
   watch(listener: ConditionListener): () => void;
   /** What fires now, for a subscriber that starts late (a reload, a restart of the module). */
   firing(): ConditionEvent[];
+  /**
+   * Whether what a condition kept from before a restart is about is still configured: false when its module
+   * is not running or no longer lists its item, true when it is (or its module lists no items), undefined
+   * until the agent has started every configured module.
+   */
+  stillConfigured(event: Pick<ConditionEvent, 'module' | 'item'>): boolean | undefined;
 }
 
 /**
@@ -58,22 +69,46 @@ export class ConditionBus implements ConditionFeed {
   private readonly current = new Map<string, ConditionEvent>();
   private readonly resolvedKeys = new Set<string>();
   private readonly listeners = new Set<ConditionListener>();
+  /** Running modules, each with the items it listed through `present` (null: it lists none). */
+  private readonly modules = new Map<string, Set<string> | null>();
+  private started = false;
 
   constructor(private readonly now: () => Date = () => new Date()) {}
 
+  /** A (re)started module's reporter: the items it lists start anew. */
   reporter(module: string): ConditionReporter {
+    this.modules.set(module, null);
     return {
       fire: (report) => this.fire(module, report),
       resolve: (key) => this.resolve(module, key),
       resolveItem: (item) => {
+        this.modules.get(module)?.delete(item);
         for (const event of [...this.current.values()]) if (event.module === module && event.item === item) this.resolve(module, event.key);
+      },
+      present: (item) => {
+        const items = this.modules.get(module) ?? new Set<string>();
+        items.add(item);
+        this.modules.set(module, items);
       },
     };
   }
 
   /** Resolves everything `module` reported: its section was removed, so nothing will report the end. */
   resolveModule(module: string): void {
+    this.modules.delete(module);
     for (const event of [...this.current.values()]) if (event.module === module) this.resolve(module, event.key);
+  }
+
+  /** The agent has started every configured module: `stillConfigured` can answer from now on. */
+  startupDone(): void {
+    this.started = true;
+  }
+
+  stillConfigured({ module, item }: Pick<ConditionEvent, 'module' | 'item'>): boolean | undefined {
+    if (!this.started) return undefined;
+    if (!this.modules.has(module)) return false;
+    const items = this.modules.get(module);
+    return items === null || items === undefined || item === undefined || items.has(item);
   }
 
   watch(listener: ConditionListener): () => void {

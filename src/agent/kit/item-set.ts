@@ -174,6 +174,7 @@ export class ItemSet<C extends { name: string }, I> {
   /** Lists a made entry; `previousLabels`: the label sets of the item it replaces, so only the difference is touched. */
   private enter(entry: ItemEntry<C, I>, previousLabels: LabelSet[]): ItemEntry<C, I> {
     this.entries.set(entry.name, entry);
+    this.options.ctx.conditions.present(entry.name);
     this.relabel(previousLabels, entry.config);
     return entry;
   }

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { pingHeartbeat, urlOrigin } from '../../agent/kit/heartbeat.js';
-import type { ConditionSeverity } from '../../agent/kit/conditions.js';
+import type { ConditionEvent, ConditionSeverity } from '../../agent/kit/conditions.js';
 import type { ModuleContext, ModuleHealth, ModuleInstance, ScheduledTask } from '../../agent/kit/module.js';
 import type { AlertsAnswer } from './answers.js';
 import type { Channel } from './channels/channel.js';
@@ -47,6 +47,8 @@ export class Alerter implements ModuleInstance<AlertsConfig>, AlertsMetricsSourc
   private dirty = false;
   private savedAt = 0;
   private woken = false;
+  /** Alerts taken back from the state file that no module has reported on in this process yet. */
+  private readonly unconfirmed = new Set<string>();
 
   constructor(
     private readonly ctx: ModuleContext,
@@ -74,12 +76,19 @@ export class Alerter implements ModuleInstance<AlertsConfig>, AlertsMetricsSourc
   async start(): Promise<void> {
     const loaded = await this.file.load();
     if (loaded.corrupt) this.ctx.log.warn({ problem: loaded.corrupt }, 'alerts state not usable; starting empty');
-    if (loaded.snapshot) this.engine.restore(loaded.snapshot);
+    if (loaded.snapshot) {
+      this.engine.restore(loaded.snapshot);
+      for (const event of loaded.snapshot.firing) this.unconfirmed.add(event.key);
+    }
     this.zeroCounters(this.config);
     this.metrics.source.current = this;
     // Watch first, then take the snapshot: a change in between is seen twice, which the engine ignores.
-    this.unsubscribe = this.ctx.conditionFeed.watch((event) => this.engine.handle(event));
-    for (const event of this.ctx.conditionFeed.firing()) this.engine.handle(event);
+    const handle = (event: ConditionEvent) => {
+      this.unconfirmed.delete(event.key);
+      this.engine.handle(event);
+    };
+    this.unsubscribe = this.ctx.conditionFeed.watch(handle);
+    for (const event of this.ctx.conditionFeed.firing()) handle(event);
     this.ticker = this.ctx.schedule({ name: 'alerts', everyMs: TICK_MS, runAtStart: true }, () => this.tick());
     this.startHeartbeat();
     this.hostWatch = watchHost(this.ctx, this.config.host);
@@ -183,8 +192,25 @@ export class Alerter implements ModuleInstance<AlertsConfig>, AlertsMetricsSourc
 
   /** Does what is due now and persists what changed (the scheduled tick; tests call it with their clock). */
   async tick(): Promise<void> {
+    this.endOrphans();
     this.engine.tick();
     if (this.now() - this.savedAt >= SAVE_EVERY_MS) await this.save();
+  }
+
+  /**
+   * An alert open before a restart whose item (or module) was removed from the config while the agent was down:
+   * nothing will ever report its end, so it ends here, once the agent has started every module.
+   */
+  private endOrphans(): void {
+    for (const key of this.unconfirmed) {
+      const event = this.engine.firing.get(key);
+      const configured = event ? this.ctx.conditionFeed.stillConfigured(event) : true;
+      if (configured === undefined) continue;
+      this.unconfirmed.delete(key);
+      if (!event || configured) continue;
+      this.ctx.log.info({ condition: key, item: event.item, module: event.module }, 'alert ended: what it was about is no longer configured');
+      this.engine.handle({ ...event, status: 'resolved', endsAt: iso(this.now()) });
+    }
   }
 
   private wake(): void {

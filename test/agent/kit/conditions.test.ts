@@ -81,3 +81,21 @@ test('resolveModule ends every condition of that module, and only those', () => 
   bus.resolveModule('probes');
   assert.equal(events.length, 5, 'nothing more once they are resolved');
 });
+
+test('stillConfigured: unknown until start-up is done, then from the items each module lists', () => {
+  const bus = new ConditionBus();
+  const probes = bus.reporter('probes');
+  bus.reporter('alerts');
+  probes.present('redis');
+  probes.present('api');
+  assert.equal(bus.stillConfigured({ module: 'probes', item: 'gone' }), undefined);
+  bus.startupDone();
+  assert.equal(bus.stillConfigured({ module: 'probes', item: 'redis' }), true);
+  assert.equal(bus.stillConfigured({ module: 'probes', item: 'gone' }), false);
+  assert.equal(bus.stillConfigured({ module: 'alerts', item: 'host' }), true, 'a module that lists no items keeps its conditions');
+  assert.equal(bus.stillConfigured({ module: 'logs', item: 'app' }), false, 'a module that is not running');
+  probes.resolveItem('api');
+  assert.equal(bus.stillConfigured({ module: 'probes', item: 'api' }), false, 'an item removed by a reload');
+  bus.resolveModule('probes');
+  assert.equal(bus.stillConfigured({ module: 'probes', item: 'redis' }), false, 'a section removed by a reload');
+});

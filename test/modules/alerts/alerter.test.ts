@@ -65,6 +65,42 @@ test('restart: the state file (0600) keeps the open alert and what was told; the
   }
 });
 
+test('restart: an open alert whose item or module was removed while the agent was down ends once every module has started', async () => {
+  const clock = { now: Date.parse('2026-12-01T10:00:00Z') };
+  const first = await createTestContext('alerts');
+  const second = await createTestContext('alerts');
+  try {
+    recorder.requests.length = 0;
+    const before = instance(first, clock);
+    await before.start();
+    first.conditions.reporter('probes').fire({ key: 'probe:gone:down', severity: 'critical', summary: 'gone is down', item: 'gone' });
+    first.conditions.reporter('probes').fire({ key: 'probe:kept:down', severity: 'critical', summary: 'kept is down', item: 'kept' });
+    first.conditions.reporter('logs').fire({ key: 'logs:app:rotation', severity: 'warning', summary: 'rotation of app failed', item: 'app' });
+    await settle(before);
+    assert.equal(recorder.requests.length, 1);
+    await before.stop();
+    await copyFile(join(first.ctx.stateDir, 'state.json'), join(second.ctx.stateDir, 'state.json'));
+
+    // The new config: probe 'gone' removed, the logs section removed, probe 'kept' still there (still down).
+    clock.now += 10 * 60_000;
+    const afterRestart = instance(second, clock);
+    await afterRestart.start();
+    second.conditions.reporter('probes').present('kept');
+    await settle(afterRestart);
+    assert.equal(afterRestart.view().firing.length, 3, 'nothing ends before the agent has started every module');
+    second.conditions.startupDone();
+    await settle(afterRestart);
+    assert.deepEqual(afterRestart.view().firing.map((f) => f.key), ['probe:kept:down']);
+    assert.equal(recorder.requests.length, 2);
+    const resolved = JSON.parse(recorder.requests[1]!.body) as { status: string; alerts: Array<{ key: string; status: string }> };
+    assert.deepEqual(resolved.alerts.map((a) => `${a.key} ${a.status}`).sort(), ['logs:app:rotation resolved', 'probe:gone:down resolved']);
+    await afterRestart.stop();
+  } finally {
+    await first.dispose();
+    await second.dispose();
+  }
+});
+
 test('a corrupt state file is set aside as state.json.corrupt, logged, and the module starts empty', async () => {
   const t = await createTestContext('alerts');
   try {

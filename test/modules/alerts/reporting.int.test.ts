@@ -71,6 +71,47 @@ test('a backup failing against a stopped PostgreSQL: one critical message naming
   }
 });
 
+test('an open alert about a backup job removed while the agent was down is resolved after the restart', async () => {
+  const stateRoot = join(dir.path, 'restart');
+  await mkdir(stateRoot, { recursive: true });
+  const config = (jobName: string) =>
+    baseConfig(
+      stateRoot,
+      `backups:\n  dir: ${join(stateRoot, 'backups')}\n  jobs:\n    - { name: ${jobName}, type: postgres, url: "${server.url}", schedule: "0 3 * * *" }\n` +
+        `alerts:\n  group: 0s\n  channels:\n    - { name: hook, type: webhook, url: "${recorder.url}/hook/restart" }\n`,
+    );
+  recorder.requests.length = 0;
+  await server.down();
+  try {
+    const first = await startTestAgent(config('old'), [backups, alerts]);
+    try {
+      assert.equal((await fetch(first.adminUrl('/backups/old/run'), { method: 'POST' })).status, 202);
+      const [fired] = await recorder.waitFor(1, 15_000);
+      assert.deepEqual((JSON.parse(fired!.body) as Body).alerts.map((a) => `${a.key} ${a.status}`), ['backup:old:run firing']);
+      // Stopped once the delivery is known to the agent, so the message is not in the persisted queue (at least once).
+      for (let i = 0; i < 100; i++) {
+        const view = (await (await fetch(first.adminUrl('/alerts'))).json()) as { channels: Array<{ lastSuccessAt: string | null }> };
+        if (view.channels[0]?.lastSuccessAt) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      await first.close();
+    }
+    // The job is renamed in the config while the agent is down: nothing will report on backup:old:run again.
+    const second = await startTestAgent(config('new'), [backups, alerts]);
+    try {
+      const resolved = JSON.parse((await recorder.waitFor(2, 15_000))[1]!.body) as Body;
+      assert.deepEqual(resolved.alerts.map((a) => `${a.key} ${a.status}`), ['backup:old:run resolved']);
+      const view = (await (await fetch(second.adminUrl('/alerts'))).json()) as { firing: unknown[] };
+      assert.deepEqual(view.firing, []);
+    } finally {
+      await second.close();
+    }
+  } finally {
+    await server.up();
+  }
+});
+
 /** A live certificate for app.example.com in certbot's layout, valid from `ageS` seconds ago for `lifeS` seconds. */
 function writeLiveCertificate(dir: string, ageS: number, lifeS: number): void {
   const script = [
