@@ -1,6 +1,7 @@
 import { backupsDoctor } from './doctor.js';
 import { defineModule } from '../../agent/kit/module.js';
 import { backupCommands } from './cli.js';
+import { redisCopyCommand } from './redis/copy-command.js';
 import { configSchema } from './config.js';
 import { declareMetrics } from './metrics.js';
 import { routes } from './routes.js';
@@ -13,6 +14,6 @@ export const backups = defineModule({
   metrics: declareMetrics,
   routes,
   create: (ctx, config, metrics) => new BackupRunner(ctx, config, metrics),
-  commands: backupCommands,
+  commands: [...backupCommands, redisCopyCommand],
   doctor: backupsDoctor,
 });

@@ -35,6 +35,10 @@ const manifestSchema = z.object({
       }),
     )
     .default([]),
+  /** How the dump was made where a kind has several ways (Redis: `replication`, `file` or `logical`). */
+  mode: z.string().optional(),
+  /** Keys in the backup, where the kind counts them as it writes (a logical Redis backup). */
+  keys: z.number().optional(),
   /** What the backup holds (row counts, a key sample), recorded for jobs with a restore drill. */
   contents: contentsSchema.optional(),
   /** The restic snapshot this backup was sent off-site as (remote/offsite.ts); absent until it was. */

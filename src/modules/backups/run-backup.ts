@@ -7,7 +7,7 @@ import { PARTIAL_SUFFIX, backupFileName, jobDir } from './backup-files.js';
 import type { BackupJob } from './config.js';
 import { kindOf } from './kinds/table.js';
 import { sha256FileInWorker, sizeOf } from './digest.js';
-import { UnsupportedError, type ByteSinkProducer, type ToolVersions } from './kinds/kind.js';
+import { UnsupportedError, type ByteSinkProducer, type DumpSummary, type ToolVersions } from './kinds/kind.js';
 import { writeManifest, type CompanionRecord, type Manifest } from './manifest.js';
 import type { BackupContents } from './drill/contents.js';
 import { FileSink } from './sink.js';
@@ -124,7 +124,7 @@ function classify(err: unknown, timedOut: boolean, cancelled: boolean): FailureR
 export async function runBackup(job: BackupJob, settings: RunSettings): Promise<RunOutcome> {
   const { log, now, progress } = settings;
   const kind = kindOf(job);
-  const format = kind.formatFor(job);
+  const format = await kind.formatFor(job);
   const companions = kind.companionsFor?.(job) ?? [];
   const startedAt = now();
   const folder = jobDir(settings.dir, job.name);
@@ -160,6 +160,8 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
   const records: CompanionRecord[] = [];
   let contents: BackupContents | undefined;
   const recordContents = (recorded: BackupContents) => (contents = recorded);
+  const summary: DumpSummary = {};
+  const recordSummary = (recorded: DumpSummary) => Object.assign(summary, recorded);
   try {
     for (const companion of companions) {
       const path = companionPath(companion.suffix) + PARTIAL_SUFFIX;
@@ -181,7 +183,7 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
       progress?.written(sizeBytes);
       if (sizeBytes === 0) throw new Error('the dump produced no data');
     } else {
-      const written = await streamToFile(partialPath, (sink) => kind.dump(job, { sink, signal, log, recordContents }), signal, progress);
+      const written = await streamToFile(partialPath, (sink) => kind.dump(job, { sink, signal, log, recordContents, recordSummary }), signal, progress);
       Object.assign(tools, written.tools);
       sizeBytes = written.sizeBytes;
       if (written.readBack) readBackSha256 = written.sha256;
@@ -220,6 +222,7 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
       verify: { ok: true, checkedAt: finishedAt.toISOString(), method: verify.method },
       layout: format.layout,
       companions: records,
+      ...summary,
       ...(contents ? { contents } : {}),
     };
     // Companions first: until the backup itself is renamed, a crash leaves only orphans that start-up removes.

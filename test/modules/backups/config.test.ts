@@ -31,7 +31,7 @@ describe('backups config', () => {
     const config = configSchema.parse({ jobs: [pgJob, { name: 'r', type: 'redis', url: 'redis://127.0.0.1', schedule: '0 * * * *' }] });
     assert.equal(config.dir, '/var/backups/caretaker');
     assert.equal(config.jobs[0]!.timeout, 6 * 3_600_000);
-    assert.equal(config.jobs[1]!.type === 'redis' && config.jobs[1]!.mode, 'replication');
+    assert.equal(config.jobs[1]!.type === 'redis' && config.jobs[1]!.mode, 'auto');
     const pg = config.jobs[0]!;
     assert.equal(pg.type === 'postgres' && pg.globals, false);
     assert.equal(pg.type === 'postgres' && pg.jobs, undefined);

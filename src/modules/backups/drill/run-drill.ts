@@ -71,7 +71,7 @@ export async function runDrill(job: BackupJob, settings: DrillSettings): Promise
     if (!verify.ok) return done('failure', `verification failed: ${verify.message ?? 'unknown cause'}`, file);
     const log = settings.log.child({ file });
     const path = backup.path;
-    const restore = (to: string) => kind.restore(job, path, { to, signal, log, scratch: true });
+    const restore = async (to: string) => void (await kind.restore(job, path, { to, signal, log, scratch: true }));
     const checked = await kind.drill.run(job, backup, { stateDir: settings.stateDir, signal, log, restore });
     return done('success', `${verify.method}; ${checked}`, file);
   } catch (err) {

@@ -15,6 +15,13 @@ export interface DumpContext {
   log: Logger;
   /** For a job with a restore drill: what the dump holds, for the manifest (row counts, a key sample). */
   recordContents?(contents: BackupContents): void;
+  /** How the dump was made, for the manifest's `mode` and `keys` (a Redis job in mode auto says which mode it used). */
+  recordSummary?(summary: DumpSummary): void;
+}
+
+export interface DumpSummary {
+  mode?: string;
+  keys?: number;
 }
 
 /** What a run writes: one file streamed through a sink, or a directory the tool fills itself (pg_dump -Fd). */
@@ -61,8 +68,8 @@ export interface RestoreOptions {
 export interface BackupKind<J> {
   /** Extensions (without the dot) of every format this kind writes; all are listed, whatever the job's current options. */
   readonly extensions: readonly string[];
-  /** The format a new run of this job writes. */
-  formatFor(job: J): OutputFormat;
+  /** The format a new run of this job writes (a Redis job in mode auto asks the server first). */
+  formatFor(job: J): OutputFormat | Promise<OutputFormat>;
   /** Streams one backup into the sink; throws when the dump fails (UnsupportedError when the server cannot be backed up this way). */
   dump(job: J, ctx: DumpContext): Promise<ToolVersions>;
   /** For jobs whose format is a directory: the tool writes the backup there itself. */
@@ -78,7 +85,8 @@ export interface BackupKind<J> {
   readonly companions?: readonly Companion<J>[];
   /** The kind's own integrity check of a finished file (pg_restore --list, redis-check-rdb…); resolves with what was run. */
   check(job: J, file: string, signal: AbortSignal): Promise<string>;
-  restore(job: J, file: string, options: RestoreOptions): Promise<void>;
+  /** Resolves with a line for the user where the kind has something to say (how many keys went which way). */
+  restore(job: J, file: string, options: RestoreOptions): Promise<string | void>;
   /** Where a restore would write, with any password removed, for the confirmation question. */
   describeTarget(job: J, to: string | undefined): string;
   /** The restore drill of a job with a `drill` key: restore into a scratch target and compare with the manifest's contents. */
