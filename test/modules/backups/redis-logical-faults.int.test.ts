@@ -54,6 +54,7 @@ describe('redis logical backups: the type-based path, a corrupted file, a server
         { name: 'wrong-password', type: 'redis', url: `redis://:not-it@127.0.0.1:${source.port}`, mode: 'logical', schedule: DAILY },
         { name: 'closed', type: 'redis', url: `redis://127.0.0.1:${closedPort}`, schedule: DAILY },
         { name: 'dying', type: 'redis', url: dying.url, schedule: DAILY },
+        { name: 'drilled', type: 'redis', url: source.url, mode: 'logical', schedule: DAILY, drill: { schedule: '0 4 * * 0' } },
         { name: 'cluster', type: 'redis', url: clusterNode.url, mode: 'logical', schedule: DAILY },
       ],
     });
@@ -127,6 +128,15 @@ describe('redis logical backups: the type-based path, a corrupted file, a server
       assert.match(run.message!, expected);
       assert.ok(!run.message!.includes('not-it'));
     }
+  });
+
+  it('a restore drill of a logical backup loads it into a throw-away redis-server and passes', async () => {
+    backups.runner.runNow('drilled');
+    await backups.settled();
+    assert.equal(backups.runner.job('drilled').state, 'ok', JSON.stringify(backups.runner.job('drilled').lastRun));
+    const drill = await backups.cli(['drill', 'drilled']);
+    assert.equal(drill.code, EXIT.ok, drill.err);
+    assert.match(drill.out, /^restore drill of 'drilled' passed: drilled-.*\.rlog \(sha256 \+ logical format check \(\d+ keys, \d+ blocks, sha256 each\); .* sampled key types match/);
   });
 
   it('a Redis Cluster node is refused in logical mode (its SCAN sees only its own slots)', async () => {
