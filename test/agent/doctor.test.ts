@@ -79,7 +79,7 @@ test('a correct setup: every line ok (the sandbox only warned about outside syst
   assert.equal(doctorExitCode(lines), 0);
   assert.equal(line(lines, 'sandbox')?.status, 'warn');
   assert.match(line(lines, 'http-01 shop.test')?.detail ?? '', /serves the challenge from the webroot/);
-  assert.match(line(lines, 'pg_dump pg-app')?.detail ?? '', /^pg_dump \d+(\.\d+)? for server \d+/);
+  assert.match(line(lines, 'pg_dump pg-app')?.detail ?? '', /^pg_dump \d+(\.\d+)? \(\/usr\/lib\/postgresql\/\d+\/bin\) for server \d+/);
   assert.match(formatDoctor(lines), /^ok {4}config {2,}/m);
 });
 
@@ -111,7 +111,7 @@ test('pg_dump older than the server: the job line fails naming both versions', a
   await mkdir(bin, { recursive: true });
   await writeFile(path.join(bin, 'pg_dump'), '#!/bin/sh\necho "pg_dump (PostgreSQL) 9.6.24"\n', { mode: 0o755 });
   const lines = await doctor(configText({ binDir: bin }));
-  assert.match(line(lines, 'pg_dump pg-app')!.detail, /pg_dump is version 9\.6 but the server runs \d+/);
+  assert.match(line(lines, 'pg_dump pg-app')!.detail, /^server is PostgreSQL \d+, newest pg_dump here is 9\.6: install postgresql-client-\d+ \(PGDG\) and point binDir at its bin directory$/);
   assert.equal(line(lines, 'pg_dump pg-app')!.status, 'fail');
 });
 

@@ -12,6 +12,12 @@ export interface PostgresOptions {
   ssl?: boolean;
   /** Password of the `postgres` superuser; random when omitted. */
   password?: string;
+  /**
+   * No TCP at all: a unix socket in a directory only the postgres user may enter, with peer authentication,
+   * so only a process running as that OS user gets in (a database reached through `exec: [runuser, ...]`).
+   * `url` then names the socket directory in its query (libpq's host=, which wins over the URL's host) and `psql` runs as the postgres user.
+   */
+  socketOnly?: boolean;
 }
 
 export interface PostgresServer extends Restartable {
@@ -21,6 +27,7 @@ export interface PostgresServer extends Restartable {
   /** postgres://postgres:<password>@127.0.0.1:<port>/postgres */
   url: string;
   dataDir: string;
+  socketDir: string;
   /** CA (PEM path) to use with sslmode=verify-full; set when ssl is on. */
   ca?: string;
   readonly pid: number;
@@ -41,14 +48,18 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     const dataDir = path.join(tmp.path, 'data');
     const socketDir = path.join(tmp.path, 'socket');
     const passwordFile = path.join(tmp.path, 'pwfile');
-    await mkdir(socketDir);
+    await mkdir(socketDir, { mode: options.socketOnly ? 0o700 : 0o755 });
     await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
     const certs = options.ssl ? await generateServerCerts(tmp.path) : undefined;
     await chownTree(tmp.path, owner);
 
     await runCommand(
       bin.initdb,
-      ['-D', dataDir, '-U', 'postgres', '--pwfile', passwordFile, '-A', 'scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'],
+      [
+        '-D', dataDir, '-U', 'postgres', '--pwfile', passwordFile,
+        ...(options.socketOnly ? ['--auth-local=peer', '--auth-host=reject'] : ['-A', 'scram-sha-256']),
+        '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions',
+      ],
       { ...owner, cwd: tmp.path },
     );
     // Settings live in their own file so a retry on a port clash can rewrite the port.
@@ -65,7 +76,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
         cwd: tmp.path,
         ...owner,
         isReady: async () => {
-          await runCommand(bin.pg_isready, ['-q', '-h', '127.0.0.1', '-p', String(port)], { timeoutMs: 5_000 });
+          await runCommand(bin.pg_isready, ['-q', '-h', options.socketOnly ? socketDir : '127.0.0.1', '-p', String(port)], { timeoutMs: 5_000 });
           return true;
         },
         // SIGTERM is a "smart" shutdown that waits for clients to leave; SIGINT disconnects them.
@@ -74,7 +85,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     };
     await retryOnPortClash(async () => {
       port = await freePort();
-      await writeFile(settingsFile, renderSettings(port, socketDir, certs));
+      await writeFile(settingsFile, renderSettings(port, socketDir, certs, options.socketOnly === true));
       await chown(settingsFile, owner.uid, owner.gid);
       await launch();
     });
@@ -86,8 +97,11 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       host: '127.0.0.1',
       port,
       password,
-      url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+      url: options.socketOnly
+        ? `postgres://postgres@localhost/postgres?host=${encodeURIComponent(socketDir)}&port=${port}`
+        : `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
       dataDir,
+      socketDir,
       ca: certs?.ca,
       get pid() {
         return current!.pid;
@@ -95,8 +109,8 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       psql: (sql, database = 'postgres') =>
         runCommand(
           bin.psql,
-          ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', database, '-c', sql],
-          { env: { ...process.env, PGPASSWORD: password } },
+          ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', options.socketOnly ? socketDir : '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', database, '-c', sql],
+          options.socketOnly ? { ...owner, cwd: tmp.path } : { env: { ...process.env, PGPASSWORD: password } },
         ),
       ...restartable({ down, launch, cleanup: () => tmp.cleanup() }),
     };
@@ -106,9 +120,9 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   }
 }
 
-function renderSettings(port: number, socketDir: string, certs: { cert: string; key: string } | undefined): string {
+function renderSettings(port: number, socketDir: string, certs: { cert: string; key: string } | undefined, socketOnly: boolean): string {
   const lines = [
-    "listen_addresses = '127.0.0.1'",
+    `listen_addresses = '${socketOnly ? '' : '127.0.0.1'}'`,
     `port = ${port}`,
     `unix_socket_directories = '${socketDir}'`,
     // Durability buys nothing in a throwaway cluster and costs seconds.

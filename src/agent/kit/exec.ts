@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, closeSync, constants, openSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 export class ExecError extends Error {
@@ -23,6 +23,8 @@ export interface ExecOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   input?: string;
+  /** A file the command reads as its stdin (a backup fed through an `exec:` prefix); instead of `input`. */
+  inputFile?: string;
   /** Bytes of stdout/stderr kept (the tail); output beyond that is dropped so a chatty command cannot exhaust memory. */
   maxOutputBytes?: number;
   /** Grace between SIGTERM and SIGKILL when the command is cancelled or times out. */
@@ -164,13 +166,28 @@ export function execFile(command: string, args: readonly string[], options: Exec
       reject(new ExecError(`${command}: cancelled before start`, { exitCode: null, signal: null, stderr: '' }));
       return;
     }
-    const child = spawnChild(command, args, { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'], startsChildren: options.startsChildren });
+    let stdin: number | 'pipe' = 'pipe';
+    try {
+      if (options.inputFile !== undefined) stdin = openSync(options.inputFile, 'r');
+    } catch (err) {
+      reject(new ExecError(`${command}: cannot read ${options.inputFile}: ${(err as Error).message}`, { exitCode: null, signal: null, stderr: '' }, { cause: err }));
+      return;
+    }
+    let child: ChildProcess;
+    try {
+      child = spawnChild(command, args, { cwd: options.cwd, env: options.env, stdio: [stdin, 'pipe', 'pipe'], startsChildren: options.startsChildren });
+    } finally {
+      // The child has its own copy of the descriptor once spawned.
+      if (typeof stdin === 'number') closeSync(stdin);
+    }
     const stdout = new TailBuffer(limit);
     const stderr = new TailBuffer(limit);
     child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.stdin!.on('error', () => undefined);
-    child.stdin!.end(options.input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(options.input ?? '');
+    }
 
     let reason: 'timeout' | 'aborted' | undefined;
     // The whole group, so a timeout also reaches the grandchildren of a `sh -c` hook.

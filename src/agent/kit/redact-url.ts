@@ -14,3 +14,11 @@ export function redactUrl(text: string): string {
   for (const name of SECRET_PARAMS) if (url.searchParams.has(name)) url.searchParams.set(name, '***');
   return url.toString();
 }
+
+/** The URL without the password of its userinfo, and that password (decoded), for a tool that takes it from its environment. */
+export function withoutPassword(text: string): { url: string; password: string | undefined } {
+  const url = new URL(text);
+  const password = url.password ? decodeURIComponent(url.password) : undefined;
+  url.password = '';
+  return { url: url.toString(), password };
+}

@@ -242,7 +242,7 @@ async function restore(ctx: CommandContext, job: string, file: string): Promise<
   if (!file.startsWith(REMOTE_PREFIX)) {
     const path = await resolveBackupFile(config, findJob(config, job), file);
     const result = await withReadProgress(ctx, `restore '${job}'`, path, () => restoreBackup(config, { job, file, to, companions, signal, log }));
-    print(ctx, { restored: result.path, target, verify: result.verify }, () => `restored ${result.path} into ${target}`);
+    print(ctx, { restored: result.path, target, verify: result.verify, notes: result.notes }, () => [`restored ${result.path} into ${target}`, ...result.notes].join('\n'));
     return EXIT.ok;
   }
   // Fetched beside the local backups, then checked and restored exactly as a local file is.
@@ -250,7 +250,9 @@ async function restore(ctx: CommandContext, job: string, file: string): Promise<
   try {
     const result = await withReadProgress(ctx, `restore '${job}'`, fetched.path, () => restoreBackup(config, { job, file: fetched.path, to, companions, signal, log }));
     const restored = `remote:${fetched.snapshot.shortId}`;
-    print(ctx, { restored, snapshot: fetched.snapshot.id, target, verify: result.verify }, () => `restored ${restored} (${fetched.path.split('/').pop()}) into ${target}`);
+    print(ctx, { restored, snapshot: fetched.snapshot.id, target, verify: result.verify, notes: result.notes }, () =>
+      [`restored ${restored} (${fetched.path.split('/').pop()}) into ${target}`, ...result.notes].join('\n'),
+    );
     return EXIT.ok;
   } finally {
     await fetched.cleanup();

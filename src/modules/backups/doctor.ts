@@ -7,7 +7,7 @@ import { formatBytes } from '../../agent/kit/cli.js';
 import { listBackups } from './catalog.js';
 import type { BackupsConfig } from './config.js';
 import { kindOf } from './kinds/table.js';
-import { checkedToolVersions } from './postgres/tools.js';
+import { dumpToolFor } from './postgres/tools.js';
 
 /** The next backup is assumed to grow by this much over the last one before it is written. */
 const GROWTH = 1.2;
@@ -15,10 +15,11 @@ const GROWTH = 1.2;
 async function toolLine(job: BackupsConfig['jobs'][number], signal: AbortSignal): Promise<DoctorLine | undefined> {
   if (job.type === 'postgres') {
     try {
-      const versions = await checkedToolVersions('pg_dump', job, signal);
-      return { status: 'ok', check: `pg_dump ${job.name}`, detail: `pg_dump ${versions.pg_dump} for server ${versions.server}` };
+      const { place, versions } = await dumpToolFor(job, signal);
+      const where = place.exec ? `through ${place.exec.join(' ')}` : (place.dir ?? 'from PATH');
+      return { status: 'ok', check: `pg_dump ${job.name}`, detail: `pg_dump ${versions.pg_dump} (${where}) for server ${versions.server}` };
     } catch (err) {
-      return { status: 'fail', check: `pg_dump ${job.name}`, detail: describeError(err), fix: 'install the client tools of the server\'s major version (postgresql-client-N) or set binDir' };
+      return { status: 'fail', check: `pg_dump ${job.name}`, detail: describeError(err), fix: 'install the client tools of the server\'s major version (postgresql-client-N), or set binDir' };
     }
   }
   if (job.type === 'redis') {

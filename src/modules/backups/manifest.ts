@@ -32,6 +32,8 @@ const manifestSchema = z.object({
         sizeBytes: z.number(),
         sha256: z.string().regex(/^[0-9a-f]{64}$/),
         method: z.string(),
+        /** What the companion's dump noted (globals: `rolePasswords: false` when pg_authid was not readable). */
+        details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
       }),
     )
     .default([]),

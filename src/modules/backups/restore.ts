@@ -80,20 +80,23 @@ export function restoreTarget(config: BackupsConfig, jobName: string, to: string
  * Restores one backup after checking it; runs in the CLI process, so it works with the daemon stopped.
  * A file that fails its checksum or the tool check is refused before anything is written.
  */
-export async function restoreBackup(config: BackupsConfig, request: RestoreRequest): Promise<{ path: string; verify: VerifyResult }> {
+export async function restoreBackup(config: BackupsConfig, request: RestoreRequest): Promise<{ path: string; verify: VerifyResult; notes: string[] }> {
   const job = findJob(config, request.job);
   const verified = await verifyBackup(config, request.job, request.file, request.signal);
   if (!verified.ok) throw new Error(`refusing to restore ${verified.path}: ${verified.message ?? 'verification failed'}`);
   const kind = kindOf(job);
   const options = { to: request.to, signal: request.signal, log: request.log };
+  /** What is left to do by hand (role passwords a managed server's backup could not hold). */
+  const notes: string[] = [];
   // Roles before the database: its ALTER … OWNER TO and GRANTs need them.
   if (request.companions !== false) {
     const manifest = await readManifest(verified.path);
     for (const record of manifest?.companions ?? []) {
       const companion = kind.companions?.find((c) => c.suffix === record.suffix);
-      await companion?.restore(job, join(dirname(verified.path), record.file), options);
+      const note = await companion?.restore(job, join(dirname(verified.path), record.file), options, record.details);
+      if (note) notes.push(note);
     }
   }
   await kind.restore(job, verified.path, options);
-  return { path: verified.path, verify: verified };
+  return { path: verified.path, verify: verified, notes };
 }

@@ -165,12 +165,14 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
   try {
     for (const companion of companions) {
       const path = companionPath(companion.suffix) + PARTIAL_SUFFIX;
-      const written = await streamToFile(path, (sink) => companion.dump(job, { sink, signal, log }), signal, progress);
+      let details: CompanionRecord['details'];
+      const recordDetails = (recorded: CompanionRecord['details']) => (details = recorded);
+      const written = await streamToFile(path, (sink) => companion.dump(job, { sink, signal, log, recordDetails }), signal, progress);
       Object.assign(tools, written.tools);
       const method = await companion.check(job, path, signal).catch((err: unknown) => {
         throw new CompanionCheckError(`${companion.suffix}: ${describeError(err)}`);
       });
-      records.push({ suffix: companion.suffix, file: basename(companionPath(companion.suffix)), sizeBytes: written.sizeBytes, sha256: written.sha256, method });
+      records.push({ suffix: companion.suffix, file: basename(companionPath(companion.suffix)), sizeBytes: written.sizeBytes, sha256: written.sha256, method, ...(details ? { details } : {}) });
     }
     log.debug({ file: partialPath, layout: format.layout }, 'dump started');
     if (format.layout === 'directory') {

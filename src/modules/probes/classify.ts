@@ -1,4 +1,5 @@
 import { describeError } from '../../agent/kit/errors.js';
+import { ExecError } from '../../agent/kit/exec.js';
 import type { CheckOutcome, Reason } from './kinds/kind.js';
 
 const NETWORK_REASONS: Record<string, Reason> = {
@@ -65,4 +66,19 @@ export function networkReason(err: unknown): Reason | undefined {
 export function failure(err: unknown, kindReason?: (err: unknown) => Reason | undefined, fallback: Reason = 'query'): CheckOutcome {
   const reason = kindReason?.(err) ?? networkReason(err) ?? fallback;
   return { ok: false, reason, message: describeError(err) };
+}
+
+/**
+ * Why a client tool run through an `exec:` prefix failed, from its last words: the tool's (psql, redis-cli) or
+ * the prefix's own (`docker: no such container`), which is the database not being there to reach.
+ */
+export function toolReason(err: unknown): Reason {
+  const text = err instanceof ExecError ? `${err.stderr} ${err.message}` : describeError(err);
+  if (err instanceof ExecError && err.exitCode === null && /timed out/.test(err.message)) return 'timeout';
+  if (/password authentication failed|no password supplied|WRONGPASS|NOAUTH|NOPERM|role ".*" does not exist|database ".*" does not exist/i.test(text)) return 'auth';
+  if (/could not translate host name|Name or service not known|Temporary failure in name resolution/i.test(text)) return 'dns';
+  if (/timeout expired|timed out/i.test(text)) return 'timeout';
+  if (/\bSSL\b|\bTLS\b|certificate/i.test(text)) return 'tls';
+  if (/\bERROR:\s/.test(text) || !(err instanceof ExecError)) return 'query';
+  return 'refused';
 }

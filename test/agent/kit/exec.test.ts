@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { ExecError, execFile } from '../../../src/agent/kit/exec.js';
 
@@ -41,4 +44,17 @@ test('a command that starts children still gets its stdin, and its exit status i
   assert.equal(result.stdout, 'hello');
   assert.equal(result.stderr, 'done\n');
   await assert.rejects(execFile('sh', ['-c', 'exit 4'], { startsChildren: true }), (err: unknown) => err instanceof ExecError && err.exitCode === 4);
+});
+
+test('inputFile is the command\'s stdin, read by the command itself; a file that cannot be opened is an ExecError naming it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'caretaker-exec-'));
+  try {
+    await writeFile(join(dir, 'in'), 'from the file\n');
+    const result = await execFile('sh', ['-c', 'cat; ls -l /proc/self/fd/0 >&2'], { inputFile: join(dir, 'in') });
+    assert.equal(result.stdout, 'from the file\n');
+    assert.match(result.stderr, new RegExp(`-> ${join(dir, 'in')}$`, 'm'), 'stdin is the file, not a pipe');
+    await assert.rejects(execFile('cat', [], { inputFile: join(dir, 'missing') }), (err: unknown) => err instanceof ExecError && /^cat: cannot read .*missing: ENOENT/.test(err.message));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

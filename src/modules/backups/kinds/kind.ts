@@ -39,6 +39,13 @@ export interface DirectoryDumpContext {
   recordContents?(contents: BackupContents): void;
 }
 
+/** Facts a companion's dump records in the manifest beside its file, read back by its restore. */
+export type CompanionDetails = Record<string, string | number | boolean>;
+
+export interface CompanionDumpContext extends DumpContext {
+  recordDetails(details: CompanionDetails): void;
+}
+
 /**
  * A second file made in the same run beside the main backup, as `<backup>.<suffix>` (pg_dumpall --globals-only
  * beside a pg_dump). It is streamed, fsynced, checked and renamed like the backup; its size and sha256 are in
@@ -47,9 +54,10 @@ export interface DirectoryDumpContext {
 export interface Companion<J> {
   /** e.g. `globals.sql`. */
   readonly suffix: string;
-  dump(job: J, ctx: DumpContext): Promise<ToolVersions>;
+  dump(job: J, ctx: CompanionDumpContext): Promise<ToolVersions>;
   check(job: J, file: string, signal: AbortSignal): Promise<string>;
-  restore(job: J, file: string, options: RestoreOptions): Promise<void>;
+  /** Resolves with what the one restoring must still do by hand, if anything (`details`: what its dump recorded). */
+  restore(job: J, file: string, options: RestoreOptions, details: CompanionDetails | undefined): Promise<string | undefined>;
 }
 
 export interface RestoreOptions {

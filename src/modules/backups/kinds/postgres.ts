@@ -7,7 +7,8 @@ import { redactUrl } from '../../../agent/kit/redact-url.js';
 import { jobCommon } from '../job-common.js';
 import { spawnStreaming, spawnToFile, streamToolInto } from '../spawn-stream.js';
 import type { BackupKind, DirectoryDumpContext, DumpContext } from './kind.js';
-import { checkedToolVersions, pgTool, splitPassword } from '../postgres/tools.js';
+import { execPrefix } from '../../../agent/kit/exec-prefix.js';
+import { choosePgTool, pgArgv, pgToolFor, readingFile, refuseUnreadable, serverFacts, splitPassword, toolForTarget, type PgToolPlace } from '../postgres/tools.js';
 import { globalsCompanion } from '../postgres/globals.js';
 import { postgresDrillSchema, sameDatabase } from '../drill/config.js';
 import { postgresDrill } from '../drill/postgres.js';
@@ -42,16 +43,37 @@ export const postgresJobSchema = z
         if (problem) ctx.addIssue({ code: 'custom', message: `${join(dir, 'pg_dump')}: ${problem}` });
       })
       .optional()
-      .meta({ description: 'directory holding pg_dump, pg_dumpall, pg_restore and psql (default: newest /usr/lib/postgresql/*/bin, else PATH)' }),
+      .meta({ description: 'directory holding pg_dump, pg_dumpall, pg_restore and psql, used whatever the server version (default: chosen from binRoot)' }),
+    binRoot: existingPath({ kind: 'directory' })
+      .optional()
+      .meta({ description: 'directory with one <major>/bin of client tools per PostgreSQL major (default /usr/lib/postgresql, Debian\'s and PGDG\'s layout): each tool is taken from the oldest major not older than its server, else from PATH' }),
+    exec: execPrefix('pg_dump, pg_dumpall, pg_restore and psql are').optional(),
     drill: postgresDrillSchema.optional(),
   })
   .superRefine((job, ctx) => {
+    if (job.binDir && job.binRoot) ctx.addIssue({ code: 'custom', path: ['binRoot'], message: 'give binDir (one set of tools) or binRoot (one per major), not both' });
+    if (job.exec) {
+      // The tools run where exec puts them: their files and versions are the container's, not this host's.
+      for (const key of ['binDir', 'binRoot'] as const) {
+        if (job[key]) ctx.addIssue({ code: 'custom', path: [key], message: `the tools run through exec (${job.exec[0]}), so ${key} would not be read: leave it out` });
+      }
+      if (job.jobs !== undefined) ctx.addIssue({ code: 'custom', path: ['jobs'], message: 'a directory dump is written where exec runs pg_dump, not here: leave jobs out with exec (one custom-format file is streamed)' });
+      if (job.drill) ctx.addIssue({ code: 'custom', path: ['drill'], message: 'a drill counts rows over a connection from this host, which exec is there to avoid: not supported with exec yet' });
+    }
     if (job.drill && URL.canParse(job.url) && URL.canParse(job.drill.to) && sameDatabase(job.url, job.drill.to)) {
       ctx.addIssue({ code: 'custom', path: ['drill', 'to'], message: 'names the database this job backs up: a drill empties and drops its target, so give a scratch database (e.g. .../caretaker_drill)' });
     }
   });
 
 export type PostgresJob = z.output<typeof postgresJobSchema>;
+
+/** What a dump needs from the server before any tool writes a byte: a pg_dump that can dump it, and every table readable. */
+async function prepareDump(job: PostgresJob, signal: AbortSignal): Promise<{ place: PgToolPlace; versions: Record<string, string> }> {
+  const facts = await serverFacts(job, job.url, signal);
+  const chosen = await pgToolFor(job, 'pg_dump', facts, signal);
+  refuseUnreadable(facts);
+  return chosen;
+}
 
 function dumpArgs(job: PostgresJob, url: string, snapshot: string | undefined): string[] {
   const args = [`--lock-wait-timeout=${job.lockTimeout}`, '--no-password', `--dbname=${url}`];
@@ -98,17 +120,16 @@ export const postgresKind: BackupKind<PostgresJob> = {
 
   async dump(job, ctx) {
     const { sink, signal } = ctx;
-    const tools = await checkedToolVersions('pg_dump', job, signal);
+    const { place, versions } = await prepareDump(job, signal);
     const { url, env } = splitPassword(job.url);
-    const tool = pgTool('pg_dump', job.binDir);
     await dumpCounted(job, ctx, async (snapshot) => {
-      const args = ['--format=custom', ...dumpArgs(job, url, snapshot)];
+      const [command, args] = pgArgv(place, 'pg_dump', ['--format=custom', ...dumpArgs(job, url, snapshot)]);
       let exited: Promise<void>;
       if (sink.takeFd) {
         // pg_dump writes straight into the backup file: no pipe to hide its exit status, no bytes through the event loop.
-        exited = spawnToFile(tool, args, sink.takeFd(), { env, signal }).exited;
+        exited = spawnToFile(command, args, sink.takeFd(), { env, signal }).exited;
       } else {
-        const streaming = spawnStreaming(tool, args, { env, signal });
+        const streaming = spawnStreaming(command, args, { env, signal });
         await streamToolInto(streaming, sink, signal);
         exited = streaming.exited;
       }
@@ -116,28 +137,30 @@ export const postgresKind: BackupKind<PostgresJob> = {
         throw explainLockTimeout(job, err);
       });
     });
-    return tools;
+    return versions;
   },
 
   async dumpToDirectory(job, ctx) {
     const { path, signal } = ctx;
-    const tools = await checkedToolVersions('pg_dump', job, signal);
+    const { place, versions } = await prepareDump(job, signal);
     const { url, env } = splitPassword(job.url);
     await dumpCounted(job, ctx, async (snapshot) => {
       // pg_dump creates the directory (it must not exist), writes one file per table from N connections sharing
       // one snapshot, and fsyncs what it wrote.
       const args = ['--format=directory', `--jobs=${job.jobs ?? 1}`, `--file=${path}`, ...dumpArgs(job, url, snapshot)];
-      const child = spawnStreaming(pgTool('pg_dump', job.binDir), args, { env, signal });
+      const child = spawnStreaming(...pgArgv(place, 'pg_dump', args), { env, signal });
       child.stdout.resume();
       await child.exited.catch((err: Error) => {
         throw explainLockTimeout(job, err);
       });
     });
-    return tools;
+    return versions;
   },
 
   async check(job, file, signal) {
-    await execFile(pgTool('pg_restore', job.binDir), ['--list', file], { signal, timeoutMs: 10 * 60_000, maxOutputBytes: 4096 });
+    // Reading an archive needs no server: the newest pg_restore reads every format.
+    const [command, args, input] = readingFile(choosePgTool(job, 'pg_restore', undefined), 'pg_restore', ['--list'], file);
+    await execFile(command, args, { signal, timeoutMs: 10 * 60_000, maxOutputBytes: 4096, ...input });
     return 'pg_restore --list';
   },
 
@@ -145,12 +168,15 @@ export const postgresKind: BackupKind<PostgresJob> = {
     const { url, env } = splitPassword(to ?? job.url);
     const args = ['--clean', '--if-exists', '--exit-on-error', '--no-password', `--dbname=${url}`];
     if (scratch) args.push('--no-owner', '--no-privileges');
-    const parallel = (await stat(file)).isDirectory() && (job.jobs ?? 1) > 1;
+    const directory = (await stat(file)).isDirectory();
+    if (directory && job.exec) throw new Error(`${file} is a directory backup, which cannot be fed through exec: restore it with the job's exec left out, from a host whose tools reach the server`);
+    const parallel = directory && (job.jobs ?? 1) > 1;
     // One transaction where pg_restore allows it, so a failed restore leaves the database as it was; a parallel
     // restore (directory backups) cannot be one transaction and trades that for speed.
     if (parallel) args.push(`--jobs=${job.jobs}`);
     else args.push('--single-transaction');
-    await execFile(pgTool('pg_restore', job.binDir), [...args, file], { env, signal, maxOutputBytes: 16 * 1024 });
+    const [command, fullArgs, input] = readingFile(await toolForTarget(job, 'pg_restore', to ?? job.url, signal), 'pg_restore', args, file);
+    await execFile(command, fullArgs, { env, signal, maxOutputBytes: 16 * 1024, ...input });
   },
 
   describeTarget(job, to) {

@@ -2,14 +2,15 @@ import { open } from 'node:fs/promises';
 import { execFile } from '../../../agent/kit/exec.js';
 import { spawnStreaming, streamToolInto } from '../spawn-stream.js';
 import type { Companion } from '../kinds/kind.js';
-import { checkedToolVersions, pgTool, splitPassword } from './tools.js';
+import { pgArgv, pgToolFor, readingFile, refuseUnreadable, serverFacts, splitPassword, toolForTarget, type PgToolSource } from './tools.js';
 
 /** The fields of a postgres job this companion reads: named here so this file needs nothing from postgres.ts, which uses it. */
-interface GlobalsJob {
-  url: string;
+interface GlobalsJob extends PgToolSource {
   lockTimeout: number;
-  binDir?: string | undefined;
 }
+
+/** What the restore output says when the backup was made without pg_authid (a managed server's admin role). */
+const NO_ROLE_PASSWORDS = 'role passwords were not in the backup (the role could not read pg_authid): reset them with ALTER ROLE … PASSWORD';
 
 /** pg_dumpall's last line: a file without it was cut short. */
 const COMPLETE_MARK = '-- PostgreSQL database cluster dump complete';
@@ -48,14 +49,20 @@ export function unexpectedGlobalsErrors(stderr: string): string[] {
 export const globalsCompanion: Companion<GlobalsJob> = {
   suffix: 'globals.sql',
 
-  async dump(job, { sink, signal }) {
-    const tools = await checkedToolVersions('pg_dumpall', job, signal);
+  async dump(job, { sink, signal, recordDetails }) {
+    const facts = await serverFacts(job, job.url, signal);
+    const { place, versions } = await pgToolFor(job, 'pg_dumpall', facts, signal);
+    // Runs before pg_dump: a dump that would fail on a table fails here, before either tool starts.
+    refuseUnreadable(facts);
     const { url, env } = splitPassword(job.url);
     const args = ['--globals-only', `--lock-wait-timeout=${job.lockTimeout}`, '--no-password', `--dbname=${url}`];
-    const child = spawnStreaming(pgTool('pg_dumpall', job.binDir), args, { env, signal });
+    // Managed servers (RDS, Cloud SQL, Azure) give no one pg_authid; pg_dumpall then reads pg_roles, without passwords.
+    if (!facts.authidReadable) args.push('--no-role-passwords');
+    recordDetails({ rolePasswords: facts.authidReadable });
+    const child = spawnStreaming(...pgArgv(place, 'pg_dumpall', args), { env, signal });
     await streamToolInto(child, sink, signal);
     await child.exited;
-    return tools;
+    return versions;
   },
 
   async check(_job, file) {
@@ -69,15 +76,14 @@ export const globalsCompanion: Companion<GlobalsJob> = {
    * and GRANT lines that follow; roles absent from the backup are left alone, never dropped. Any other error
    * fails the restore before the database is touched.
    */
-  async restore(job, file, { to, signal }) {
+  async restore(job, file, { to, signal }, details) {
     const { url, env } = splitPassword(to ?? job.url);
     env.PGOPTIONS = `${env.PGOPTIONS ?? ''} -c client_min_messages=warning`.trim();
-    const { stderr } = await execFile(pgTool('psql', job.binDir), ['--no-psqlrc', '--quiet', '--no-password', `--dbname=${url}`, `--file=${file}`], {
-      env,
-      signal,
-      maxOutputBytes: 64 * 1024,
-    });
+    const place = await toolForTarget(job, 'psql', to ?? job.url, signal);
+    const [command, args, input] = readingFile(place, 'psql', ['--no-psqlrc', '--quiet', '--no-password', `--dbname=${url}`], file, `--file=${file}`);
+    const { stderr } = await execFile(command, args, { env, signal, maxOutputBytes: 64 * 1024, ...input });
     const errors = unexpectedGlobalsErrors(stderr);
     if (errors.length > 0) throw new Error(`restoring roles and tablespaces failed: ${errors.slice(0, 3).join(' / ')}`);
+    return details?.rolePasswords === false ? NO_ROLE_PASSWORDS : undefined;
   },
 };

@@ -1,9 +1,11 @@
 import type { Client } from 'pg';
 import { z } from 'zod';
 import { libpqFileProblems } from '../../../agent/kit/schema.js';
-import { redactUrl } from '../../../agent/kit/redact-url.js';
+import { execFile } from '../../../agent/kit/exec.js';
+import { execPrefix, throughPrefix } from '../../../agent/kit/exec-prefix.js';
+import { redactUrl, withoutPassword } from '../../../agent/kit/redact-url.js';
 import { tlsClient, tlsConnectOptions } from '../../../agent/kit/tls.js';
-import { failure } from '../classify.js';
+import { failure, toolReason } from '../classify.js';
 import { commonProbeFields, validUrl, type CheckOutcome, type Checker, type Reason } from './kind.js';
 
 export const postgresProbeConfig = z
@@ -12,8 +14,10 @@ export const postgresProbeConfig = z
     type: z.literal('postgres').meta({ description: 'postgres: connect and read server statistics' }),
     url: validUrl(['postgres', 'postgresql']).meta({ description: 'postgres://user:password@host:port/db; libpq-style sslmode (verify-full, require, disable...) and sslrootcert in the query string are understood' }),
     tls: tlsClient().optional().meta({ description: 'TLS settings as a block instead of sslmode in the URL' }),
+    exec: execPrefix('psql is').optional(),
   })
   .superRefine((probe, ctx) => {
+    if (probe.exec && probe.tls) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'psql run through exec reads TLS settings from the url (sslmode, sslrootcert): give them there' });
     if (probe.tls !== undefined && /[?&]ssl/.test(probe.url)) {
       ctx.addIssue({ code: 'custom', path: ['tls'], message: 'give TLS settings either here or as ssl* parameters in the url, not both' });
     }
@@ -118,10 +122,35 @@ function statsOutcome(row: StatsRow): CheckOutcome {
 }
 
 /**
+ * Through an exec prefix (a database in a container, no published port): psql runs the same statistics
+ * query next to the server, one process per check, its row as JSON. The password goes in PGPASSWORD,
+ * never on a command line (docker exec passes it on with `-e PGPASSWORD`).
+ */
+function createPostgresExecChecker(config: PostgresProbeConfig, exec: readonly string[], timeoutMs: number): Checker {
+  const { url, password } = withoutPassword(config.url);
+  const env: NodeJS.ProcessEnv = { ...process.env, PGCONNECT_TIMEOUT: String(Math.max(1, Math.ceil(timeoutMs / 1000))) };
+  if (password) env.PGPASSWORD = password;
+  const sql = `SELECT row_to_json(s) FROM (${STATS_SQL}) s`;
+  const argv = throughPrefix(exec, 'psql', ['--no-psqlrc', '--no-align', '--tuples-only', '--quiet', '--no-password', `--dbname=${url}`, '--command', sql]);
+  return {
+    async check(signal) {
+      try {
+        const { stdout } = await execFile(...argv, { env, signal, timeoutMs, maxOutputBytes: 16 * 1024 });
+        return statsOutcome(JSON.parse(stdout) as StatsRow);
+      } catch (err) {
+        return failure(err, toolReason);
+      }
+    },
+    async close() {},
+  };
+}
+
+/**
  * One pg Client kept open between checks; when it breaks (server gone, timeout) it is destroyed and the next
  * check connects afresh, so a probe holds at most one server connection.
  */
 export function createPostgresChecker(config: PostgresProbeConfig, timeoutMs: number): Checker {
+  if (config.exec) return createPostgresExecChecker(config, config.exec, timeoutMs);
   const host = new URL(config.url).hostname;
   let client: Client | undefined;
   let broken = false;

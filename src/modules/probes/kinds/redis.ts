@@ -3,10 +3,12 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { connectRedis, loadRedisClass, parseRedisUrl, RedisError, redisOptions, type RedisConnection, type RedisFailure } from '../../../agent/kit/redis.js';
-import { redactUrl } from '../../../agent/kit/redact-url.js';
+import { execFile } from '../../../agent/kit/exec.js';
+import { execPrefix, throughPrefix } from '../../../agent/kit/exec-prefix.js';
+import { redactUrl, withoutPassword } from '../../../agent/kit/redact-url.js';
 import { checkRedisTls, redisTls, redisUrl } from '../../../agent/kit/redis-schema.js';
 import { tlsConnectOptions } from '../../../agent/kit/tls.js';
-import { failure, networkReason } from '../classify.js';
+import { failure, networkReason, toolReason } from '../classify.js';
 import { commonProbeFields, type CheckOutcome, type Checker, type Reason } from './kind.js';
 import { parseInfo, redisFacts, type RedisFacts } from '../redis-info.js';
 import { resolveMaster, SentinelError, sentinelConfig, type MasterAddress } from '../redis-sentinel.js';
@@ -23,8 +25,14 @@ export const redisProbeConfig = z
     roundTrip: z.boolean().default(true).meta({ description: 'SET/GET/DEL a short-lived key, proving the server accepts writes (skipped on replicas)' }),
     keyPrefix: z.string().min(1).default('caretaker:probe:').meta({ description: 'namespace of the round-trip key; the probe name is appended' }),
     sentinel: sentinelConfig.optional().meta({ description: "ask these sentinels for the master's address; the url then gives only scheme, user, password and db" }),
+    exec: execPrefix('redis-cli is').optional(),
   })
-  .superRefine(checkRedisTls);
+  .superRefine((probe, ctx) => {
+    checkRedisTls(probe, ctx);
+    if (!probe.exec) return;
+    if (probe.sentinel) ctx.addIssue({ code: 'custom', path: ['sentinel'], message: 'redis-cli run through exec asks the url\'s server only: leave sentinel out with exec' });
+    if (probe.tls) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'redis-cli run through exec uses its own TLS defaults for a rediss:// url: leave the tls block out with exec' });
+  });
 export type RedisProbeConfig = z.output<typeof redisProbeConfig>;
 
 export function redisTarget(config: RedisProbeConfig): string {
@@ -96,10 +104,48 @@ function factSeries(facts: RedisFacts): CheckOutcome['series'] {
 }
 
 /**
+ * Through an exec prefix (a server in a container, no published port): redis-cli next to it answers PING and
+ * INFO from one stdin, and the round trip from a second. redis-cli exits 0 on an error reply, so its first
+ * line is what tells. The password goes in REDISCLI_AUTH, never on a command line.
+ */
+function createRedisExecChecker(config: RedisProbeConfig, exec: readonly string[], timeoutMs: number): Checker {
+  const { url, password } = withoutPassword(config.url);
+  const env: NodeJS.ProcessEnv = password ? { ...process.env, REDISCLI_AUTH: password } : process.env;
+  const argv = throughPrefix(exec, 'redis-cli', ['--no-auth-warning', '-u', url]);
+  const run = async (input: string, signal: AbortSignal): Promise<string[]> => {
+    const { stdout } = await execFile(...argv, { env, input, signal, timeoutMs, maxOutputBytes: 64 * 1024 });
+    return stdout.split('\n').map((line) => line.replace(/\r$/, ''));
+  };
+  return {
+    async check(signal) {
+      try {
+        const [pong = '', ...info] = await run('PING\nINFO\n', signal);
+        if (pong !== 'PONG') return failure(new Error(pong || 'redis-cli printed nothing'), redisReason, 'query');
+        const facts = redisFacts(parseInfo(info.join('\n')));
+        const wrote = config.roundTrip && facts.role !== 'slave';
+        if (wrote) {
+          const key = JSON.stringify(`${config.keyPrefix}${config.name}`);
+          const value = randomBytes(8).toString('hex');
+          const [set, read] = await run(`SET ${key} ${value} PX ${ROUND_TRIP_TTL_MS}\nGET ${key}\nDEL ${key}\n`, signal);
+          if (set !== 'OK') return failure(new Error(set ?? 'no answer to SET'), redisReason, 'query');
+          if (read !== value) return { ok: false, reason: 'query', message: `round trip read back ${JSON.stringify(read)} instead of the value written` };
+        }
+        const details = { version: facts.version ?? null, role: facts.role ?? null, roundTrip: config.roundTrip ? (wrote ? 'ok' : 'skipped on a replica') : 'off' };
+        return { ok: true, reason: 'ok', message: `${facts.role ?? 'server'} answered${wrote ? ', round trip ok' : ''}`, series: factSeries(facts), details };
+      } catch (err) {
+        return failure(err, toolReason);
+      }
+    },
+    async close() {},
+  };
+}
+
+/**
  * One ioredis connection kept between checks. It never reconnects on its own: a broken or timed-out
  * connection is dropped and the next check opens a new one, so a probe holds at most one connection.
  */
 export function createRedisChecker(config: RedisProbeConfig, timeoutMs: number): Checker {
+  if (config.exec) return createRedisExecChecker(config, config.exec, timeoutMs);
   const url = new URL(config.url);
   const timeouts = { connectTimeoutMs: timeoutMs, commandTimeoutMs: timeoutMs };
   let connection: RedisConnection | undefined;
