@@ -97,6 +97,8 @@ export async function restoreBackup(config: BackupsConfig, request: RestoreReque
       if (note) notes.push(note);
     }
   }
-  await kind.restore(job, verified.path, options);
+  // A kind's own line (how many Redis keys went which way) is printed with the notes.
+  const said = await kind.restore(job, verified.path, options);
+  if (said) notes.push(said);
   return { path: verified.path, verify: verified, notes };
 }
