@@ -159,10 +159,11 @@ function result(ctx: CommandContext, job: string, last: NonNullable<JobDetail['l
  * Runs `work` while a terminal shows how far the tools it starts read the backup (its checksum, its check,
  * its restore, each from 0 under its own name). A directory backup (pg_dump -Fd) shows none.
  */
-async function withReadProgress<T>(ctx: CommandContext, label: string, path: string | undefined, work: () => Promise<T>): Promise<T> {
+async function withReadProgress<T>(ctx: CommandContext, label: string, path: string, work: () => Promise<T>): Promise<T> {
   const progress = await startProgress(ctx, label);
   if (!progress) return work();
-  const real = path === undefined ? undefined : await realpath(path).catch(() => undefined);
+  // A missing file is for `work` to report, with its errno; the tools' descriptors name the real path.
+  const real = await realpath(path).catch(() => undefined);
   const info = real === undefined ? undefined : await stat(real);
   const stop = real && info?.isFile() ? drawReads(real, info.size, progress) : async () => undefined;
   try {
