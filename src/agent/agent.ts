@@ -8,6 +8,7 @@ import type { AnyModuleSpec } from './kit/module.js';
 import { createRegistrar } from './kit/metrics.js';
 import { formatListen } from './kit/schema.js';
 import { forModule, type SecretSet } from './logger.js';
+import { ClusterSlot } from './kit/cluster.js';
 import { ConditionBus, type ConditionReport } from './kit/conditions.js';
 import { ConflictBoard } from './kit/conflicts.js';
 import { ModuleSlot } from './module-slot.js';
@@ -55,6 +56,8 @@ export class Agent {
   /** Every module's conditions; the agent reports its own (a refused reload) under `agent`. */
   readonly conditions = new ConditionBus();
   private readonly agentConditions = this.conditions.reporter('agent');
+  /** Set by the cluster module while it runs; every module reads it through `ctx.cluster`. */
+  private readonly cluster = new ClusterSlot();
   /** What other tools still do of the modules' jobs (logrotate, certbot). */
   readonly conflicts = new ConflictBoard();
   private readonly metrics: AgentRegistry;
@@ -74,7 +77,7 @@ export class Agent {
     const registrar = createRegistrar(this.metrics.registry);
     // metrics() runs once per process so counters survive reloads.
     this.slots = options.modules.map(
-      (spec) => new ModuleSlot(spec, spec.metrics(registrar), forModule(options.log, spec.name), this.conditions, this.conflicts),
+      (spec) => new ModuleSlot(spec, spec.metrics(registrar), forModule(options.log, spec.name), this.conditions, this.conflicts, this.cluster),
     );
   }
 

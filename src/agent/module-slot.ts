@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { ClusterSlot } from './kit/cluster.js';
 import type { ConditionBus } from './kit/conditions.js';
 import type { ConflictBoard } from './kit/conflicts.js';
 import { describeError } from './kit/errors.js';
@@ -30,6 +31,7 @@ export class ModuleSlot {
     private readonly log: Logger,
     private readonly conditions: ConditionBus,
     private readonly conflicts: ConflictBoard,
+    private readonly cluster: ClusterSlot,
   ) {}
 
   get name(): string {
@@ -68,6 +70,8 @@ export class ModuleSlot {
           conditions: this.conditions.reporter(this.name),
           conditionFeed: this.conditions,
           conflicts: this.conflicts.reporter(this.name, this.log),
+          cluster: this.cluster,
+          ...(this.spec.providesCluster ? { clusterProvider: this.cluster } : {}),
         },
         config,
         this.metrics,

@@ -7,6 +7,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { ConditionBus } from '../../src/agent/kit/conditions.js';
 import { ConflictBoard } from '../../src/agent/kit/conflicts.js';
+import { ClusterSlot } from '../../src/agent/kit/cluster.js';
 import { createRegistrar } from '../../src/agent/kit/metrics.js';
 import { ModuleSlot } from '../../src/agent/module-slot.js';
 import { widgets } from '../helpers/widgets-module.js';
@@ -29,7 +30,7 @@ test("a module's stop signal takes one listener per probe or job without Node's 
       return widgets.create(ctx, config, metrics);
     },
   };
-  const slot = new ModuleSlot(spec, widgets.metrics(createRegistrar(new Registry())), pino({ level: 'silent' }), new ConditionBus(), new ConflictBoard());
+  const slot = new ModuleSlot(spec, widgets.metrics(createRegistrar(new Registry())), pino({ level: 'silent' }), new ConditionBus(), new ConflictBoard(), new ClusterSlot());
   try {
     await slot.start([{ name: 'one' }], dir, 1000);
     await new Promise((resolve) => setImmediate(resolve));

@@ -8,6 +8,7 @@ import { Registry } from 'prom-client';
 import type { ModuleContext, ModuleInstance, ScheduledTask } from '../../src/agent/kit/module.js';
 import { ConditionBus } from '../../src/agent/kit/conditions.js';
 import { ConflictBoard } from '../../src/agent/kit/conflicts.js';
+import { ClusterSlot } from '../../src/agent/kit/cluster.js';
 import { createRegistrar } from '../../src/agent/kit/metrics.js';
 import { ModuleSlot } from '../../src/agent/module-slot.js';
 import { widgets } from '../helpers/widgets-module.js';
@@ -23,7 +24,7 @@ function slotWith(make: (ctx: ModuleContext) => ModuleInstance<unknown>): { slot
   const errors: string[] = [];
   const log = pino({ level: 'error' }, { write: (line: string) => void errors.push((JSON.parse(line) as { err: string }).err) });
   const spec = { ...widgets, create: (ctx: ModuleContext) => make(ctx) };
-  return { slot: new ModuleSlot(spec, widgets.metrics(createRegistrar(new Registry())), log, new ConditionBus(), new ConflictBoard()), errors };
+  return { slot: new ModuleSlot(spec, widgets.metrics(createRegistrar(new Registry())), log, new ConditionBus(), new ConflictBoard(), new ClusterSlot()), errors };
 }
 
 const idle = { reload: async () => undefined, health: () => ({ status: 'ok' as const }), status: () => null };

@@ -77,6 +77,7 @@ before(async () => {
       `agent: { stateDir: ${join(root, 'state')} }\n` +
       `admin: { listen: "127.0.0.1:0", token: "${TOKEN}", allowRemote: true }\n` +
       `metrics: { listen: "127.0.0.1:0", host: false }\n` +
+      `cluster: { redis: "${redis.url}", name: page, leaseTtl: 2s, encryptionKey: "a-cluster-key-of-at-least-32-characters" }\n` +
       `probes:\n  - { name: cache, type: redis, url: "${redis.url}", interval: 1s }\n  - { name: gone, type: tcp, address: "127.0.0.1:${dead}", interval: 1s }\n` +
       `backups:\n  dir: ${join(dir.path, 'backups')}\n  jobs:\n    - { name: pg, type: postgres, url: "${pg.url}", schedule: "0 3 1 1 *", compress: 0 }\n` +
       `logs:\n  - { name: app, paths: ["${join(dir.path, 'app.log')}"], rotate: { every: daily }, keep: 3 }\n` +

@@ -29,7 +29,7 @@ function documentPaths(value: unknown, prefix: string, into: Set<string>): Set<s
 /** The example with its commented-out options (`# key: value`, `#   key: value`, `# - key: value`) turned on. */
 function uncommented(text: string, edit: (option: string) => string = (option) => option): { text: string; lines: number } {
   let lines = 0;
-  const out = text.replace(/^(\s*)# (\s*(?:- )?[A-Za-z][A-Za-z0-9]*:(?:\s.*)?)$/gm, (_line, indent: string, option: string) => {
+  const out = text.replace(/^([ \t]*)# ([ \t]*(?:- )?[A-Za-z][A-Za-z0-9]*:(?:[ \t].*)?)$/gm, (_line, indent: string, option: string) => {
     lines++;
     return `${indent}${edit(option)}`;
   });
@@ -61,9 +61,9 @@ test('the options commented out in examples/full.yaml are valid once uncommented
   assert.ok(lines >= 5, `only ${lines} commented options found`);
   const credentials = join(dir.path, 'credentials');
   await mkdir(credentials);
-  for (const [, name] of text.matchAll(/\$\{credential:([\w.-]+)\}/g)) await writeFile(join(credentials, name!), 'a-secret-of-enough-length\n');
+  for (const [, name] of text.matchAll(/\$\{credential:([\w.-]+)\}/g)) await writeFile(join(credentials, name!), 'a-secret-of-enough-length-for-every-key\n');
   const path = join(dir.path, 'full.yaml');
   await writeFile(path, text);
   const config = await loadConfig(path, { modules, environment: { env: {}, credentialsDirectory: credentials } });
-  assert.deepEqual([...config.sections.keys()], ['certificates', 'backups', 'probes', 'logs', 'alerts']);
+  assert.deepEqual([...config.sections.keys()], ['cluster', 'certificates', 'backups', 'probes', 'logs', 'alerts']);
 });

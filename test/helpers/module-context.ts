@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { ConditionBus } from '../../src/agent/kit/conditions.js';
+import { ClusterSlot } from '../../src/agent/kit/cluster.js';
 import { ConflictBoard } from '../../src/agent/kit/conflicts.js';
 import type { ModuleContext, ScheduledTask } from '../../src/agent/kit/module.js';
 import { createRegistrar, type MetricsRegistrar } from '../../src/agent/kit/metrics.js';
@@ -16,6 +17,8 @@ export interface TestModuleContext {
   log: Logger;
   /** The bus behind `ctx.conditions` and `ctx.conditionFeed`: what the module reported. */
   conditions: ConditionBus;
+  /** The link behind `ctx.cluster`: a test provides a cluster there. */
+  cluster: ClusterSlot;
   /** The board behind `ctx.conflicts`. */
   conflicts: ConflictBoard;
   /** Runs the module's schedule `name` now (the latest one scheduled under that name), or waits for its run in flight. */
@@ -35,6 +38,7 @@ export async function createTestContext(name: string): Promise<TestModuleContext
   const registry = new Registry();
   const conditions = new ConditionBus();
   const conflicts = new ConflictBoard();
+  const cluster = new ClusterSlot();
   const tasks: ScheduledTask[] = [];
   return {
     ctx: {
@@ -50,7 +54,10 @@ export async function createTestContext(name: string): Promise<TestModuleContext
       conditions: conditions.reporter(name),
       conditionFeed: conditions,
       conflicts: conflicts.reporter(name, log),
+      cluster,
+      clusterProvider: cluster,
     },
+    cluster,
     conditions,
     conflicts,
     registry,

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { healthCheck, moduleHealth } from './answers.js';
 import type { CliCommand } from './cli.js';
+import type { ClusterLink, ClusterProvider } from './cluster.js';
 import type { DoctorContext, DoctorLine } from './doctor.js';
 import type { ConditionFeed, ConditionReporter } from './conditions.js';
 import type { ConflictReporter } from './conflicts.js';
@@ -52,6 +53,10 @@ export interface ModuleContext {
   conditionFeed: ConditionFeed;
   /** Where the module says another tool still does its job for an item (logrotate, certbot). */
   conflicts: ConflictReporter;
+  /** The cluster this agent is part of, when the config has one (leases, shared state). */
+  cluster: ClusterLink;
+  /** Only for the module whose spec says `providesCluster`: where it puts the cluster it runs. */
+  clusterProvider?: ClusterProvider;
 }
 
 export interface ModuleInstance<C> {
@@ -91,6 +96,8 @@ export interface ModuleSpec<S extends z.ZodType = z.ZodType, M = unknown, I exte
   create(ctx: ModuleContext, config: z.output<S>, metrics: M): I;
   /** `caretaker <command>` subcommands; they talk to the admin API, or read the section with the daemon stopped. */
   commands?: CliCommand[];
+  /** This module runs the cluster the others reach through `ctx.cluster` (it starts first, stops last). */
+  providesCluster?: boolean;
   /** The module's lines of `caretaker doctor`, from its validated section; run by the CLI, daemon not needed. */
   doctor?(config: z.output<S>, ctx: DoctorContext): Promise<DoctorLine[]>;
 }
