@@ -7,6 +7,8 @@ const BATCH_KEYS = 500;
 const BATCH_BYTES = 8 * 1024 * 1024;
 /** Keys copied by type at once (each a few round trips): concurrent on one connection, so pipelined by ioredis. */
 const TYPE_COPY_CONCURRENCY = 16;
+/** Requests of RESTOREs sent and not yet answered while the next is gathered: the reading of the file overlaps the round trips. */
+const REQUESTS_IN_FLIGHT = 4;
 /** Failures kept with their key and cause for the report; the rest are counted. */
 const KEEP_FAILURES = 20;
 
@@ -54,6 +56,7 @@ export class KeyWriter {
   private restoreRefused = false;
   private batch: DumpedKey[] = [];
   private batchBytes = 0;
+  private readonly inFlight: Array<Promise<void>> = [];
 
   constructor(
     private readonly target: Redis,
@@ -67,7 +70,7 @@ export class KeyWriter {
   async add(entry: DumpedKey): Promise<void> {
     this.batch.push(entry);
     this.batchBytes += entry.payload.length + entry.key.length;
-    if (this.batch.length >= BATCH_KEYS || this.batchBytes >= BATCH_BYTES) await this.flush();
+    if (this.batch.length >= BATCH_KEYS || this.batchBytes >= BATCH_BYTES) await this.send();
   }
 
   async addAll(entries: DumpedKey[]): Promise<void> {
@@ -79,12 +82,29 @@ export class KeyWriter {
     if (this.failures.length < KEEP_FAILURES) this.failures.push(`key ${describeKey(entry.key)}: ${why}`);
   }
 
-  /** Sends what is gathered; resolves when every key of it is written, skipped or counted as failed. */
-  async flush(): Promise<void> {
+  /** Sends what is gathered, waiting for the oldest request when REQUESTS_IN_FLIGHT are out. */
+  private async send(): Promise<void> {
     const batch = this.batch;
     this.batch = [];
     this.batchBytes = 0;
     if (batch.length === 0) return;
+    const request = this.write(batch);
+    // Awaited in order; one failing while an earlier one is awaited is not an unhandled rejection.
+    request.catch(() => undefined);
+    this.inFlight.push(request);
+    if (this.inFlight.length >= REQUESTS_IN_FLIGHT) await this.inFlight.shift();
+  }
+
+  /**
+   * Sends what is gathered and resolves when every key so far is written, skipped or counted as failed: before
+   * a SELECT, whose database the type copies still under way must not see.
+   */
+  async flush(): Promise<void> {
+    await this.send();
+    while (this.inFlight.length > 0) await this.inFlight.shift();
+  }
+
+  private async write(batch: DumpedKey[]): Promise<void> {
     const byType: Array<{ entry: DumpedKey; why?: string }> = [];
     const restorable: DumpedKey[] = [];
     for (const entry of batch) {
