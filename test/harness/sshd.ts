@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { requireBinaries } from './deps.js';
 import { canConnect, freePort, retryOnPortClash } from './ports.js';
@@ -13,12 +13,54 @@ export interface SshServer extends Restartable {
   sshCommand: string;
   /** A restic sftp repository URL for `name` under dataDir. */
   repository(name: string): string;
+  /**
+   * A remote that stops answering without closing its connections (a hung host or storage): every open
+   * session is stopped (SIGSTOP), so the client's writes go unanswered; new connections still work.
+   * down() or stop() ends the frozen sessions.
+   */
+  freeze(): Promise<void>;
+}
+
+/** The processes below `root` (sshd's per-connection sessions: they start their own sessions, so the group kill misses them). */
+async function descendantsOf(root: number): Promise<number[]> {
+  const parents = new Map<number, number>();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    // Fields after the parenthesised command name: state, then the parent's pid.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid) parents.set(Number(name), ppid);
+  }
+  const found = new Set([root]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [pid, ppid] of parents) {
+      if (found.has(ppid) && !found.has(pid)) {
+        found.add(pid);
+        grew = true;
+      }
+    }
+  }
+  found.delete(root);
+  return [...found];
+}
+
+function signal(pids: number[], name: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, name);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
 }
 
 /**
  * An OpenSSH sshd on 127.0.0.1 and a random port, with its own host key, config and authorized_keys in a
  * temp dir (the system's sshd_config and host keys are never read). Key auth only, for the test's own user.
  * sshd insists on its privilege separation directory (/run/sshd, normally made by its systemd unit).
+ * down() is the host going away: sshd and its open sessions are killed, so a transfer in progress breaks.
  */
 export async function startSshd(): Promise<SshServer> {
   const bin = requireBinaries(['sshd', 'ssh-keygen', 'ssh']);
@@ -38,6 +80,15 @@ export async function startSshd(): Promise<SshServer> {
 
     let port = 0;
     let current: ServerProcess | undefined;
+    /** Sessions stopped by freeze(): no longer below sshd once it is down, so kept here to be killed. */
+    const frozen = new Set<number>();
+    const down = async () => {
+      // Collected before sshd exits: its sessions are reparented then.
+      const sessions = current ? await descendantsOf(current.pid) : [];
+      await current?.stop();
+      signal([...sessions, ...frozen], 'SIGKILL');
+      frozen.clear();
+    };
     const launch = async () => {
       current = await startServerProcess({
         name: 'sshd',
@@ -93,7 +144,12 @@ export async function startSshd(): Promise<SshServer> {
       dataDir,
       sshCommand,
       repository: (name) => `sftp:${user}@127.0.0.1:${path.join(dataDir, name)}`,
-      ...restartable({ down: async () => current?.stop(), launch, cleanup: () => tmp.cleanup() }),
+      async freeze() {
+        const sessions = current ? await descendantsOf(current.pid) : [];
+        for (const pid of sessions) frozen.add(pid);
+        signal(sessions, 'SIGSTOP');
+      },
+      ...restartable({ down, launch, cleanup: () => tmp.cleanup() }),
     };
   } catch (error) {
     await tmp.cleanup();

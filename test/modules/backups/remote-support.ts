@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCommand } from '../../harness/process.js';
 
@@ -21,4 +21,12 @@ export function restic(remote: RemoteInput, args: string[]): Promise<string> {
 export async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+}
+
+/** Bytes of the regular files under dir (0 when it is not there yet): how much a repository holds. */
+export async function bytesUnder(dir: string): Promise<number> {
+  const files = await filesUnder(dir).catch(() => []);
+  let total = 0;
+  for (const file of files) total += await stat(file).then((s) => s.size, () => 0);
+  return total;
 }

@@ -106,14 +106,22 @@ export class Restic {
     return args;
   }
 
-  /** restic's own words for a failure, without secrets: the `Fatal:` line when there is one. */
-  private explain(err: unknown, what: string): RemoteError {
+  /**
+   * restic's own words for a failure, without secrets: its `Fatal:` message when there is one (restic writes
+   * some lines without their newline, "error while unlocking: ...Fatal: ...", so it is looked for anywhere
+   * in a line). When this side stopped restic (timeout, cancel), that is the cause, not the signal it died of.
+   */
+  private explain(err: unknown, what: string, timeout?: { ms: number; hint?: string | undefined }): RemoteError {
     const stderr = err instanceof ExecError ? err.stderr : describeError(err);
     const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
-    const fatal = lines.find((l) => l.startsWith('Fatal:'));
-    let cause = (fatal ?? lines.at(-1) ?? describeError(err)).replace(/^Fatal:\s*/, '');
-    if (err instanceof ExecError && err.signal) cause = `killed by ${err.signal}${cause ? `: ${cause}` : ''}`;
-    else if (err instanceof ExecError && /timed out|cancelled/.test(err.message) && !fatal) cause = err.message.replace(/^\S+: /, '');
+    const fatalLine = lines.find((l) => l.includes('Fatal:'));
+    const fatal = fatalLine?.slice(fatalLine.indexOf('Fatal:') + 'Fatal:'.length).trim();
+    let cause = fatal ?? lines.at(-1) ?? describeError(err);
+    const stoppedHere = err instanceof ExecError ? /^\S+: (timed out after|cancelled)/.exec(err.message)?.[1] : undefined;
+    if (stoppedHere === 'timed out after' && timeout) {
+      cause = `timed out after ${Math.round(timeout.ms / 1000)} s and was stopped; the repository may have stopped answering (check its host and the network)${timeout.hint ? `, ${timeout.hint}` : ''}`;
+    } else if (stoppedHere === 'cancelled') cause = 'cancelled (the agent is stopping or the job was removed)';
+    else if (err instanceof ExecError && err.signal) cause = `killed by ${err.signal}${cause ? `: ${cause}` : ''}`;
     for (const secret of this.secrets) cause = cause.split(secret).join('[secret]');
     const where = this.repository;
     if (/wrong password or no key found/.test(stderr)) {
@@ -125,7 +133,8 @@ export class Restic {
     return new RemoteError(`restic ${what} on ${where} failed: ${cause}`, 'error');
   }
 
-  private async run(args: string[], what: string, signal: AbortSignal, timeoutMs = COMMAND_TIMEOUT_MS): Promise<string> {
+  /** `timeoutHint` ends the cause when the command timed out: what a person can change about it. */
+  private async run(args: string[], what: string, signal: AbortSignal, timeoutMs = COMMAND_TIMEOUT_MS, timeoutHint?: string): Promise<string> {
     try {
       const result = await execFile(this.remote.binary, [...this.globalArgs(), ...args], {
         env: this.env(),
@@ -136,7 +145,7 @@ export class Restic {
       });
       return result.stdout;
     } catch (err) {
-      throw this.explain(err, what);
+      throw this.explain(err, what, { ms: timeoutMs, hint: timeoutHint });
     }
   }
 
@@ -178,7 +187,7 @@ export class Restic {
 
   async backup(paths: string[], tags: string[], time: Date, signal: AbortSignal, timeoutMs: number): Promise<BackupSummary> {
     const args = ['backup', '--json', '--compression', this.remote.compression, '--time', resticTime(time), ...tags.flatMap((t) => ['--tag', t]), '--', ...paths];
-    const out = await this.run(args, 'backup', signal, timeoutMs);
+    const out = await this.run(args, 'backup', signal, timeoutMs, "or raise the job's timeout if the upload needs longer (it gets what the dump left of it)");
     const summary = out
       .split('\n')
       .reverse()
