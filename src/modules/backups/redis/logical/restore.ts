@@ -5,6 +5,7 @@ import { databaseMap } from '../database-map.js';
 import { startRedisServerOn, type ScratchServer } from '../scratch.js';
 import { copyByType, TypeCopyError } from './by-type.js';
 import { readLogicalFile } from './format.js';
+import { RawCommands } from './raw-restore.js';
 import type { DumpedKey } from './scan.js';
 import { describeCounts, KeyWriter, type WriteCounts, type WriterOptions } from './writer.js';
 
@@ -13,8 +14,8 @@ export interface LogicalRestoreResult {
   failures: string[];
 }
 
-/** Writes every record of a logical file through `writer`, SELECTing each record's database (mapped by `dbOf`) on `client` first. */
-async function writeRecords(file: string, client: Redis, writer: KeyWriter, dbOf: (db: number) => number, signal: AbortSignal): Promise<void> {
+/** Writes every record of a logical file through `writer`, calling `select` with each record's database (mapped by `dbOf`) first. */
+async function writeRecords(file: string, select: (db: number) => Promise<unknown>, writer: KeyWriter, dbOf: (db: number) => number, signal: AbortSignal): Promise<void> {
   let current: number | undefined;
   await readLogicalFile(
     file,
@@ -22,7 +23,7 @@ async function writeRecords(file: string, client: Redis, writer: KeyWriter, dbOf
       const db = dbOf(record.db);
       if (db !== current) {
         await writer.flush();
-        await client.select(db);
+        await select(db);
         current = db;
       }
       await writer.add(record);
@@ -46,7 +47,7 @@ export async function loadLogicalInto(file: string, client: Redis, signal: Abort
     maxRequestBytes: Number.MAX_SAFE_INTEGER,
     copyByType: () => Promise.reject(new TypeCopyError('the local redis-server refused it')),
   });
-  await writeRecords(file, client, writer, (db) => db, signal);
+  await writeRecords(file, (db) => client.select(db), writer, (db) => db, signal);
   if (writer.counts.failed > 0) throw new Error(`the local redis-server could not load ${writer.counts.failed} keys of the backup: ${writer.failures.join('; ')}`);
 }
 
@@ -65,7 +66,9 @@ export async function restoreLogicalInto(
   const { signal } = options;
   const destination = await openRedis(target, signal);
   let scratch: Promise<ScratchServer> | undefined;
+  let raw: RawCommands | undefined;
   try {
+    raw = await RawCommands.open(target, signal);
     const map = new Map(into === undefined ? [] : databaseMap(await databasesOfFile(file, signal), into, target));
     const viaScratch = async (entry: DumpedKey) => {
       const { client } = await (scratch ??= startRedisServerOn(undefined, signal));
@@ -80,14 +83,18 @@ export async function restoreLogicalInto(
         await client.del(entry.key);
       }
     };
-    const writerOptions: WriterOptions = { replace: true, maxRequestBytes: options.maxRequestBytes, copyByType: viaScratch };
+    const rawCommands = raw;
+    const writerOptions: WriterOptions = { replace: true, maxRequestBytes: options.maxRequestBytes, copyByType: viaScratch, send: (commands) => rawCommands.send(commands) };
     const writer = new KeyWriter(destination.client, writerOptions);
-    await writeRecords(file, destination.client, writer, (db) => map.get(db) ?? db, signal);
+    // Both connections: RESTOREs go on the raw one, type copies on the client.
+    const select = (db: number) => Promise.all([destination.client.select(db), rawCommands.select(db)]);
+    await writeRecords(file, select, writer, (db) => map.get(db) ?? db, signal);
     return { counts: writer.counts, failures: writer.failures };
   } catch (err) {
     throw destination.explain(err);
   } finally {
     destination.close();
+    raw?.close();
     await (await scratch?.catch(() => undefined))?.dispose();
   }
 }

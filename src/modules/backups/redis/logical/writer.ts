@@ -29,6 +29,8 @@ export interface WriterOptions {
   maxRequestBytes: number;
   /** Copies one key by type into the target; the writer has already decided the key may be written. */
   copyByType(entry: DumpedKey): Promise<void>;
+  /** Sends RESTORE commands another way than the target client's pipeline (raw-restore.ts); each reply's error or undefined. */
+  send?(commands: Array<Array<Buffer | string | number>>): Promise<Array<Error | undefined>>;
 }
 
 export function describeKey(key: Buffer): string {
@@ -112,16 +114,15 @@ export class KeyWriter {
       else restorable.push(entry);
     }
     if (restorable.length > 0) {
-      const write = this.target.pipeline();
-      for (const { key, payload, expireAt } of restorable) {
-        const args: Array<string | number | Buffer> = [key, expireAt ?? 0, payload];
+      const commands = restorable.map(({ key, payload, expireAt }) => {
+        const args: Array<string | number | Buffer> = ['RESTORE', key, expireAt ?? 0, payload];
         if (this.options.replace) args.push('REPLACE');
         if (expireAt !== undefined) args.push('ABSTTL');
-        write.callBuffer('RESTORE', ...args);
-      }
-      const replies = (await write.exec()) ?? [];
+        return args;
+      });
+      const errors = await (this.options.send ?? ((c) => this.pipelined(c)))(commands);
       restorable.forEach((entry, i) => {
-        const err = replies[i]?.[0];
+        const err = errors[i];
         if (!err) this.counts.restored++;
         else if (!isReplyError(err)) throw err;
         else if (/^BUSYKEY/.test(err.message)) this.counts.existing++;
@@ -132,6 +133,12 @@ export class KeyWriter {
       });
     }
     await this.copyAllByType(byType);
+  }
+
+  private async pipelined(commands: Array<Array<Buffer | string | number>>): Promise<Array<Error | undefined>> {
+    const write = this.target.pipeline();
+    for (const [command, ...args] of commands) write.callBuffer(String(command), ...args);
+    return ((await write.exec()) ?? []).map(([err]) => err ?? undefined);
   }
 
   private async copyAllByType(items: Array<{ entry: DumpedKey; why?: string }>): Promise<void> {

@@ -1,0 +1,51 @@
+import type net from 'node:net';
+
+/** Bytes a server may send before the payload header while it prepares the snapshot: one newline per second. */
+const KEEPALIVE = 0x0a;
+
+/** Pulls bytes from a socket on demand, so the RDB payload is written as it arrives and never held whole. */
+export class SocketReader {
+  private buffer: Buffer = Buffer.alloc(0);
+  private readonly chunks: AsyncIterator<Buffer>;
+
+  constructor(socket: net.Socket) {
+    this.chunks = socket[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  }
+
+  private async fill(): Promise<void> {
+    const next = await this.chunks.next();
+    if (next.done) throw new Error('the server closed the connection during the transfer');
+    this.buffer = this.buffer.length === 0 ? next.value : Buffer.concat([this.buffer, next.value]);
+  }
+
+  async line(): Promise<string> {
+    for (;;) {
+      const end = this.buffer.indexOf('\r\n');
+      if (end >= 0) {
+        const text = this.buffer.toString('utf8', 0, end);
+        this.buffer = this.buffer.subarray(end + 2);
+        return text;
+      }
+      if (this.buffer.length > 64 * 1024) throw new Error('protocol error: reply line too long');
+      await this.fill();
+    }
+  }
+
+  async skipKeepalives(): Promise<void> {
+    for (;;) {
+      let skip = 0;
+      while (skip < this.buffer.length && this.buffer[skip] === KEEPALIVE) skip++;
+      this.buffer = this.buffer.subarray(skip);
+      if (this.buffer.length > 0) return;
+      await this.fill();
+    }
+  }
+
+  /** The next chunk of raw bytes: what is buffered first, then straight from the socket. */
+  async chunk(): Promise<Buffer> {
+    if (this.buffer.length === 0) await this.fill();
+    const out = this.buffer;
+    this.buffer = Buffer.alloc(0);
+    return out;
+  }
+}
