@@ -121,7 +121,8 @@ try {
     deltas.push((page.memory.rssKiB - plain.memory.rssKiB) / 1024);
   }
   const sorted = [...deltas].sort((a, b) => a - b);
-  console.log(`RSS, page served minus never served: ${deltas.map((d) => `${d >= 0 ? '+' : ''}${d.toFixed(1)}`).join(', ')} MiB (median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)}; target < 2 MiB)`);
+  const median = (sorted[Math.floor((sorted.length - 1) / 2)]! + sorted[Math.ceil((sorted.length - 1) / 2)]!) / 2;
+  console.log(`RSS, page served minus never served: ${deltas.map((d) => `${d >= 0 ? '+' : ''}${d.toFixed(1)}`).join(', ')} MiB (median ${median.toFixed(2)}; target < 2 MiB)`);
 } finally {
   await rm(work, { recursive: true, force: true });
 }
