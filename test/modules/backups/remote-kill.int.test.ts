@@ -82,7 +82,9 @@ describe('off-site faults: the agent killed during restic backup', () => {
         child.stdin!.end('go\n');
         const seen = new Set<number>();
         try {
+          // Polled at 5 Hz, not waitFor's 40: each look reads every process's command line and the repository's 256 data dirs.
           await waitFor(`trial ${trial}: restic backup to upload`, async () => {
+            await sleep(200);
             const running = (await resticsWith(cacheDir)).filter((p) => p.argv.includes('backup'));
             for (const p of running) seen.add(p.pid);
             for (const p of running) assert.ok(!p.argv.join(' ').includes(PASSWORD), 'the password is never in restic argv');
