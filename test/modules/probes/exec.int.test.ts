@@ -3,25 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import { probeSchema, configSchema } from '../../../src/modules/probes/config.js';
 import { createChecker } from '../../../src/modules/probes/kinds/table.js';
 import { startPostgres, type PostgresServer } from '../../harness/postgres.js';
-import { runCommand, startServerProcess, type ServerProcess } from '../../harness/process.js';
+import { startRedisInNetns, type NetnsRedis } from '../../harness/redis-netns.js';
 
 const PASSWORD = 'probe-secret';
-/** Fixed: the server has a network namespace of its own, where no other test's port can be. */
-const REDIS_PORT = 6379;
-
-/**
- * A redis-server in a network namespace of its own (what a container with no published port is): from this
- * host's namespace nothing reaches it; `nsenter -t PID -n` runs redis-cli inside.
- */
-async function startRedisInNetns(): Promise<ServerProcess> {
-  const script = `ip link set lo up && exec redis-server --port ${REDIS_PORT} --bind 127.0.0.1 --save '' --appendonly no --requirepass ${PASSWORD}`;
-  return startServerProcess({
-    name: 'redis in a network namespace',
-    command: 'unshare',
-    args: ['--net', '--', 'sh', '-c', script],
-    isReady: async (pid) => (await runCommand('nsenter', ['-t', String(pid), '-n', '--', 'redis-cli', '-p', String(REDIS_PORT), '-a', PASSWORD, '--no-auth-warning', 'PING'], { timeoutMs: 5_000 })).trim() === 'PONG',
-  });
-}
 
 function check(input: Record<string, unknown>) {
   const checker = createChecker(probeSchema.parse({ interval: '10s', timeout: '5s', ...input }));
@@ -30,12 +14,12 @@ function check(input: Record<string, unknown>) {
 
 describe('probes through exec:', () => {
   let pg: PostgresServer;
-  let redis: ServerProcess;
+  let redis: NetnsRedis;
   let nsenter: string[];
 
   before(async () => {
-    [pg, redis] = await Promise.all([startPostgres({ socketOnly: true }), startRedisInNetns()]);
-    nsenter = ['nsenter', '-t', String(redis.pid), '-n', '--'];
+    [pg, redis] = await Promise.all([startPostgres({ socketOnly: true }), startRedisInNetns(PASSWORD)]);
+    nsenter = redis.enter;
   });
 
   after(async () => {
@@ -66,7 +50,7 @@ describe('probes through exec:', () => {
   });
 
   it('redis: PING, INFO and the round trip go through nsenter into the namespace; the password travels in the environment', async () => {
-    const url = `redis://:${PASSWORD}@127.0.0.1:${REDIS_PORT}`;
+    const url = `redis://:${PASSWORD}@127.0.0.1:${redis.port}`;
     const outcome = await check({ name: 'cache', type: 'redis', url, exec: nsenter });
     assert.equal(outcome.ok, true, outcome.message);
     assert.equal(outcome.message, 'master answered, round trip ok');
@@ -78,7 +62,7 @@ describe('probes through exec:', () => {
   });
 
   it('redis: a wrong password through the prefix is auth, not a crash or a success', async () => {
-    const outcome = await check({ name: 'cache', type: 'redis', url: `redis://:wrong@127.0.0.1:${REDIS_PORT}`, exec: nsenter });
+    const outcome = await check({ name: 'cache', type: 'redis', url: `redis://:wrong@127.0.0.1:${redis.port}`, exec: nsenter });
     assert.equal(outcome.ok, false);
     assert.equal(outcome.reason, 'auth', outcome.message);
     assert.doesNotMatch(outcome.message, /wrong/);

@@ -3,6 +3,7 @@ import { execFile } from '../../../agent/kit/exec.js';
 import { redisTargetFor, type RedisTarget } from '../../../agent/kit/redis.js';
 import { duration, size } from '../../../agent/kit/schema.js';
 import { checkRedisTls, redisTls, redisUrl } from '../../../agent/kit/redis-schema.js';
+import { execPrefix } from '../../../agent/kit/exec-prefix.js';
 import { redactUrl } from '../../../agent/kit/redact-url.js';
 import { jobCommon } from '../job-common.js';
 import { readManifest } from '../manifest.js';
@@ -15,6 +16,7 @@ import { describeRestore, restoreLogicalInto } from '../redis/logical/restore.js
 import { snapshotViaBgsave } from '../redis/rdb-file.js';
 import { snapshotOverReplication } from '../redis/replica.js';
 import { restoreRdbInto } from '../redis/restore.js';
+import { restoreThroughExec, snapshotThroughExec } from '../redis/through-exec.js';
 import { redisDrillSchema } from '../drill/config.js';
 import { redisDrill } from '../drill/redis.js';
 import { snapshotWithContents } from '../drill/redis-contents.js';
@@ -38,10 +40,17 @@ export const redisJobSchema = z
     tls: redisTls(),
     saveTimeout: duration({ min: '1s' }).prefault('30m').meta({ description: 'mode file: how long BGSAVE may take' }),
     rdbPath: z.string().optional().meta({ description: 'mode file: the RDB file, when CONFIG GET dir/dbfilename is not allowed' }),
+    exec: execPrefix('redis-cli is').optional(),
     drill: redisDrillSchema.optional(),
   })
   .superRefine((job, ctx) => {
     checkRedisTls(job, ctx);
+    if (job.exec) {
+      // redis-cli --rdb there is the snapshot; the modes that read keys or files need a connection from here.
+      if (job.mode === 'logical' || job.mode === 'file') ctx.addIssue({ code: 'custom', path: ['mode'], message: `mode ${job.mode} needs a connection from this host: with exec the snapshot is redis-cli --rdb (mode replication)` });
+      if (job.tls) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'redis-cli run through exec takes TLS from the url (rediss://) and its own defaults: leave the tls block out' });
+      if (job.drill) ctx.addIssue({ code: 'custom', path: ['drill'], message: 'a drill samples keys over a connection from this host, which exec is there to avoid: not supported with exec yet' });
+    }
     if (job.rdbPath && job.mode !== 'file') ctx.addIssue({ code: 'custom', path: ['rdbPath'], message: 'rdbPath is only read in mode "file"' });
   });
 
@@ -113,6 +122,7 @@ async function checkLogical(file: string, signal: AbortSignal): Promise<string> 
 export const redisKind: BackupKind<RedisJob> = {
   extensions: ['rdb', 'rlog'],
   async formatFor(job) {
+    if (job.exec) return { extension: 'rdb', layout: 'file' };
     if (job.mode === 'logical') return { extension: 'rlog', layout: 'file' };
     if (job.mode !== 'auto') return { extension: 'rdb', layout: 'file' };
     // Named before the dump starts, so asked here too; a server that cannot be reached fails in the dump, with its cause.
@@ -121,6 +131,11 @@ export const redisKind: BackupKind<RedisJob> = {
   },
 
   async dump(job, ctx) {
+    if (job.exec) {
+      const tools = await snapshotThroughExec({ url: job.url, exec: job.exec }, ctx.sink, ctx.signal);
+      ctx.recordSummary?.({ mode: 'replication' });
+      return tools;
+    }
     const target = await redisTargetFor(job.url, job.tls);
     const snapshot = () => snapshotRedis(job, target, ctx);
     if (!job.drill || !ctx.recordContents) return snapshot();
@@ -135,6 +150,11 @@ export const redisKind: BackupKind<RedisJob> = {
   },
 
   async restore(job, file, { to, signal, log }) {
+    if (job.exec && !(await isLogicalFile(file))) {
+      const moved = await restoreThroughExec({ url: job.url, exec: job.exec }, file, to, signal);
+      log.info({ keys: moved }, 'redis keys restored');
+      return;
+    }
     // Without --to the backup goes back where it came from, each database under its own number.
     const target = await redisTargetFor(to ?? job.url, job.tls);
     const into = to === undefined ? undefined : target.db;
