@@ -56,7 +56,10 @@ test('the options commented out in examples/full.yaml are valid once uncommented
   for (const tool of ['pg_dump', 'pg_dumpall', 'pg_restore', 'psql']) await writeFile(join(standIn.directory, tool), '#!/bin/sh\n', { mode: 0o755 });
   await writeFile(standIn.webConfig, 'basic_auth_users:\n  prometheus: $2y$10$MJKgxc4VePcSUTOn/UnHaehE.oEqxeiWlRmKmGM.eGVoWrPLBEoNK\n');
   const { text, lines } = uncommented(example, (option) =>
-    option.replace(/\b(\w+): (\/[\w./+-]+)/g, (_all, key: string) => `${key}: ${key === 'binDir' ? standIn.directory : key === 'webConfig' ? standIn.webConfig : standIn.file}`),
+    option
+      .replace(/\b(\w+): (\/[\w./+-]+)/g, (_all, key: string) => `${key}: ${key === 'binDir' || key === 'binRoot' ? standIn.directory : key === 'webConfig' ? standIn.webConfig : standIn.file}`)
+      // The program of an exec prefix (docker) must be there at load: the stand-in executable is.
+      .replace(/\bexec: \[[\w./-]+/, `exec: [${standIn.file}`),
   );
   assert.ok(lines >= 5, `only ${lines} commented options found`);
   const credentials = join(dir.path, 'credentials');
