@@ -44,6 +44,12 @@ export class AccountStore {
     return readFile(this.keyPath, 'utf8');
   }
 
+  /** Puts another key in place (a cluster's shared account); the URLs of the old one no longer apply. */
+  async setKey(pem: string): Promise<void> {
+    await writeFileAtomic(this.keyPath, pem, { mode: 0o600 });
+    await writeFileAtomic(this.urlsPath, '{}\n', { mode: 0o600 });
+  }
+
   async url(directory: string): Promise<string | undefined> {
     return (await this.readUrls())[directory];
   }

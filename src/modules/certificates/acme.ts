@@ -154,6 +154,15 @@ export class AcmeService {
     return session.step('downloading the certificate', (c) => c.getCertificate(valid));
   }
 
+  /** The account URL at this directory, registering the account key first when it has none (a cluster shares the result). */
+  async ensureAccount(signal: AbortSignal): Promise<string> {
+    const known = await this.accounts.url(this.config.directory);
+    if (known) return known;
+    const session = new OrderSession(this, await this.accountKey(), signal);
+    await this.register(session);
+    return session.accountUrl();
+  }
+
   private async accountKey(): Promise<string> {
     try {
       return await this.accounts.key();

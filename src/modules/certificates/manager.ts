@@ -2,6 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { Lease } from '../../agent/kit/cluster.js';
 import { ConflictError, describeError } from '../../agent/kit/errors.js';
 import { ItemSet, type ItemEntry } from '../../agent/kit/item-set.js';
 import type { ModuleContext, ModuleHealth, ModuleInstance, ScheduledTask } from '../../agent/kit/module.js';
@@ -14,6 +15,10 @@ import { deployKey, expiryKey, expiryLevel, expiryReport, renewalKey } from './c
 import { choosePlan, configMismatch, isHealthy, validityOf, type CertificateView } from './cert-state.js';
 import { solverFor } from './kinds/table.js';
 import { certbotConflicts } from './adopt/conflicts.js';
+import { useSharedAccount } from './cluster/account.js';
+import { CLUSTER_SYNC_MS, Fleet } from './cluster/fleet.js';
+import { PublishingSolver } from './cluster/http01.js';
+import { certLease, type SharedCertificate, type SharedCertificates } from './cluster/shared.js';
 import type { CertConfig, CertificatesConfig } from './config.js';
 import { runDeployCommand, servernameFor, verifyServed } from './deploy.js';
 import { generatePrivateKey, keyTypeOfPem } from './keys.js';
@@ -65,6 +70,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
   private readonly certbotSchedules: readonly string[] | undefined;
+  private readonly fleet: Fleet;
 
   constructor(
     private readonly ctx: ModuleContext,
@@ -95,6 +101,11 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
       labelSets: (cert) => itemLabelSets(metrics, cert.name),
     });
     for (const cert of config.certs) this.entries.add(cert);
+    this.fleet = new Fleet(
+      (name) => (this.entries.has(name) ? this.entries.get(name).config : undefined),
+      (name) => void this.installShared(name),
+      ctx.log,
+    );
   }
 
   async start(): Promise<void> {
@@ -140,6 +151,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
     this.stopped = true;
     this.task?.cancel();
     this.task = undefined;
+    await this.fleet.leave();
     await this.entries.stop({ keepListed: true });
   }
 
@@ -180,6 +192,8 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
 
   /** The local expiry check: no network unless a renewal is due or the CA's ARI is due for a poll. */
   async check(): Promise<void> {
+    // In a cluster, a version another node stored is installed first, so it is not ordered again here.
+    if (await this.fleet.join(this.ctx.cluster.current())) await Promise.all(this.entries.values().map((e) => this.installShared(e.name)));
     await Promise.all(this.entries.values().map((entry) => this.pollAri(entry)));
     const now = this.now().getTime();
     for (const entry of this.entries.values()) {
@@ -204,7 +218,8 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.task = this.ctx.schedule({ name: 'renewal-check', everyMs: this.config.renewCheckInterval, runAtStart: true }, () => this.check());
+    const everyMs = this.ctx.cluster.current() ? Math.min(this.config.renewCheckInterval, CLUSTER_SYNC_MS) : this.config.renewCheckInterval;
+    this.task = this.ctx.schedule({ name: 'renewal-check', everyMs, runAtStart: true }, () => this.check());
   }
 
   private async readLive(store: CertificateStore, name: string, log: Logger): Promise<StoredCertificate | undefined> {
@@ -290,7 +305,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
     return this.entries.begin(name, reason, (e) => this.renewOnce(e, reason, e.signal)).done.finally(() => this.refresh(entry));
   }
 
-  private async renewOnce(entry: Entry, reason: string, signal: AbortSignal): Promise<RenewOutcome> {
+  private async renewOnce(entry: Entry, reason: string, entrySignal: AbortSignal): Promise<RenewOutcome> {
     const { config, log } = entry;
     const state = entry.item;
     const { view } = state;
@@ -301,10 +316,28 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
       if (err instanceof LockHeldError) throw new ConflictError(err.message, { cause: err });
       throw err;
     }
+    const shared = await this.fleet.join(this.ctx.cluster.current());
+    let lease: Lease | undefined;
+    try {
+      lease = shared ? await this.takeLease(shared, config.name) : undefined;
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+    const signal = lease ? AbortSignal.any([entrySignal, lease.signal]) : entrySignal;
     const previousState = view.state;
     view.state = 'renewing';
-    log.info({ reason, domains: config.domains }, 'renewing certificate');
     try {
+      if (shared && lease) {
+        // Stored by another node since this node last looked: installed, not ordered a second time.
+        const stored = reason === 'forced' ? null : await shared.read(config.name);
+        if (stored && this.worthInstalling(entry, stored)) {
+          await this.applyStored(entry, stored, signal);
+          return { result: 'success', certificate: structuredClone(view) };
+        }
+        await useSharedAccount(shared.cluster, this.accounts, this.acme, signal);
+      }
+      log.info({ reason, domains: config.domains }, 'renewing certificate');
       const live = await this.readLive(this.store, config.name, log);
       const keyPem =
         config.reuseKey && live && keyTypeOfPem(live.keyPem) === config.keyType ? live.keyPem : await generatePrivateKey(config.keyType);
@@ -315,11 +348,13 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
         keyPem,
         ...(profile ? { profile } : {}),
         ...(replaces ? { replaces } : {}),
-        solver: solverFor(config.challenge),
+        solver: shared && lease ? new PublishingSolver(solverFor(config.challenge), shared.cluster, lease, config.name) : solverFor(config.challenge),
         signal,
         log,
       });
       if (signal.aborted) throw new AcmeError('cancelled');
+      // The shared store first: a certificate the fence refused is installed nowhere, so no node serves one the others do not.
+      if (shared && lease) await shared.store(config.name, { keyPem, fullchainPem: chain }, lease);
       const version = await this.store.write(config.name, { keyPem, fullchainPem: chain });
       state.live = await this.store.read(config.name);
       state.ari = undefined;
@@ -334,7 +369,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
       if (config.deploy && state.live) await this.deploy(entry, state.live.cert, signal);
       return { result: 'success', certificate: structuredClone(view) };
     } catch (err) {
-      if (signal.aborted) {
+      if (entrySignal.aborted) {
         view.state = previousState;
         // A stop is said by the item set ('renewal aborted: stopping').
         if (!this.ctx.signal.aborted) log.info('renewal cancelled');
@@ -345,7 +380,70 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
       return { result: 'failure', certificate: structuredClone(view) };
     } finally {
       await lock.release();
+      await lease?.release().catch(() => undefined);
     }
+  }
+
+  /** The lease `cert:<name>`, taken only while the cluster's Redis answers and no other node holds it. */
+  private async takeLease(shared: SharedCertificates, name: string): Promise<Lease> {
+    if (!shared.cluster.reachable()) throw new ConflictError(`cluster Redis unreachable: certificate '${name}' is not ordered until it answers`);
+    const taken = await shared.cluster.acquire(certLease(name)).catch((err: unknown) => {
+      throw new ConflictError(`cluster Redis unreachable: certificate '${name}' is not ordered until it answers (${describeError(err)})`);
+    });
+    if ('lease' in taken) return taken.lease;
+    throw new ConflictError(`certificate '${name}' is being ordered by cluster node ${taken.holder?.node ?? 'unknown'}`);
+  }
+
+  /** A stored version is installed when it differs from the live one, still fits the config and has not expired. */
+  private worthInstalling(entry: Entry, stored: SharedCertificate): boolean {
+    if (stored.serial === entry.item.live?.cert.serialNumber) return false;
+    if (configMismatch(stored.cert, entry.config)) return false;
+    return validityOf(stored.cert).notAfter.getTime() > this.now().getTime();
+  }
+
+  /** Installs the version the cluster stores for `name` when it is not the live one (announcement or periodic check). */
+  private async installShared(name: string): Promise<void> {
+    const shared = await this.fleet.join(this.ctx.cluster.current());
+    if (!shared || !this.entries.has(name) || this.stopped) return;
+    const entry = this.entries.get(name);
+    if (entry.busy) return;
+    let stored: SharedCertificate | null;
+    try {
+      stored = await shared.read(name);
+    } catch (err) {
+      // Redis down is the cluster module's condition; a record that does not decrypt or match is this one's.
+      entry.log[shared.cluster.reachable() ? 'error' : 'debug']({ err: describeError(err) }, 'shared certificate not read');
+      return;
+    }
+    if (!stored || !this.worthInstalling(entry, stored) || entry.busy) return;
+    const found = stored;
+    await this.entries
+      .begin(name, 'cluster', async (e) => {
+        const lock = await acquireLock(join(this.ctx.stateDir, 'locks'), name);
+        try {
+          await this.applyStored(e, found, e.signal);
+        } finally {
+          await lock.release();
+        }
+      })
+      .done.catch((err: unknown) => entry.log.warn({ err: describeError(err) }, 'shared certificate not installed'))
+      .finally(() => this.refresh(entry));
+  }
+
+  /** Makes a stored version live here (the same atomic swap as an order's), then this node's own deploy and verify. */
+  private async applyStored(entry: Entry, stored: SharedCertificate, signal: AbortSignal): Promise<void> {
+    const state = entry.item;
+    const version = await this.store.write(entry.name, { keyPem: stored.keyPem, fullchainPem: stored.fullchainPem });
+    state.live = await this.store.read(entry.name);
+    state.ari = undefined;
+    state.ariCheckAt = 0;
+    state.plan = undefined;
+    Object.assign(state.view, { state: 'valid', consecutiveFailures: 0 });
+    delete state.view.retryAt;
+    this.ctx.conditions.resolve(renewalKey(entry.name));
+    entry.log.info({ serial: stored.serial, version, storedBy: stored.storedBy }, 'certificate installed from the cluster store');
+    this.refresh(entry);
+    if (entry.config.deploy && state.live) await this.deploy(entry, state.live.cert, signal);
   }
 
   private recordFailure(entry: Entry, err: unknown): void {

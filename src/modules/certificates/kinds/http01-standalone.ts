@@ -9,21 +9,20 @@ export class StandaloneSolver implements ChallengeSolver {
   private server: http.Server | undefined;
   private readonly answers = new Map<string, string>();
 
+  /** `lookup`: where a token this listener was not given is looked up (a cluster's tokens in Redis). */
   constructor(
     private readonly address: string,
     private readonly port: number,
+    private readonly lookup?: (token: string) => Promise<string | undefined>,
   ) {}
 
   async open(): Promise<void> {
     if (this.server) return;
     const server = http.createServer((req, res) => {
-      const path = (req.url ?? '').split('?')[0] ?? '';
-      const answer = req.method === 'GET' && path.startsWith(PREFIX) ? this.answers.get(path.slice(PREFIX.length)) : undefined;
-      if (answer === undefined) {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'text/plain' }).end(answer);
+      void this.answer(req).then((answer) => {
+        if (answer === undefined) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+        else res.writeHead(200, { 'content-type': 'text/plain' }).end(answer);
+      });
     });
     server.keepAliveTimeout = 1000;
     await new Promise<void>((resolve, reject) => {
@@ -33,6 +32,16 @@ export class StandaloneSolver implements ChallengeSolver {
       server.listen(this.port, this.address, () => resolve());
     });
     this.server = server;
+  }
+
+  private async answer(req: http.IncomingMessage): Promise<string | undefined> {
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    if (req.method !== 'GET' || !path.startsWith(PREFIX)) return undefined;
+    const token = path.slice(PREFIX.length);
+    const local = this.answers.get(token);
+    // Tokens are base64url (RFC 8555): anything else is not looked up.
+    if (local !== undefined || !this.lookup || !/^[A-Za-z0-9_-]+$/.test(token)) return local;
+    return this.lookup(token).catch(() => undefined);
   }
 
   async present(task: ChallengeTask): Promise<void> {

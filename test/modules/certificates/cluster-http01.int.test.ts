@@ -1,0 +1,110 @@
+// The parts of shared certificates a test can drive without a CA: http-01 tokens published by one node and
+// answered by the others (standalone from Redis, webroot as a file), and the shared record (key sealed, fenced).
+import assert from 'node:assert/strict';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pino from 'pino';
+import { LeaseLostError, type Lease } from '../../../src/agent/kit/cluster.js';
+import { PublishingSolver, TokenRelay } from '../../../src/modules/certificates/cluster/http01.js';
+import { SharedCertificates } from '../../../src/modules/certificates/cluster/shared.js';
+import { certSchema } from '../../../src/modules/certificates/config.js';
+import { StandaloneSolver } from '../../../src/modules/certificates/kinds/http01-standalone.js';
+import { generateServerCerts } from '../../harness/certs.js';
+import { canConnect, freePort } from '../../harness/ports.js';
+import { redisCommand } from '../../harness/redis-client.js';
+import { startRedis, type RedisServer } from '../../harness/redis.js';
+import { makeTempDir, type TempDir } from '../../harness/tmpdir.js';
+import { reachable, startNode, type TestNode } from '../cluster/support.js';
+
+let redis: RedisServer;
+let tmp: TempDir;
+const members: TestNode[] = [];
+const log = pino({ level: 'silent' });
+
+before(async () => {
+  [redis, tmp] = await Promise.all([startRedis(), makeTempDir('cluster-http01')]);
+});
+after(async () => {
+  await Promise.all(members.map((m) => m.dispose()));
+  await Promise.all([redis?.stop(), tmp?.cleanup()]);
+});
+
+async function member(name: string, extra: Record<string, unknown> = {}): Promise<TestNode> {
+  const m = await startNode(redis.url, name, extra);
+  members.push(m);
+  await reachable(m.node);
+  return m;
+}
+
+async function lease(m: TestNode, name: string): Promise<Lease> {
+  const taken = await m.node.acquire(name);
+  assert.ok('lease' in taken, `lease ${name} free`);
+  return taken.lease;
+}
+
+async function get(port: number, token: string): Promise<{ status: number; body: string }> {
+  const response = await fetch(`http://127.0.0.1:${port}/.well-known/acme-challenge/${token}`);
+  return { status: response.status, body: await response.text() };
+}
+
+test('an http-01 token published by the holder: a standalone node answers it from Redis, a webroot node writes the file; both undo it when the holder is done', async () => {
+  const [holderPort, standalonePort] = await Promise.all([freePort(), freePort()]);
+  const webroot = path.join(tmp.path, 'www');
+  const holder = await member('holder');
+  const listener = await member('standalone');
+  const writer = await member('webroot');
+  const cert = (challenge: unknown) => certSchema.parse({ name: 'site', domains: ['site.example.com'], challenge });
+  const standaloneConfig = cert({ type: 'http-01', standalone: { address: '127.0.0.1', port: standalonePort } });
+  const webrootConfig = cert({ type: 'http-01', webroot });
+  const relays = [new TokenRelay(listener.node, () => standaloneConfig, log), new TokenRelay(writer.node, () => webrootConfig, log)];
+  for (const relay of relays) relay.start();
+  try {
+    assert.equal(await canConnect(standalonePort), false, 'no listener before a token is published');
+    const solver = new PublishingSolver(new StandaloneSolver('127.0.0.1', holderPort), holder.node, await lease(holder, 'cert:site'), 'site');
+    const task = { domain: 'site.example.com', wildcard: false, token: 'tok_en-1', keyAuthorization: 'tok_en-1.thumbprint' };
+    const signal = new AbortController().signal;
+    await solver.open(signal);
+    await solver.present(task, signal);
+    assert.deepEqual(await get(holderPort, task.token), { status: 200, body: task.keyAuthorization });
+    assert.deepEqual(await get(standalonePort, task.token), { status: 200, body: task.keyAuthorization }, 'the other node answers from Redis');
+    assert.equal((await get(standalonePort, 'unknown-token')).status, 404);
+    const file = path.join(webroot, '.well-known', 'acme-challenge', task.token);
+    assert.equal(await readFile(file, 'utf8'), task.keyAuthorization);
+    const ttl = Number(await redisCommand({ port: redis.port }, 'PTTL', `caretaker:test:state:http01:${task.token}`));
+    assert.ok(ttl > 0 && ttl <= 300_000, `published with a TTL (${ttl} ms)`);
+
+    await solver.remove(task);
+    await solver.close();
+    for (let i = 0; i < 50 && ((await canConnect(standalonePort)) || (await stat(file).then(() => true, () => false))); i++) await sleep(20);
+    assert.equal(await canConnect(standalonePort), false, 'the relay listener closes when the holder is done');
+    await assert.rejects(stat(file), { code: 'ENOENT' });
+  } finally {
+    await Promise.all(relays.map((r) => r.stop()));
+  }
+});
+
+test('the shared record: key sealed (never in clear in Redis), chain and key checked on read, a wrong cluster key named, a stale holder refused', async () => {
+  const certs = await generateServerCerts(tmp.path);
+  const set = { keyPem: await readFile(certs.key, 'utf8'), fullchainPem: await readFile(certs.cert, 'utf8') };
+  const one = await member('one');
+  const held = await lease(one, 'cert:rec');
+  await new SharedCertificates(one.node).store('rec', set, held);
+  const raw = String(await redisCommand({ port: redis.port }, 'HGET', 'caretaker:test:state:cert:rec', 'v'));
+  assert.ok(!raw.includes('PRIVATE KEY') && !raw.includes(set.keyPem.split('\n')[1]!), 'no key in clear in Redis');
+  const stored = await new SharedCertificates(one.node).read('rec');
+  assert.equal(stored?.keyPem, set.keyPem);
+  assert.equal(stored?.fullchainPem, set.fullchainPem);
+
+  const other = await member('other', { encryptionKey: 'another-cluster-key-of-at-least-32-chars' });
+  await assert.rejects(new SharedCertificates(other.node).read('rec'), /does not decrypt: is cluster\.encryptionKey the same on every node/);
+  assert.equal(await new SharedCertificates(other.node).read('missing'), null);
+
+  // A lease lost (released, taken over) before the store: the write is refused and the record stays.
+  await held.release();
+  const newer = await lease(other, 'cert:rec');
+  await assert.rejects(new SharedCertificates(one.node).store('rec', set, held), LeaseLostError);
+  await newer.release();
+  assert.equal((await new SharedCertificates(one.node).read('rec'))?.serial, stored?.serial);
+});
