@@ -159,7 +159,7 @@ describe('off-site copies through restic (sftp: on sshd, rest: on rclone)', () =
     assert.match(message, /no restic repository at sftp:.*never-made .*restic init' or set remote\.init: true/);
   });
 
-  it('sshd stopped during the upload: local ok, remote failed with the cause, metric and condition; the next run sends it', async () => {
+  it('sshd down when the run starts: local ok, remote failed with the cause, metric and condition; the next run sends it (down mid-upload: remote-faults)', async () => {
     await sshd.down();
     try {
       const run = backups.cli(['run', 'pg']);
