@@ -36,7 +36,7 @@ export const postgresJobSchema = z
       .max(64)
       .optional()
       .meta({ description: 'dump with pg_dump --format=directory --jobs N (a directory backup, restored with pg_restore --jobs N) instead of one custom-format file' }),
-    globals: z.boolean().default(false).meta({ description: 'also save roles and tablespaces (pg_dumpall --globals-only) beside each dump; needs a superuser' }),
+    globals: z.boolean().default(false).meta({ description: 'also save roles and tablespaces (pg_dumpall --globals-only) beside each dump; a role that cannot read pg_authid (no superuser: RDS, Cloud SQL) saves them without passwords' }),
     binDir: existingPath({ kind: 'directory' })
       .superRefine((dir, ctx) => {
         const problem = dir.startsWith('/') && !pathProblem(dir, { kind: 'directory' }) ? pathProblem(join(dir, 'pg_dump'), { kind: 'file', executable: true }) : undefined;
