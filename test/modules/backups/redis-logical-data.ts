@@ -74,8 +74,11 @@ export async function keyspace(client: Redis, databases = Array.from({ length: 1
       cursor = next.toString();
       const meta = client.pipeline();
       for (const key of keys) meta.type(key).pttl(key);
+      // The server's clock right after the PTTLs: the local one after the reply can be seconds late on a loaded machine.
+      meta.time();
       const replies = (await meta.exec())!;
-      const readAt = Date.now();
+      const [seconds, micros] = replies[keys.length * 2]![1] as [string, string];
+      const readAt = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
       const values = client.pipeline();
       const types = keys.map((_, i) => replies[i * 2]![1] as string);
       keys.forEach((key, i) => {

@@ -18,6 +18,24 @@ export class SocketReader {
     this.buffer = this.buffer.length === 0 ? next.value : Buffer.concat([this.buffer, next.value]);
   }
 
+  /** Exactly n bytes; a large read gathers the socket's chunks and joins them once. */
+  async exact(n: number): Promise<Buffer> {
+    if (this.buffer.length < n) {
+      const parts = [this.buffer];
+      let have = this.buffer.length;
+      while (have < n) {
+        const next = await this.chunks.next();
+        if (next.done) throw new Error('the server closed the connection during the transfer');
+        parts.push(next.value);
+        have += next.value.length;
+      }
+      this.buffer = Buffer.concat(parts, have);
+    }
+    const out = this.buffer.subarray(0, n);
+    this.buffer = this.buffer.subarray(n);
+    return out;
+  }
+
   async line(): Promise<string> {
     for (;;) {
       const end = this.buffer.indexOf('\r\n');

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { RedisTarget } from '../../../../agent/kit/redis.js';
 import { openRedis } from '../connection.js';
 import { copyByType } from './by-type.js';
-import { dumpKeys, scanDatabase, SCAN_DEFAULTS } from './scan.js';
+import { clientSender, dumpKeys, scanDatabase, SCAN_DEFAULTS } from './scan.js';
 import { KeyWriter, type WriteCounts } from './writer.js';
 
 export interface CopyOptions {
@@ -56,9 +56,10 @@ export async function copyKeys(from: RedisTarget, to: RedisTarget, options: Copy
       });
       let bytes = 0;
       const scan = { ...SCAN_DEFAULTS, match: options.match, signal };
+      const fromSource = clientSender(source.client);
       if (options.dryRun) {
         await scanDatabase(
-          source.client,
+          fromSource,
           scan,
           async (keys) => ({ keys: keys.length, existing: options.replace ? 0 : await countExisting(destination.client, keys) }),
           async ({ keys, existing }) => {
@@ -71,9 +72,9 @@ export async function copyKeys(from: RedisTarget, to: RedisTarget, options: Copy
         return result;
       }
       await scanDatabase(
-        source.client,
+        fromSource,
         scan,
-        (keys) => dumpKeys(source.client, keys),
+        (keys) => dumpKeys(fromSource, keys),
         async (batch) => {
           result.scanned += batch.length;
           for (const entry of batch) bytes += entry.payload.length;

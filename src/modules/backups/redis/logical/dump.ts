@@ -4,6 +4,7 @@ import { UnsupportedError } from '../../kinds/kind.js';
 import type { ByteSink } from '../../sink.js';
 import { openRedis } from '../connection.js';
 import { LogicalWriter } from './format.js';
+import { RawCommands } from './raw-restore.js';
 import { databasesWithKeys, dumpKeys, scanDatabase, SCAN_DEFAULTS } from './scan.js';
 
 export interface LogicalDump {
@@ -27,17 +28,21 @@ async function refuseClusterNode(client: Redis): Promise<void> {
 export async function dumpLogical(target: RedisTarget, sink: ByteSink, signal: AbortSignal): Promise<LogicalDump> {
   const connection = await openRedis(target, signal);
   const { client } = connection;
+  let raw: RawCommands | undefined;
   try {
     await refuseClusterNode(client);
     const databases = await databasesWithKeys(client);
+    // The keys are read on a raw socket (raw-restore.ts): the client's object per command cost more than DUMP.
+    raw = await RawCommands.open(target, signal);
+    const send = raw.send.bind(raw);
     const writer = new LogicalWriter(sink);
     await writer.start();
     for (const db of databases) {
-      await client.select(db);
+      await raw.select(db);
       await scanDatabase(
-        client,
+        send,
         { ...SCAN_DEFAULTS, signal },
-        (keys) => dumpKeys(client, keys),
+        (keys) => dumpKeys(send, keys),
         async (batch) => {
           for (const key of batch) await writer.record({ db, ...key });
         },
@@ -49,5 +54,6 @@ export async function dumpLogical(target: RedisTarget, sink: ByteSink, signal: A
     throw connection.explain(err);
   } finally {
     connection.close();
+    raw?.close();
   }
 }

@@ -7,6 +7,8 @@ const REPLY_TIMEOUT_MS = 60_000;
 const CRLF = Buffer.from('\r\n');
 
 export type RawArg = Buffer | string | number;
+/** A RESP2 reply: a status or bulk string as bytes, an integer, nil, an error reply, or an array of replies. */
+export type RawReply = Buffer | number | null | Error | RawReply[];
 
 function encode(args: RawArg[], parts: Buffer[]): void {
   parts.push(Buffer.from(`*${args.length}\r\n`));
@@ -23,10 +25,37 @@ function replyError(message: string): Error {
   return err;
 }
 
+async function readReply(reader: SocketReader): Promise<RawReply> {
+  const line = await reader.line();
+  const rest = line.slice(1);
+  switch (line[0]) {
+    case '+':
+      return Buffer.from(rest);
+    case '-':
+      return replyError(rest);
+    case ':':
+      return Number(rest);
+    case '$': {
+      const length = Number(rest);
+      if (length < 0) return null;
+      return (await reader.exact(length + 2)).subarray(0, length);
+    }
+    case '*': {
+      const count = Number(rest);
+      if (count < 0) return null;
+      const items: RawReply[] = [];
+      for (let i = 0; i < count; i++) items.push(await readReply(reader));
+      return items;
+    }
+    default:
+      throw new Error(`protocol error: unexpected reply '${line.slice(0, 40)}'`);
+  }
+}
+
 /**
- * RESTOREs written as RESP on a socket of our own, replies read as lines: a restore sends one command per key,
- * and a client library's object per command (ioredis' Command, its reply callbacks) cost several times what
- * the server takes to run them. Only for commands whose replies are one line (+OK, -ERR, :n).
+ * Commands written as RESP on a socket of our own, replies parsed in place: a logical backup or restore sends
+ * two commands per key, and a client library's object per command (ioredis' Command, its reply callbacks)
+ * cost several times what the server takes to run them.
  */
 export class RawCommands {
   /** Replies are read batch after batch, in the order the batches were written. */
@@ -45,8 +74,8 @@ export class RawCommands {
     const raw = new RawCommands(socket, new SocketReader(socket));
     try {
       if (target.password !== undefined) {
-        const [err] = await raw.send([target.username ? ['AUTH', target.username, target.password] : ['AUTH', target.password]]);
-        if (err) throw new Error(`authentication failed: ${err.message}`);
+        const [reply] = await raw.send([target.username ? ['AUTH', target.username, target.password] : ['AUTH', target.password]]);
+        if (reply instanceof Error) throw new Error(`authentication failed: ${reply.message}`);
       }
       return raw;
     } catch (err) {
@@ -55,28 +84,28 @@ export class RawCommands {
     }
   }
 
-  /** Writes the commands at once; resolves with each one's error reply, or undefined where it succeeded. */
-  send(commands: RawArg[][]): Promise<Array<Error | undefined>> {
+  /** Writes the commands at once; resolves with their replies, in order. */
+  send(commands: RawArg[][]): Promise<RawReply[]> {
     const parts: Buffer[] = [];
     for (const args of commands) encode(args, parts);
     this.socket.write(Buffer.concat(parts));
     const replies = this.reading.then(async () => {
-      const out: Array<Error | undefined> = [];
-      for (let i = 0; i < commands.length; i++) {
-        const line = await this.reader.line();
-        if (line.startsWith('-')) out.push(replyError(line.slice(1)));
-        else if (line.startsWith('+') || line.startsWith(':')) out.push(undefined);
-        else throw new Error(`protocol error: unexpected reply '${line.slice(0, 40)}'`);
-      }
+      const out: RawReply[] = [];
+      for (let i = 0; i < commands.length; i++) out.push(await readReply(this.reader));
       return out;
     });
     this.reading = replies.catch(() => undefined);
     return replies;
   }
 
+  /** Each command's error reply, or undefined where it succeeded. */
+  async errors(commands: RawArg[][]): Promise<Array<Error | undefined>> {
+    return (await this.send(commands)).map((reply) => (reply instanceof Error ? reply : undefined));
+  }
+
   async select(db: number): Promise<void> {
-    const [err] = await this.send([['SELECT', db]]);
-    if (err) throw err;
+    const [reply] = await this.send([['SELECT', db]]);
+    if (reply instanceof Error) throw reply;
   }
 
   close(): void {

@@ -84,7 +84,7 @@ export async function restoreLogicalInto(
       }
     };
     const rawCommands = raw;
-    const writerOptions: WriterOptions = { replace: true, maxRequestBytes: options.maxRequestBytes, copyByType: viaScratch, send: (commands) => rawCommands.send(commands) };
+    const writerOptions: WriterOptions = { replace: true, maxRequestBytes: options.maxRequestBytes, copyByType: viaScratch, send: (commands) => rawCommands.errors(commands) };
     const writer = new KeyWriter(destination.client, writerOptions);
     // Both connections: RESTOREs go on the raw one, type copies on the client.
     const select = (db: number) => Promise.all([destination.client.select(db), rawCommands.select(db)]);

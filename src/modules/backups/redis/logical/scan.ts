@@ -1,6 +1,19 @@
 import type { Redis } from 'ioredis';
 import { UnsupportedError } from '../../kinds/kind.js';
 import { isRefusal } from '../connection.js';
+import type { RawArg, RawReply } from './raw-restore.js';
+
+/** Sends commands at once and resolves with their replies in order: a raw socket's, or a client's pipeline (clientSender). */
+export type Sender = (commands: RawArg[][]) => Promise<RawReply[]>;
+
+/** A Sender over an ioredis client: one pipeline, replies as Buffers, numbers and arrays, errors as values. */
+export function clientSender(client: Redis): Sender {
+  return async (commands) => {
+    const pipeline = client.pipeline();
+    for (const [command, ...args] of commands) pipeline.callBuffer(String(command), ...args);
+    return ((await pipeline.exec()) ?? []).map(([err, reply]) => (err ? err : (reply as RawReply)));
+  };
+}
 
 /** One key as read from a server: its DUMP payload and absolute expiry. */
 export interface DumpedKey {
@@ -30,14 +43,16 @@ function errorText(err: unknown): string {
  * once) and hand the results to `consume` in order. A key written during the scan may or may not be seen;
  * one seen twice (SCAN may repeat keys across a rehash) is handed over once more and overwrites itself.
  */
-export async function scanDatabase<T>(client: Redis, options: ScanOptions, fetch: (keys: Buffer[]) => Promise<T>, consume: (batch: T) => Promise<void>): Promise<void> {
+export async function scanDatabase<T>(send: Sender, options: ScanOptions, fetch: (keys: Buffer[]) => Promise<T>, consume: (batch: T) => Promise<void>): Promise<void> {
   const pending: Array<Promise<T>> = [];
-  const args: Array<string | number> = [...(options.match ? ['MATCH', options.match] : []), 'COUNT', options.count];
+  const args: RawArg[] = [...(options.match ? ['MATCH', options.match] : []), 'COUNT', options.count];
   let cursor = '0';
   try {
     do {
       options.signal.throwIfAborted();
-      const [next, keys] = await client.scanBuffer(cursor, ...(args as ['COUNT', number]));
+      const [reply] = await send([['SCAN', cursor, ...args]]);
+      if (reply instanceof Error) throw reply;
+      const [next, keys] = reply as [Buffer, Buffer[]];
       cursor = next.toString();
       if (keys.length > 0) {
         const batch = fetch(keys);
@@ -58,27 +73,26 @@ export async function scanDatabase<T>(client: Redis, options: ScanOptions, fetch
  * microseconds of TIME, so their absolute expiry is the server's own (the DUMPs, a large one taking a while,
  * come after). Without TIME, the local clock before sending. Keys gone since the SCAN are left out.
  */
-export async function dumpKeys(client: Redis, keys: Buffer[]): Promise<DumpedKey[]> {
-  const read = client.pipeline();
-  for (const key of keys) read.pttl(key);
-  read.time();
-  for (const key of keys) read.dumpBuffer(key);
+export async function dumpKeys(send: Sender, keys: Buffer[]): Promise<DumpedKey[]> {
+  const commands: RawArg[][] = keys.map((key) => ['PTTL', key]);
+  commands.push(['TIME']);
+  for (const key of keys) commands.push(['DUMP', key]);
   const sentAt = Date.now();
-  const replies = (await read.exec()) ?? [];
-  const [timeError, time] = replies[keys.length] ?? [];
-  const now = timeError || !Array.isArray(time) ? sentAt : Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+  const replies = await send(commands);
+  const time = replies[keys.length];
+  const now = Array.isArray(time) ? Number(String(time[0])) * 1000 + Math.floor(Number(String(time[1])) / 1000) : sentAt;
   const out: DumpedKey[] = [];
   keys.forEach((key, i) => {
-    const [ttlError, ttl] = replies[i] ?? [];
-    const [dumpError, payload] = replies[keys.length + 1 + i] ?? [];
-    const err = dumpError ?? ttlError;
+    const ttl = replies[i];
+    const payload = replies[keys.length + 1 + i];
+    const err = payload instanceof Error ? payload : ttl instanceof Error ? ttl : undefined;
     if (err) {
       if (err.name !== 'ReplyError') throw err;
       if (isRefusal(err.message)) throw new UnsupportedError(`this server refuses DUMP or PTTL (${err.message}); a logical backup needs SCAN, DUMP and PTTL`);
       throw new Error(`DUMP of key ${JSON.stringify(key.toString('utf8').slice(0, 80))} failed: ${err.message}`, { cause: err });
     }
-    if (payload === null || payload === undefined || ttl === -2) return;
-    out.push({ key, payload: payload as Buffer, expireAt: (ttl as number) > 0 ? now + (ttl as number) : undefined });
+    if (!Buffer.isBuffer(payload) || typeof ttl !== 'number' || ttl === -2) return;
+    out.push({ key, payload, expireAt: ttl > 0 ? now + ttl : undefined });
   });
   return out;
 }
