@@ -123,19 +123,19 @@ class TaskRunner implements ScheduledTask {
         this.timer = setTimeout(wait, Math.min(left, CRON_RECHECK_MS));
         return;
       }
-      this.tickAfterJitter();
+      this.tickAfterJitter(next);
       this.armCron(expression, timeZone);
     };
     wait();
   }
 
-  private tickAfterJitter(): void {
+  private tickAfterJitter(due: Date): void {
     const jitter = this.jitter();
     if (jitter === 0) {
-      void this.tick();
+      void this.tick(due);
       return;
     }
-    this.jitterTimer = setTimeout(() => void this.tick(), jitter);
+    this.jitterTimer = setTimeout(() => void this.tick(due), jitter);
   }
 
   private jitter(): number {
@@ -143,20 +143,20 @@ class TaskRunner implements ScheduledTask {
     return max > 0 ? Math.floor(Math.random() * max) : 0;
   }
 
-  private async tick(): Promise<void> {
+  private async tick(due = new Date()): Promise<void> {
     if (this.cancelled) return;
     if (this.running) {
       this.skipped++;
       this.log.warn({ task: this.name, skipped: this.skipped }, 'scheduled run skipped: previous run still in progress');
       return;
     }
-    await this.run();
+    await this.run(due);
   }
 
-  private async run(): Promise<void> {
+  private async run(due = new Date()): Promise<void> {
     const run = (async () => {
       try {
-        await this.work(this.signal);
+        await this.work(this.signal, due);
       } catch (err) {
         // Modules record results as data; a throw here is a programming error, logged, never fatal.
         this.log.error({ task: this.name, err: describeError(err) }, 'scheduled task threw');

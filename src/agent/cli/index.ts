@@ -74,7 +74,7 @@ const HELP = (modules: readonly AnyModuleSpec[]) =>
     '',
     'options: --config PATH (or CARETAKER_CONFIG), --json, --url HOST:PORT|unix:/path, --token TOKEN,',
     '         --credentials-dir DIR (for ${credential:NAME}; default $CREDENTIALS_DIRECTORY, else /etc/credstore, /run/credstore, ...)',
-    `exit codes: 0 ok, 1 something is wrong, ${EXIT.usage} usage, ${EXIT.unavailable} daemon not reachable, ${EXIT.config} invalid config or module not configured`,
+    `exit codes: 0 ok, 1 something is wrong, ${EXIT.nothingRunning} nothing in progress to follow, ${EXIT.usage} usage, ${EXIT.unavailable} daemon not reachable, ${EXIT.config} invalid config or module not configured`,
   ].join('\n');
 
 /**

@@ -6,6 +6,8 @@ export const EXIT = {
   ok: 0,
   /** The command ran and found something wrong (a failed check, a down probe). */
   failure: 1,
+  /** A command that reports on work in progress found none (`backups watch` with no run). */
+  nothingRunning: 3,
   usage: 64,
   /** The daemon is not running or not reachable. */
   unavailable: 69,

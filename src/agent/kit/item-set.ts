@@ -232,11 +232,11 @@ export class ItemSet<C extends { name: string }, I> {
    * Schedules runs of one item (replacing its task of the same name). An interval waits for the run, so
    * the next one is spaced from its end; a cron tick only starts it, so a tick that finds it busy is skipped.
    */
-  schedule(name: string, spec: ScheduleSpec, work: (entry: ItemEntry<C, I>) => Promise<unknown>): ScheduledTask {
+  schedule(name: string, spec: ScheduleSpec, work: (entry: ItemEntry<C, I>, due: Date) => Promise<unknown>): ScheduledTask {
     const entry = this.get(name);
     entry.tasks.get(spec.name)?.cancel();
-    const task = this.options.ctx.schedule(spec, async () => {
-      const done = this.tick(name, work)?.done.catch((err: unknown) => {
+    const task = this.options.ctx.schedule(spec, async (_signal, due) => {
+      const done = this.tick(name, (e) => work(e, due))?.done.catch((err: unknown) => {
         if (!entry.signal.aborted) entry.log.error({ err: describeError(err) }, `${this.options.runName} failed`);
       });
       if ('everyMs' in spec) await done;

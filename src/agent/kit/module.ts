@@ -30,7 +30,8 @@ export interface ScheduledTask {
   cancel(): void;
 }
 
-export type ScheduledWork = (signal: AbortSignal) => Promise<void>;
+/** `due`: the time the tick was scheduled for (a cron run's own minute, whatever the jitter or a late loop), or now. */
+export type ScheduledWork = (signal: AbortSignal, due: Date) => Promise<void>;
 
 /** Handed to a module by the agent; everything a module may touch outside its own folder. */
 export interface ModuleContext {

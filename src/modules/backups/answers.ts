@@ -54,7 +54,9 @@ export const jobSummary = z.object({
       trigger,
       startedAt: z.string(),
       elapsedSeconds: z.number(),
-      step: z.enum(['dump', 'verify', 'offsite']).meta({ description: 'dump: writing the backup; verify: re-reading and checking it; offsite: sending it to the restic repository' }),
+      step: z
+        .enum(['waiting', 'dump', 'verify', 'offsite'])
+        .meta({ description: "waiting: a cluster singleton job whose run of this tick another node holds (see cluster); dump: writing the backup; verify: re-reading and checking it; offsite: sending it to the restic repository" }),
       bytes: z.number().nullable().meta({ description: 'bytes the dump has written so far (final from the verify step on); null while pg_dump fills a directory backup' }),
     })
     .nullable()
@@ -80,6 +82,17 @@ export const jobSummary = z.object({
   totalBytes: z.number(),
   latest: z.string().nullable(),
   drill: drillAnswer.nullable().meta({ description: 'the restore drill, for a job with one' }),
+  cluster: z
+    .object({
+      mode: z.literal('singleton'),
+      waitingOn: z.string().nullable().meta({ description: 'the node running this tick while this one waits to take over if it dies' }),
+      lastElsewhere: z
+        .object({ tick: z.string(), node: z.string(), file: z.string(), finishedAt: z.string() })
+        .nullable()
+        .meta({ description: 'the latest tick another node ran ("ran on node X"), its backup being in that node\'s directory' }),
+    })
+    .nullable()
+    .meta({ description: 'for a cluster: singleton job with a cluster configured' }),
 });
 
 export const jobDetail = jobSummary.extend({ backups: z.array(backupFileInfo) });

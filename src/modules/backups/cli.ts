@@ -28,8 +28,6 @@ import type { BackupFileInfo, JobDetail, JobSummary } from './runner.js';
 const USAGE =
   'caretaker backups [run JOB | watch JOB | list JOB [--remote] | verify JOB FILE | restore JOB FILE|remote:latest|remote:SNAPSHOT [--to URL] [--globals=no] [--yes] | prune JOB --dry-run | drill JOB]';
 const RUN_POLL_MS = 1000;
-/** `watch` found no run in progress: neither a success (0) nor a failure (1) of any run. */
-const EXIT_NOTHING_RUNNING = 3;
 /** `run` waits at most this long for the run it started (the longest sensible job timeout). */
 const RUN_WAIT_MS = 24 * 3_600_000;
 
@@ -104,7 +102,7 @@ async function watch(ctx: CommandContext, job: string): Promise<number> {
     const last = detail.lastRun;
     const said = last ? `; the last one ${last.result === 'success' ? 'succeeded' : 'failed'} at ${last.finishedAt}` : '';
     ctx.err(`no backup of '${job}' is running${said} (see 'caretaker backups list ${job}')`);
-    return EXIT_NOTHING_RUNNING;
+    return EXIT.nothingRunning;
   }
   if (!ctx.json) ctx.err(`following the backup of '${job}' started ${detail.running.startedAt} (${detail.running.trigger})`);
   return follow(ctx, job, detail.running.startedAt);

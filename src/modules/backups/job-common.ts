@@ -24,6 +24,10 @@ export const jobCommon = {
     .union([remoteSchema, z.literal(false)], { error: remoteUnionError })
     .optional()
     .meta({ description: "this job's own off-site repository, replacing backups.remote; false: no off-site copy for this job" }),
+  cluster: z
+    .literal('singleton')
+    .optional()
+    .meta({ description: "singleton: with a cluster section, each scheduled run happens on one node only (the holder of the job's lease); the others record which node ran it and take over when it dies mid-run" }),
   heartbeat: heartbeatUrl()
     .optional()
     .meta({ description: 'healthchecks.io-style URL pinged around each run: <url>/start when it begins, <url> on success, <url>/fail with the error as body; shown as scheme://host only' }),

@@ -28,7 +28,7 @@ export interface RunOutcome {
   verifyOk?: boolean;
 }
 
-export type RunStep = 'dump' | 'verify' | 'offsite';
+export type RunStep = 'waiting' | 'dump' | 'verify' | 'offsite';
 
 /** How far a run in progress is, for `running` in GET /backups/:job: its step and the bytes its dump wrote so far. */
 export class RunProgress {
@@ -67,6 +67,11 @@ export interface RunSettings {
   log: Logger;
   now: () => Date;
   progress?: RunProgress;
+  /**
+   * Called once the backup is verified, right before anything gets its final name; a throw leaves nothing
+   * behind (a cluster lease found lost: a node paused past its TTL must not publish what it made).
+   */
+  beforeCommit?: () => void;
 }
 
 function failure(reason: FailureReason, message: string, startedAt: Date, now: () => Date): RunOutcome {
@@ -227,6 +232,7 @@ export async function runBackup(job: BackupJob, settings: RunSettings): Promise<
       ...summary,
       ...(contents ? { contents } : {}),
     };
+    settings.beforeCommit?.();
     // Companions first: until the backup itself is renamed, a crash leaves only orphans that start-up removes.
     for (const record of records) await rename(join(folder, record.file) + PARTIAL_SUFFIX, join(folder, record.file));
     await writeManifest(finalPath, manifest);

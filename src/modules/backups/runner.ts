@@ -5,7 +5,7 @@ import { ItemSet, type ItemEntry } from '../../agent/kit/item-set.js';
 import type { ModuleContext, ModuleHealth, ModuleInstance } from '../../agent/kit/module.js';
 import type { backupFileInfo, jobDetail, jobState, jobSummary, remoteRun, trigger } from './answers.js';
 import { lastMissedRun } from './catch-up.js';
-import { listBackups, removeLeftovers, type BackupEntry } from './catalog.js';
+import { deleteBackup, listBackups, removeLeftovers, type BackupEntry } from './catalog.js';
 import type { BackupJob, BackupsConfig } from './config.js';
 import { pingBody, pingJob, reportRun, reportStale } from './job-conditions.js';
 import { jobDir } from './backup-files.js';
@@ -17,6 +17,7 @@ import { remoteOf } from './remote/config.js';
 import { checkRemote, dumpSettingsFor, sendOffsite, type RemoteOutcome } from './remote/offsite.js';
 import { remoteCheckKey, reportRemote } from './remote/conditions.js';
 import { RunProgress, runBackup, type RunOutcome } from './run-backup.js';
+import { recordTick, takeTurn, type TickRecord, type Turn } from './singleton.js';
 
 export type Trigger = z.infer<typeof trigger>;
 export type JobStateName = z.infer<typeof jobState>;
@@ -29,9 +30,22 @@ interface JobState {
   configuredAt: Date;
   /** The run in progress: its step and bytes so far. */
   progress?: RunProgress;
+  /** A cluster singleton job: the node running the current tick while this one waits. */
+  waitingOn?: string;
+  /** A cluster singleton job: the latest tick another node ran. */
+  lastElsewhere?: TickRecord & { tick: string };
 }
 
 type Job = ItemEntry<BackupJob, JobState>;
+
+/** A run of a cluster singleton job under its lease. */
+interface SingletonRun {
+  /** The lease's: aborted when it is lost, which kills the dump. */
+  signal: AbortSignal;
+  beforeCommit(): void;
+  /** Records the tick for the other nodes; says why when that was refused (the backup is then removed). */
+  committed(file: string): Promise<string | undefined>;
+}
 
 export type BackupFileInfo = z.infer<typeof backupFileInfo>;
 export type JobSummary = z.infer<typeof jobSummary>;
@@ -39,11 +53,12 @@ export type JobSummary = z.infer<typeof jobSummary>;
 export type JobDetail = z.infer<typeof jobDetail>;
 
 /** The last success: this process's last run, or the newest backup in the catalog (so it survives a restart). */
+/** The newest success of the job here or, for a cluster singleton job, on the node that ran its latest tick. */
 function lastSuccessOf(job: Job): Date | undefined {
-  const { last, backups } = job.item;
-  if (last?.result === 'success') return last.finishedAt;
-  const finished = backups[0]?.manifest?.finishedAt;
-  return finished ? new Date(finished) : undefined;
+  const { last, backups, lastElsewhere } = job.item;
+  const finished = last?.result === 'success' ? last.finishedAt : backups[0]?.manifest?.finishedAt ? new Date(backups[0].manifest.finishedAt) : undefined;
+  const elsewhere = lastElsewhere ? new Date(lastElsewhere.finishedAt) : undefined;
+  return finished && elsewhere ? (finished > elsewhere ? finished : elsewhere) : (finished ?? elsewhere);
 }
 
 /** What `/backups/:job` and `caretaker backups` say of a run whose off-site copy failed. */
@@ -182,11 +197,11 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
   private prepare(job: Job, catchUp: boolean): void {
     const config = job.config;
     // Not awaited by the scheduler: a cron tick only starts the run, so an overlapping tick is skipped and counted.
-    this.jobs.schedule(job.name, { name: `backup:${config.name}`, cron: config.schedule, timezone: config.timezone }, (j) => this.execute(j, 'schedule'));
+    this.jobs.schedule(job.name, { name: `backup:${config.name}`, cron: config.schedule, timezone: config.timezone }, (j, due) => this.execute(j, 'schedule', due));
     const remote = remoteOf(this.config, config);
     if (remote?.check) {
       const { schedule, readDataSubset } = remote.check;
-      this.jobs.schedule(job.name, { name: `backup:${config.name}:check`, cron: schedule, timezone: config.timezone }, (j) => this.checkRemote(j, readDataSubset));
+      this.jobs.schedule(job.name, { name: `backup:${config.name}:check`, cron: schedule, timezone: config.timezone }, (j, due) => this.checkRemoteOnce(j, readDataSubset, due));
     }
     this.drills.prepare(job);
     const work = this.scan(job, catchUp);
@@ -220,7 +235,7 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     const missed = lastMissedRun(config.schedule, config.timezone, lastRun, this.now());
     if (missed && !job.running) {
       log.info({ missed: missed.toISOString(), lastRun: lastRun.toISOString() }, 'catching up a missed backup');
-      this.begin(job.name, 'catch-up');
+      this.begin(job.name, 'catch-up', missed);
     }
   }
 
@@ -231,11 +246,61 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     this.metrics.totalBytes.set({ backup: job.name }, backups.reduce((sum, b) => sum + b.sizeBytes, 0));
   }
 
-  private begin(name: string, trigger: Trigger): void {
-    void this.jobs.begin(name, trigger, (job) => this.execute(job, trigger)).done.catch(() => undefined);
+  private begin(name: string, trigger: Trigger, scheduledAt?: Date): void {
+    void this.jobs.begin(name, trigger, (job) => this.execute(job, trigger, scheduledAt)).done.catch(() => undefined);
   }
 
-  private async execute(job: Job, trigger: Trigger): Promise<void> {
+  /**
+   * A run of the job. A `cluster: singleton` job's scheduled and catch-up runs happen on the node that takes
+   * the job's lease for the tick; the others record which node ran it. `caretaker backups run` runs here.
+   */
+  private async execute(job: Job, trigger: Trigger, scheduledAt?: Date): Promise<void> {
+    const cluster = job.config.cluster === 'singleton' && trigger !== 'manual' ? this.ctx.cluster.current() : undefined;
+    if (!cluster) return this.runHere(job, trigger);
+    const tick = (scheduledAt ?? job.running?.startedAt ?? this.now()).toISOString();
+    const progress = (job.item.progress = new RunProgress());
+    progress.step = 'waiting';
+    // A holder that never finishes is killed by its own timeout; waiting longer than that plus a TTL is pointless.
+    const wait = AbortSignal.any([job.signal, AbortSignal.timeout(job.config.timeout + cluster.leaseTtlMs)]);
+    const turn = await takeTurn(cluster, job.name, tick, wait, (holder) => (job.item.waitingOn = holder)).catch(
+      (err: unknown): Turn => ({ kind: 'unreachable', message: describeError(err) }),
+    );
+    job.item.waitingOn = undefined;
+    if (turn.kind === 'elsewhere') {
+      job.item.lastElsewhere = { tick, ...turn.record };
+      job.log.info({ tick, node: turn.record.node, file: turn.record.file }, `backup ran on node ${turn.record.node}`);
+      if (!job.signal.aborted) this.checkStale(job);
+      return;
+    }
+    if (turn.kind === 'unreachable') {
+      if (job.signal.aborted) return;
+      this.metrics.runs.inc({ backup: job.name, result: 'skipped' });
+      job.log.warn({ tick, err: turn.message }, 'singleton backup not run: no node can be sure it alone runs this tick');
+      return;
+    }
+    const { lease } = turn;
+    try {
+      await this.runHere(job, trigger, {
+        signal: lease.signal,
+        beforeCommit: () => lease.check(),
+        committed: async (file) => {
+          try {
+            await recordTick(cluster, job.name, tick, lease, { node: cluster.node, file, finishedAt: this.now().toISOString() });
+            return undefined;
+          } catch (err) {
+            // A newer holder runs this tick: what this node made must not count as a second good backup of it.
+            const entry = (await listBackups(this.config.dir, job.name, kindOf(job.config).extensions)).find((b) => b.file === file);
+            if (entry) await deleteBackup(entry);
+            return `${describeError(err)}; the backup it made was removed`;
+          }
+        },
+      });
+    } finally {
+      await lease.release();
+    }
+  }
+
+  private async runHere(job: Job, trigger: Trigger, singleton?: SingletonRun): Promise<void> {
     const { log, item: state } = job;
     const startedAt = job.running?.startedAt ?? this.now();
     log.info({ trigger }, 'backup started');
@@ -243,17 +308,25 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
     const started = pingJob(job.config, 'start', log, job.signal);
     const remote = remoteOf(this.config, job.config);
     const progress = (state.progress = new RunProgress());
-    const outcome: RunOutcome & { remote?: RemoteOutcome } = await runBackup(dumpSettingsFor(job.config, remote), {
+    let outcome: RunOutcome & { remote?: RemoteOutcome } = await runBackup(dumpSettingsFor(job.config, remote), {
       dir: this.config.dir,
       minFreeSpace: this.config.minFreeSpace,
-      signal: job.signal,
+      signal: singleton ? AbortSignal.any([job.signal, singleton.signal]) : job.signal,
       log,
       now: this.now,
       progress,
+      ...(singleton ? { beforeCommit: singleton.beforeCommit } : {}),
     }).catch((err: unknown): RunOutcome => {
       const at = this.now();
       return { result: 'failure', reason: 'error', message: describeError(err), startedAt, finishedAt: at, durationMs: at.getTime() - startedAt.getTime() };
     });
+    if (singleton && outcome.result === 'failure' && singleton.signal.aborted && !job.signal.aborted) {
+      outcome = { ...outcome, reason: 'cancelled', message: `${describeError(singleton.signal.reason)}: another node runs this tick` };
+    }
+    if (singleton && outcome.result === 'success' && outcome.file) {
+      const refused = await singleton.committed(outcome.file);
+      if (refused) outcome = { result: 'failure', reason: 'cancelled', message: refused, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt, durationMs: outcome.durationMs };
+    }
     // Only a verified backup goes off-site; a failed dump never reaches the repository.
     if (remote && outcome.result === 'success' && outcome.file && !job.signal.aborted) {
       const path = join(jobDir(this.config.dir, job.name), outcome.file);
@@ -299,6 +372,21 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
       this.metrics.remoteAddedBytes.set({ backup: name }, remote.addedBytes ?? 0);
     }
     reportRemote(this.ctx.conditions, name, remote);
+  }
+
+  /** A cluster singleton job's repository is shared: one node checks it per scheduled time. */
+  private async checkRemoteOnce(job: Job, readDataSubset: string, due: Date): Promise<void> {
+    const cluster = job.config.cluster === 'singleton' ? this.ctx.cluster.current() : undefined;
+    if (!cluster) return this.checkRemote(job, readDataSubset);
+    const turn = await takeTurn(cluster, `${job.name}:check`, due.toISOString(), job.signal, () => undefined).catch((err: unknown): Turn => ({ kind: 'unreachable', message: describeError(err) }));
+    if (turn.kind === 'elsewhere') return job.log.info({ node: turn.record.node }, `remote repository checked by node ${turn.record.node}`);
+    if (turn.kind === 'unreachable') return job.log.warn({ err: turn.message }, 'remote repository check not run: no node can be sure it alone runs it');
+    try {
+      await this.checkRemote(job, readDataSubset);
+      await recordTick(cluster, `${job.name}:check`, due.toISOString(), turn.lease, { node: cluster.node, file: '', finishedAt: this.now().toISOString() }).catch(() => undefined);
+    } finally {
+      await turn.lease.release();
+    }
   }
 
   /** The scheduled restic check of the job's repository; its result is a gauge and a condition, never the job's state. */
@@ -377,6 +465,10 @@ export class BackupRunner implements ModuleInstance<BackupsConfig> {
       totalBytes: backups.reduce((sum, b) => sum + b.sizeBytes, 0),
       latest: backups[0]?.file ?? null,
       drill: this.drills.answer(job),
+      cluster:
+        config.cluster === 'singleton' && this.ctx.cluster.current()
+          ? { mode: 'singleton', waitingOn: job.item.waitingOn ?? null, lastElsewhere: job.item.lastElsewhere ?? null }
+          : null,
     };
   }
 }
