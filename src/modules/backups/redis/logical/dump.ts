@@ -4,7 +4,7 @@ import { UnsupportedError } from '../../kinds/kind.js';
 import type { ByteSink } from '../../sink.js';
 import { openRedis } from '../connection.js';
 import { LogicalWriter } from './format.js';
-import { RawCommands } from './raw-restore.js';
+import { RawCommands } from './raw.js';
 import { databasesWithKeys, dumpKeys, scanDatabase, SCAN_DEFAULTS } from './scan.js';
 
 export interface LogicalDump {
@@ -32,7 +32,7 @@ export async function dumpLogical(target: RedisTarget, sink: ByteSink, signal: A
   try {
     await refuseClusterNode(client);
     const databases = await databasesWithKeys(client);
-    // The keys are read on a raw socket (raw-restore.ts): the client's object per command cost more than DUMP.
+    // The keys are read on a raw socket (raw.ts): the client's object per command cost more than DUMP.
     raw = await RawCommands.open(target, signal);
     const send = raw.send.bind(raw);
     const writer = new LogicalWriter(sink);

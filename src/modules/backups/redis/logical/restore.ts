@@ -5,7 +5,7 @@ import { databaseMap } from '../database-map.js';
 import { startRedisServerOn, type ScratchServer } from '../scratch.js';
 import { copyByType, TypeCopyError } from './by-type.js';
 import { readLogicalFile } from './format.js';
-import { RawCommands } from './raw-restore.js';
+import { RawCommands } from './raw.js';
 import type { DumpedKey } from './scan.js';
 import { describeCounts, KeyWriter, type WriteCounts, type WriterOptions } from './writer.js';
 

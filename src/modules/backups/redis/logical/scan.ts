@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { UnsupportedError } from '../../kinds/kind.js';
 import { isRefusal } from '../connection.js';
-import type { RawArg, RawReply } from './raw-restore.js';
+import type { RawArg, RawReply } from './raw.js';
 
 /** Sends commands at once and resolves with their replies in order: a raw socket's, or a client's pipeline (clientSender). */
 export type Sender = (commands: RawArg[][]) => Promise<RawReply[]>;

@@ -29,7 +29,7 @@ export interface WriterOptions {
   maxRequestBytes: number;
   /** Copies one key by type into the target; the writer has already decided the key may be written. */
   copyByType(entry: DumpedKey): Promise<void>;
-  /** Sends RESTORE commands another way than the target client's pipeline (raw-restore.ts); each reply's error or undefined. */
+  /** Sends RESTORE commands another way than the target client's pipeline (raw.ts); each reply's error or undefined. */
   send?(commands: Array<Array<Buffer | string | number>>): Promise<Array<Error | undefined>>;
 }
 
