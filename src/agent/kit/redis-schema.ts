@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseRedisUrl } from './redis.js';
+import { parseListen } from './schema.js';
 import { tlsClient } from './tls.js';
 
 /**
@@ -33,3 +34,16 @@ export function redisTls() {
 export function checkRedisTls(value: { url: string; tls?: unknown }, ctx: z.RefinementCtx): void {
   if (value.tls !== undefined && !value.url.startsWith('rediss://')) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls settings need a rediss:// url' });
 }
+
+const hostPort = z.string().refine((text) => parseListen(text)?.kind === 'tcp', { error: 'expected host:port' });
+
+/** Sentinels that say where the master is (a probe's, the cluster's); the url then gives only scheme, user, password and db. */
+export function redisSentinel() {
+  return z.strictObject({
+    master: z.string().min(1).meta({ description: 'the name the sentinels monitor the master under (sentinel monitor <name> ...)' }),
+    addresses: z.array(hostPort).min(1).meta({ description: "sentinels to ask (host:port), all at once; the first to give the master's address wins" }),
+    password: z.string().optional().meta({ description: "the sentinels' own requirepass; the master's password stays in the url" }),
+  });
+}
+
+export type SentinelConfig = z.output<ReturnType<typeof redisSentinel>>;

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { redisTls, redisUrl } from '../../agent/kit/redis-schema.js';
+import { redisSentinel, redisTls, redisUrl } from '../../agent/kit/redis-schema.js';
 import { duration } from '../../agent/kit/schema.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -9,6 +9,9 @@ export const configSchema = z
   .strictObject({
     redis: redisUrl('the Redis every node of the cluster shares (leases, shared certificates, run records); rediss:// for TLS, the password in the url'),
     tls: redisTls(),
+    sentinel: redisSentinel()
+      .optional()
+      .meta({ description: "ask these sentinels for the master's address and follow it across a failover (as probes do); the url then gives only scheme, user, password and db" }),
     name: z.string().regex(NAME, 'letters, digits, ., _ and -, at most 63').meta({ description: 'the cluster: nodes with the same name on the same Redis coordinate; another name is another cluster' }),
     node: z
       .string()

@@ -1,10 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { LeaseLostError, type ClusterService, type Lease, type LeaseHolder } from '../../agent/kit/cluster.js';
 import { describeError } from '../../agent/kit/errors.js';
 import type { ModuleContext, ModuleHealth, ModuleInstance } from '../../agent/kit/module.js';
 import { loadRedisClass, redisOptions, redisTargetFor } from '../../agent/kit/redis.js';
 import { redactUrl } from '../../agent/kit/redact-url.js';
+import type { SentinelConfig } from '../../agent/kit/redis-schema.js';
+import { parseListen } from '../../agent/kit/schema.js';
 import type { ClusterAnswer } from './answers.js';
 import type { ClusterConfig } from './config.js';
 import { HeldLease } from './lease.js';
@@ -18,6 +20,18 @@ const UNREACHABLE_KEY = 'cluster:redis:unreachable';
 
 type ScriptName = 'ctAcquire' | 'ctRenew' | 'ctRelease' | 'ctWrite';
 type ScriptClient = Redis & Record<ScriptName, (...args: Array<string | number | Buffer>) => Promise<unknown>>;
+
+/** ioredis asks the sentinels for the master and, after a failover, reconnects to the new one. */
+function sentinelOptions(sentinel: SentinelConfig, tls: boolean): RedisOptions {
+  return {
+    sentinels: sentinel.addresses.map((address) => parseListen(address) as { host: string; port: number }),
+    name: sentinel.master,
+    ...(sentinel.password ? { sentinelPassword: sentinel.password } : {}),
+    sentinelRetryStrategy: (attempt: number) => Math.min(250 * attempt, 2000),
+    // rediss:// means TLS to the master; the sentinels themselves are asked in plain text, as probes do.
+    ...(tls ? { enableTLSForSentinelMode: true } : {}),
+  };
+}
 
 function parseLeaseValue(value: string): { token: number; node: string } {
   const space = value.indexOf(' ');
@@ -69,7 +83,8 @@ export class ClusterNode implements ModuleInstance<ClusterConfig>, ClusterServic
   }
 
   async reload(next: ClusterConfig): Promise<void> {
-    const reconnect = next.redis !== this.config.redis || JSON.stringify(next.tls) !== JSON.stringify(this.config.tls) || next.name !== this.config.name || next.node !== this.config.node;
+    const connection = (c: ClusterConfig) => JSON.stringify([c.redis, c.tls, c.sentinel, c.name, c.node]);
+    const reconnect = connection(next) !== connection(this.config);
     if (reconnect) {
       // Another Redis, cluster or node name: what this node held is not held under the new one.
       for (const lease of [...this.held.values()]) lease.lose('the cluster settings changed');
@@ -274,11 +289,12 @@ export class ClusterNode implements ModuleInstance<ClusterConfig>, ClusterServic
     const target = await redisTargetFor(this.config.redis, this.config.tls);
     const RedisClass = await loadRedisClass();
     const timeoutMs = Math.max(1000, Math.floor(this.config.leaseTtl / 3));
-    const options = {
+    const options: RedisOptions = {
       ...redisOptions(target, { connectTimeoutMs: timeoutMs, commandTimeoutMs: timeoutMs }),
       // Unlike a probe's one-shot connection, the cluster's stays: reconnect for as long as the node runs.
       retryStrategy: (attempt: number) => Math.min(250 * attempt, 2000),
       ...(target.db !== undefined ? { db: target.db } : {}),
+      ...(this.config.sentinel ? sentinelOptions(this.config.sentinel, target.tls !== undefined) : {}),
     };
     const client = new RedisClass(options) as ScriptClient;
     client.defineCommand('ctAcquire', { numberOfKeys: 2, lua: ACQUIRE });

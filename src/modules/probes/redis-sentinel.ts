@@ -1,16 +1,8 @@
 import type { Redis } from 'ioredis';
-import { z } from 'zod';
 import { describeError } from '../../agent/kit/errors.js';
+import type { SentinelConfig } from '../../agent/kit/redis-schema.js';
 import { parseListen } from '../../agent/kit/schema.js';
 
-const hostPort = z.string().refine((text) => parseListen(text)?.kind === 'tcp', { error: 'expected host:port' });
-
-export const sentinelConfig = z.strictObject({
-  master: z.string().min(1).meta({ description: 'the name the sentinels monitor the master under (sentinel monitor <name> ...)' }),
-  addresses: z.array(hostPort).min(1).meta({ description: "sentinels to ask (host:port), all at once; the first to give the master's address wins" }),
-  password: z.string().optional().meta({ description: "the sentinels' own requirepass; the master's password stays in the url" }),
-});
-export type SentinelConfig = z.output<typeof sentinelConfig>;
 
 export interface MasterAddress {
   host: string;

@@ -6,12 +6,12 @@ import { connectRedis, loadRedisClass, parseRedisUrl, RedisError, redisOptions, 
 import { execFile } from '../../../agent/kit/exec.js';
 import { execPrefix, throughPrefix } from '../../../agent/kit/exec-prefix.js';
 import { redactUrl, withoutPassword } from '../../../agent/kit/redact-url.js';
-import { checkRedisTls, redisTls, redisUrl } from '../../../agent/kit/redis-schema.js';
+import { checkRedisTls, redisSentinel, redisTls, redisUrl } from '../../../agent/kit/redis-schema.js';
 import { tlsConnectOptions } from '../../../agent/kit/tls.js';
 import { failure, networkReason, toolReason } from '../classify.js';
 import { commonProbeFields, type CheckOutcome, type Checker, type Reason } from './kind.js';
 import { parseInfo, redisFacts, type RedisFacts } from '../redis-info.js';
-import { resolveMaster, SentinelError, sentinelConfig, type MasterAddress } from '../redis-sentinel.js';
+import { resolveMaster, SentinelError, type MasterAddress } from '../redis-sentinel.js';
 
 /** How long the round-trip key may outlive a check that died half-way. */
 const ROUND_TRIP_TTL_MS = 60_000;
@@ -24,7 +24,7 @@ export const redisProbeConfig = z
     tls: redisTls(),
     roundTrip: z.boolean().default(true).meta({ description: 'SET/GET/DEL a short-lived key, proving the server accepts writes (skipped on replicas)' }),
     keyPrefix: z.string().min(1).default('caretaker:probe:').meta({ description: 'namespace of the round-trip key; the probe name is appended' }),
-    sentinel: sentinelConfig.optional().meta({ description: "ask these sentinels for the master's address; the url then gives only scheme, user, password and db" }),
+    sentinel: redisSentinel().optional().meta({ description: "ask these sentinels for the master's address; the url then gives only scheme, user, password and db" }),
     exec: execPrefix('redis-cli is').optional(),
   })
   .superRefine((probe, ctx) => {
