@@ -79,7 +79,7 @@ describe('off-site faults: the agent killed during restic backup', () => {
         await writeFile(join(data, 'blob.bin'), randomBytes(512 * 1024));
         const stored = await bytesUnder(join(repo, 'data'));
         const { child, cacheDir } = agent;
-        child.stdin!.end('go\n');
+        child.stdin!.write('go\n');
         const seen = new Set<number>();
         try {
           // Polled at 5 Hz, not waitFor's 40: each look reads every process's command line and the repository's 256 data dirs.
