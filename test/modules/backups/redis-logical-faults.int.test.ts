@@ -139,12 +139,12 @@ describe('redis logical backups: the type-based path, a corrupted file, a server
     assert.match(drill.out, /^restore drill of 'drilled' passed: drilled-.*\.rlog \(sha256 \+ logical format check \(\d+ keys, \d+ blocks, sha256 each\); .* sampled key types match/);
   });
 
-  it('a Redis Cluster node is refused in logical mode (its SCAN sees only its own slots)', async () => {
+  it('a Redis Cluster node that serves no slots (a cluster not set up) fails the run saying so', async () => {
     backups.runner.runNow('cluster');
     await backups.settled();
     const state = backups.runner.job('cluster');
-    assert.equal(state.lastRun?.reason, 'unsupported');
-    assert.match(state.lastRun!.message!, /^this server is a Redis Cluster node: logical backups of a Redis Cluster are not supported yet \(BACKUP_UNSUPPORTED\)$/);
+    assert.equal(state.lastRun?.result, 'failure');
+    assert.match(state.lastRun!.message!, /^this Redis Cluster node knows no primary that serves slots \(CLUSTER NODES\)$/);
   });
 
   it('a server killed in the middle of the scan fails the run with its cause and leaves no file', async () => {

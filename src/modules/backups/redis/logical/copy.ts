@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
-import type { RedisTarget } from '../../../../agent/kit/redis.js';
+import { redisAddress, type RedisTarget } from '../../../../agent/kit/redis.js';
 import { openRedis } from '../connection.js';
 import { copyByType } from './by-type.js';
-import { clientSender, dumpKeys, scanDatabase, SCAN_DEFAULTS } from './scan.js';
+import { clientSender, dumpKeys, isClusterNode, scanDatabase, SCAN_DEFAULTS } from './scan.js';
 import { KeyWriter, type WriteCounts } from './writer.js';
 
 export interface CopyOptions {
@@ -56,6 +56,9 @@ export async function copyKeys(from: RedisTarget, to: RedisTarget, options: Copy
       });
       let bytes = 0;
       const scan = { ...SCAN_DEFAULTS, match: options.match, signal };
+      for (const [connection, url] of [[source, from], [destination, to]] as const) {
+        if (await isClusterNode(connection.client)) throw new Error(`${redisAddress(url)} is a Redis Cluster node: redis copy does not route keys to a cluster's nodes yet`);
+      }
       const fromSource = clientSender(source.client);
       if (options.dryRun) {
         await scanDatabase(

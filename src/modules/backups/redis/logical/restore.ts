@@ -1,12 +1,12 @@
 import type { Redis } from 'ioredis';
-import type { RedisTarget } from '../../../../agent/kit/redis.js';
+import { redisAddress, type RedisTarget } from '../../../../agent/kit/redis.js';
 import { openRedis } from '../connection.js';
 import { databaseMap } from '../database-map.js';
 import { startRedisServerOn, type ScratchServer } from '../scratch.js';
 import { copyByType, TypeCopyError } from './by-type.js';
 import { readLogicalFile } from './format.js';
 import { RawCommands } from './raw.js';
-import type { DumpedKey } from './scan.js';
+import { isClusterNode, type DumpedKey } from './scan.js';
 import { describeCounts, KeyWriter, type WriteCounts, type WriterOptions } from './writer.js';
 
 export interface LogicalRestoreResult {
@@ -68,6 +68,8 @@ export async function restoreLogicalInto(
   let scratch: Promise<ScratchServer> | undefined;
   let raw: RawCommands | undefined;
   try {
+    // Each key would have to go to the node that serves its slot.
+    if (await isClusterNode(destination.client)) throw new Error(`${redisAddress(target)} is a Redis Cluster node: restoring a logical backup into a Redis Cluster is not supported yet`);
     raw = await RawCommands.open(target, signal);
     const map = new Map(into === undefined ? [] : databaseMap(await databasesOfFile(file, signal), into, target));
     const viaScratch = async (entry: DumpedKey) => {

@@ -124,3 +124,8 @@ export async function databasesWithKeys(client: Redis): Promise<number[]> {
   await client.select(0);
   return found;
 }
+
+/** Whether the server is a Redis Cluster node (INFO cluster; a server that refuses INFO counts as not). */
+export async function isClusterNode(client: Redis): Promise<boolean> {
+  return /^cluster_enabled:1/m.test(await client.info('cluster').catch(() => ''));
+}
