@@ -18,7 +18,7 @@ import { certbotConflicts } from './adopt/conflicts.js';
 import { useSharedAccount } from './cluster/account.js';
 import { CLUSTER_SYNC_MS, Fleet } from './cluster/fleet.js';
 import { PublishingSolver } from './cluster/http01.js';
-import { certLease, type SharedCertificate, type SharedCertificates } from './cluster/shared.js';
+import { certLease, type SharedAri, type SharedCertificate, type SharedCertificates } from './cluster/shared.js';
 import type { CertConfig, CertificatesConfig } from './config.js';
 import { runDeployCommand, servernameFor, verifyServed } from './deploy.js';
 import { generatePrivateKey, keyTypeOfPem } from './keys.js';
@@ -283,10 +283,16 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
     // While orders fail (CA down) the last window stands; polling would only repeat the failure.
     const state = entry.item;
     const backingOff = state.view.retryAt !== undefined && Date.parse(state.view.retryAt) > now.getTime();
-    if (!state.live || entry.busy || state.ariPolling || backingOff || now.getTime() < state.ariCheckAt) return;
+    const live = state.live;
+    if (!live || entry.busy || state.ariPolling || backingOff || now.getTime() < state.ariCheckAt) return;
     state.ariPolling = true;
+    let lease: Lease | undefined;
     try {
-      state.ari = await this.acme.renewalInfo(state.live.cert, entry.signal, now);
+      if (this.fleet.shared) {
+        lease = await this.ariLease(this.fleet.shared, entry, live);
+        if (!lease) return;
+      }
+      state.ari = await this.acme.renewalInfo(live.cert, entry.signal, now);
       state.ariCheckAt = state.ari ? state.ari.nextPollAt.getTime() : now.getTime() + ARI_RETRY_MS;
       if (state.ari) entry.log.debug({ window: state.ari.window }, 'renewal information read');
     } catch (err) {
@@ -296,6 +302,46 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
     } finally {
       state.ariPolling = false;
     }
+    this.refresh(entry);
+    if (lease) await this.shareAri(entry, lease);
+  }
+
+  /**
+   * In a cluster one node reads ARI, under the certificate's lease, and shares the point it chose (shareAri), so
+   * every node renews at the same time. Undefined when another node holds the lease or stored a newer version
+   * (installed first, its ARI read after).
+   */
+  private async ariLease(shared: SharedCertificates, entry: Entry, live: StoredCertificate): Promise<Lease | undefined> {
+    const state = entry.item;
+    state.ariCheckAt = this.now().getTime() + CLUSTER_SYNC_MS;
+    const taken = await shared.cluster.acquire(certLease(entry.name)).catch(() => undefined);
+    if (!taken || !('lease' in taken)) return undefined;
+    // null: the store lost the record (Redis restarted empty), which this node's live version fills again.
+    const stored = await shared.read(entry.name).catch(() => undefined);
+    if (stored !== null && stored?.serial !== live.cert.serialNumber) {
+      await taken.lease.release().catch(() => undefined);
+      return undefined;
+    }
+    return taken.lease;
+  }
+
+  private async shareAri(entry: Entry, lease: Lease): Promise<void> {
+    const { live, ari, plan } = entry.item;
+    try {
+      if (live && this.fleet.shared) await this.fleet.shared.store(entry.name, live, lease, ari && plan ? { info: ari, plan: plan.plan } : undefined);
+    } catch (err) {
+      entry.log.warn({ err: describeError(err) }, 'renewal information not shared with the cluster');
+    } finally {
+      await lease.release().catch(() => undefined);
+    }
+  }
+
+  /** The renewal point another node chose from ARI for the version installed here. */
+  private adoptAri(entry: Entry, shared: SharedAri): void {
+    const state = entry.item;
+    state.ari = shared.info;
+    state.plan = { plan: shared.plan, window: shared.info.window };
+    state.ariCheckAt = shared.info.nextPollAt.getTime();
     this.refresh(entry);
   }
 
@@ -415,6 +461,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
       entry.log[shared.cluster.reachable() ? 'error' : 'debug']({ err: describeError(err) }, 'shared certificate not read');
       return;
     }
+    if (stored?.ari && stored.serial === entry.item.live?.cert.serialNumber) this.adoptAri(entry, stored.ari);
     if (!stored || !this.worthInstalling(entry, stored) || entry.busy) return;
     const found = stored;
     await this.entries
@@ -442,7 +489,8 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
     delete state.view.retryAt;
     this.ctx.conditions.resolve(renewalKey(entry.name));
     entry.log.info({ serial: stored.serial, version, storedBy: stored.storedBy }, 'certificate installed from the cluster store');
-    this.refresh(entry);
+    if (stored.ari) this.adoptAri(entry, stored.ari);
+    else this.refresh(entry);
     if (entry.config.deploy && state.live) await this.deploy(entry, state.live.cert, signal);
   }
 

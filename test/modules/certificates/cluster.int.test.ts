@@ -2,6 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { ariCertId } from '../../../src/modules/certificates/ari.js';
 import { servedSerial } from '../../../src/modules/certificates/deploy.js';
 import { freePort } from '../../harness/ports.js';
 import { liveSetMatches } from './fixtures.js';
@@ -137,4 +140,32 @@ test('Redis killed and restarted empty: nothing is ordered because of it; the ne
   assert.equal(ca.proxy.newOrders.length, orders + 1, 'at most one order after the restart');
   await allServe('every node to serve the new certificate', ok[0]!.body.certificate!.serial);
   await allMatch();
+});
+
+test('ARI: one node reads the renewal window and every node renews at the point it chose', async () => {
+  assert.equal(nodes.length, 3, 'needs the first test');
+  const start = new Date(Date.now() + 86_400_000);
+  const end = new Date(start.getTime() + 86_400_000);
+  ca.proxy.renewalInfo = { window: { start: start.toISOString(), end: end.toISOString() }, retryAfter: '3600' };
+  try {
+    const answer = await waitFor('a renewal', async () => {
+      const x = await renew(nodes[2]!);
+      return x.status === 200 ? x.body : undefined;
+    }, 20_000, 500);
+    const serial = answer.certificate!.serial!;
+    await allServe('every node to serve it', serial);
+    const plans = await waitFor('every node to plan inside the window', async () => {
+      const views = await Promise.all(nodes.map((n) => view(n)));
+      return views.every((v) => v.serial === serial && v.ari?.windowStart === start.toISOString() && v.renewalReason === 'ari') ? views : undefined;
+    }, 20_000, 200);
+    assert.equal(new Set(plans.map((v) => v.nextRenewalAt)).size, 1, `one renewal point: ${plans.map((v) => v.nextRenewalAt).join(', ')}`);
+    const at = Date.parse(plans[0]!.nextRenewalAt!);
+    assert.ok(at >= start.getTime() && at <= end.getTime());
+    await sleep(3000);
+    const cert = new X509Certificate(await readFile(`${nodes[0]!.liveDir}/cert.pem`));
+    const asked = ca.proxy.renewalInfoRequests.filter((r) => r === ariCertId(cert));
+    assert.equal(asked.length, 1, 'the CA was asked once for the three nodes');
+  } finally {
+    ca.proxy.renewalInfo = undefined;
+  }
 });

@@ -29,6 +29,11 @@ export class Fleet {
     private readonly log: Logger,
   ) {}
 
+  /** The store joined last, without waiting for anything. */
+  get shared(): SharedCertificates | undefined {
+    return this.joined?.shared;
+  }
+
   /** The shared store of `cluster` (undefined: a single server), joining it on first use. */
   async join(cluster: ClusterService | undefined): Promise<SharedCertificates | undefined> {
     if (this.joined?.cluster === cluster) return this.joined?.shared;

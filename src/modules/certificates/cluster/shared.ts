@@ -1,5 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { ClusterService, Lease } from '../../../agent/kit/cluster.js';
+import type { RenewalInfo } from '../ari.js';
+import type { RenewalPlan, RenewalReason } from '../renewal-window.js';
 import { checkSet, type CertificateSet } from '../store.js';
 
 /** Announced on CERT_TOPIC (the certificate's name) after a new version is stored. */
@@ -15,12 +17,21 @@ interface SharedRecord {
   key: string;
   storedBy: string;
   storedAt: string;
+  /** The CA's window as the node that last polled ARI read it, and the point it chose in it. */
+  ari?: { start: string; end: string; nextPollAt: string; explanationUrl?: string; at: string; reason: RenewalReason };
+}
+
+/** The renewal decision shared with the certificate: one node polls ARI, every node renews at the same point. */
+export interface SharedAri {
+  info: RenewalInfo;
+  plan: RenewalPlan;
 }
 
 export interface SharedCertificate extends CertificateSet {
   serial: string;
   cert: X509Certificate;
   storedBy: string;
+  ari?: SharedAri;
 }
 
 export function certLease(name: string): string {
@@ -50,11 +61,16 @@ export class SharedCertificates {
     const set = { keyPem, fullchainPem: record.fullchainPem };
     // A record whose key and chain do not belong together is never installed.
     const cert = checkSet(set);
-    return { ...set, serial: cert.serialNumber, cert, storedBy: record.storedBy };
+    const ari = record.ari;
+    const shared: SharedAri | undefined = ari && {
+      info: { window: { start: new Date(ari.start), end: new Date(ari.end) }, nextPollAt: new Date(ari.nextPollAt), ...(ari.explanationUrl ? { explanationUrl: ari.explanationUrl } : {}) },
+      plan: { at: new Date(ari.at), reason: ari.reason },
+    };
+    return { ...set, serial: cert.serialNumber, cert, storedBy: record.storedBy, ...(shared ? { ari: shared } : {}) };
   }
 
-  /** Stores a new version (fenced on the lease) and tells every node. */
-  async store(name: string, set: CertificateSet, lease: Lease): Promise<void> {
+  /** Stores a version (fenced on the lease), with the renewal decision when there is one, and tells every node. */
+  async store(name: string, set: CertificateSet, lease: Lease, ari?: SharedAri): Promise<void> {
     const cert = checkSet(set);
     const record: SharedRecord = {
       serial: cert.serialNumber,
@@ -62,6 +78,18 @@ export class SharedCertificates {
       key: this.cluster.seal(Buffer.from(set.keyPem, 'utf8')).toString('base64'),
       storedBy: this.cluster.node,
       storedAt: new Date().toISOString(),
+      ...(ari
+        ? {
+            ari: {
+              start: ari.info.window.start.toISOString(),
+              end: ari.info.window.end.toISOString(),
+              nextPollAt: ari.info.nextPollAt.toISOString(),
+              ...(ari.info.explanationUrl ? { explanationUrl: ari.info.explanationUrl } : {}),
+              at: ari.plan.at.toISOString(),
+              reason: ari.plan.reason,
+            },
+          }
+        : {}),
     };
     lease.check();
     await this.cluster.write(certLease(name), JSON.stringify(record), lease);
