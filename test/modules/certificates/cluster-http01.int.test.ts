@@ -1,6 +1,9 @@
 // The parts of shared certificates a test can drive without a CA: http-01 tokens published by one node and
 // answered by the others (standalone from Redis, webroot as a file), and the shared record (key sealed, fenced).
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import { Writable } from 'node:stream';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -107,4 +110,31 @@ test('the shared record: key sealed (never in clear in Redis), chain and key che
   await assert.rejects(new SharedCertificates(one.node).store('rec', set, held), LeaseLostError);
   await newer.release();
   assert.equal((await new SharedCertificates(one.node).read('rec'))?.serial, stored?.serial);
+});
+
+test("a node whose standalone port is taken says so and answers nothing; the holder's order goes on", async () => {
+  const busyPort = await freePort();
+  const squatter = net.createServer().listen(busyPort, '127.0.0.1');
+  await once(squatter, 'listening');
+  const lines: Array<Record<string, unknown>> = [];
+  const capture = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>), done()) }));
+  const holder = await member('holder-2');
+  const other = await member('busy');
+  const config = certSchema.parse({ name: 'busy', domains: ['busy.example.com'], challenge: { type: 'http-01', standalone: { address: '127.0.0.1', port: busyPort } } });
+  const relay = new TokenRelay(other.node, () => config, capture);
+  relay.start();
+  try {
+    const solver = new PublishingSolver(new StandaloneSolver('127.0.0.1', await freePort()), holder.node, await lease(holder, 'cert:busy'), 'busy');
+    const signal = new AbortController().signal;
+    await solver.open(signal);
+    await solver.present({ domain: 'busy.example.com', wildcard: false, token: 'busy-token', keyAuthorization: 'busy-token.x' }, signal);
+    await solver.close();
+    const said = () => lines.find((l) => l.msg === 'http-01 token from another node not answered');
+    for (let i = 0; i < 100 && !said(); i++) await sleep(20);
+    const warned = said();
+    assert.match(String(warned?.err), /127\.0\.0\.1:\d+: address already in use \(EADDRINUSE\)/);
+  } finally {
+    await relay.stop();
+    squatter.close();
+  }
 });
