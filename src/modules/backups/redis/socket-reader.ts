@@ -18,22 +18,39 @@ export class SocketReader {
     this.buffer = this.buffer.length === 0 ? next.value : Buffer.concat([this.buffer, next.value]);
   }
 
-  /** Exactly n bytes; a large read gathers the socket's chunks and joins them once. */
-  async exact(n: number): Promise<Buffer> {
-    if (this.buffer.length < n) {
-      const parts = [this.buffer];
-      let have = this.buffer.length;
-      while (have < n) {
-        const next = await this.chunks.next();
-        if (next.done) throw new Error('the server closed the connection during the transfer');
-        parts.push(next.value);
-        have += next.value.length;
+  /**
+   * `count` values read with a synchronous parser, waiting for the socket only when the buffer ends inside one;
+   * the parser says how many bytes it needs, so a large value gathers the socket's chunks and joins them once.
+   */
+  async parse<T>(count: number, parser: (buffer: Buffer, at: number) => { value: T; end: number } | { need: number }): Promise<T[]> {
+    const out: T[] = [];
+    let at = 0;
+    while (out.length < count) {
+      const parsed = parser(this.buffer, at);
+      if ('value' in parsed) {
+        out.push(parsed.value);
+        at = parsed.end;
+        continue;
       }
-      this.buffer = Buffer.concat(parts, have);
+      this.buffer = this.buffer.subarray(at);
+      const need = parsed.need - at;
+      at = 0;
+      await this.gather(Math.max(need, this.buffer.length + 1));
     }
-    const out = this.buffer.subarray(0, n);
-    this.buffer = this.buffer.subarray(n);
+    this.buffer = this.buffer.subarray(at);
     return out;
+  }
+
+  private async gather(n: number): Promise<void> {
+    const parts = [this.buffer];
+    let have = this.buffer.length;
+    while (have < n) {
+      const next = await this.chunks.next();
+      if (next.done) throw new Error('the server closed the connection during the transfer');
+      parts.push(next.value);
+      have += next.value.length;
+    }
+    this.buffer = parts.length === 1 ? this.buffer : Buffer.concat(parts, have);
   }
 
   async line(): Promise<string> {

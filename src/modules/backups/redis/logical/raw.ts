@@ -25,30 +25,50 @@ function replyError(message: string): Error {
   return err;
 }
 
-async function readReply(reader: SocketReader): Promise<RawReply> {
-  const line = await reader.line();
-  const rest = line.slice(1);
-  switch (line[0]) {
-    case '+':
-      return Buffer.from(rest);
-    case '-':
-      return replyError(rest);
-    case ':':
-      return Number(rest);
-    case '$': {
-      const length = Number(rest);
-      if (length < 0) return null;
-      return (await reader.exact(length + 2)).subarray(0, length);
+type Parsed = { value: RawReply; end: number } | { need: number };
+
+/**
+ * One reply from `at`, synchronously: its value and where it ends, or how many bytes the buffer must hold
+ * before it can be read (a promise per reply, as an async reader makes, was most of a backup's garbage).
+ */
+function parseReply(buffer: Buffer, at: number): Parsed {
+  const lineEnd = buffer.indexOf('\r\n', at);
+  if (lineEnd < 0) {
+    if (buffer.length - at > 64 * 1024) throw new Error('protocol error: reply line too long');
+    return { need: buffer.length + 1 };
+  }
+  const head = buffer.toString('latin1', at + 1, lineEnd);
+  const next = lineEnd + 2;
+  switch (buffer[at]) {
+    case 0x2b: // +
+      return { value: buffer.subarray(at + 1, lineEnd), end: next };
+    case 0x2d: // -
+      return { value: replyError(buffer.toString('utf8', at + 1, lineEnd)), end: next };
+    case 0x3a: // :
+      return { value: Number(head), end: next };
+    case 0x24: {
+      // $
+      const length = Number(head);
+      if (length < 0) return { value: null, end: next };
+      if (buffer.length < next + length + 2) return { need: next + length + 2 };
+      return { value: buffer.subarray(next, next + length), end: next + length + 2 };
     }
-    case '*': {
-      const count = Number(rest);
-      if (count < 0) return null;
+    case 0x2a: {
+      // *
+      const count = Number(head);
+      if (count < 0) return { value: null, end: next };
       const items: RawReply[] = [];
-      for (let i = 0; i < count; i++) items.push(await readReply(reader));
-      return items;
+      let position = next;
+      for (let i = 0; i < count; i++) {
+        const item = parseReply(buffer, position);
+        if (!('value' in item)) return item;
+        items.push(item.value);
+        position = item.end;
+      }
+      return { value: items, end: position };
     }
     default:
-      throw new Error(`protocol error: unexpected reply '${line.slice(0, 40)}'`);
+      throw new Error(`protocol error: unexpected reply '${head.slice(0, 40)}'`);
   }
 }
 
@@ -89,11 +109,7 @@ export class RawCommands {
     const parts: Buffer[] = [];
     for (const args of commands) encode(args, parts);
     this.socket.write(Buffer.concat(parts));
-    const replies = this.reading.then(async () => {
-      const out: RawReply[] = [];
-      for (let i = 0; i < commands.length; i++) out.push(await readReply(this.reader));
-      return out;
-    });
+    const replies = this.reading.then(() => this.reader.parse(commands.length, parseReply));
     this.reading = replies.catch(() => undefined);
     return replies;
   }
