@@ -144,8 +144,8 @@ class FileReader {
   }
 
   /** Exactly n bytes (a view into the read buffer); the end of the file before them is an error. */
-  async take(n: number, what: string): Promise<Buffer> {
-    if (!(await this.fill(n))) throw new LogicalFormatError(`the file ends inside ${what} at byte ${this.bufferStart + this.buffer.length}: it was cut short`);
+  async take(n: number, what: string | (() => string)): Promise<Buffer> {
+    if (!(await this.fill(n))) throw new LogicalFormatError(`the file ends inside ${typeof what === 'string' ? what : what()} at byte ${this.bufferStart + this.buffer.length}: it was cut short`);
     const out = this.buffer.subarray(0, n);
     this.buffer = this.buffer.subarray(n);
     this.bufferStart += n;
@@ -196,7 +196,7 @@ export async function readLogicalFile(path: string, onRecord: (record: LogicalRe
       if (tag === TAG_RECORD) {
         reader.hash.update(tagByte);
         reader.hashing = true;
-        const head = await reader.take(RECORD_HEAD_BYTES - 1, `record ${index + 1}`);
+        const head = await reader.take(RECORD_HEAD_BYTES - 1, () => `record ${index + 1}`);
         const db = head.readUInt16BE(0);
         const keyLength = head.readUInt32BE(2);
         const expireAt = Number(head.readBigInt64BE(6));
@@ -204,15 +204,16 @@ export async function readLogicalFile(path: string, onRecord: (record: LogicalRe
         if (keyLength > MAX_FIELD_BYTES || payloadLength > MAX_FIELD_BYTES || expireAt < -1) {
           throw new LogicalFormatError(`record ${index + 1} at byte ${at}: impossible lengths (key ${keyLength}, payload ${payloadLength}): the file is corrupt`);
         }
-        const key = Buffer.from(await reader.take(keyLength, `the key of record ${index + 1}`));
-        const payload = Buffer.from(await reader.take(payloadLength, `the payload of record ${index + 1} (key ${describeKey(key)})`));
+        // Views into the read buffer: a batch of records in flight holds a few of its 1 MiB reads, no copy each.
+        const key = await reader.take(keyLength, () => `the key of record ${index + 1}`);
+        const payload = await reader.take(payloadLength, () => `the payload of record ${index + 1} (key ${describeKey(key)})`);
         index++;
         blockRecords++;
         blockFirst ??= { index, key, offset: at };
         await onRecord({ db, key, expireAt: expireAt === -1 ? undefined : expireAt, payload }, index);
       } else if (tag === TAG_BLOCK) {
         const expected = reader.hash.digest();
-        const end = await reader.take(4 + 32, `the end of block ${blocks + 1}`);
+        const end = await reader.take(4 + 32, () => `the end of block ${blocks + 1}`);
         const where = blockFirst ? `records ${blockFirst.index}-${index}, from key ${describeKey(blockFirst.key)} at byte ${blockFirst.offset}` : `at byte ${at}`;
         if (end.readUInt32BE(0) !== blockRecords) throw new LogicalFormatError(`block ${blocks + 1} (${where}) says ${end.readUInt32BE(0)} records, holds ${blockRecords}: the file is corrupt`);
         if (!end.subarray(4).equals(expected)) throw new LogicalFormatError(`block ${blocks + 1} (${where}): sha256 mismatch, its bytes changed since it was written`);
