@@ -71,6 +71,7 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
   private readonly retryMaxMs: number;
   private readonly certbotSchedules: readonly string[] | undefined;
   private readonly fleet: Fleet;
+  private scheduledEveryMs = 0;
 
   constructor(
     private readonly ctx: ModuleContext,
@@ -135,7 +136,8 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
     await this.entries.apply(next.certs);
     for (const [name, live] of lives) this.entries.get(name).item.live = live;
     if (acmeChanged) for (const { item } of this.entries.values()) (item.ari = undefined), (item.ariCheckAt = 0);
-    const intervalChanged = next.renewCheckInterval !== this.config.renewCheckInterval;
+    // A cluster joined or left by this reload changes it too (a check at least every minute in a cluster).
+    const intervalChanged = this.checkEveryMs(next) !== this.scheduledEveryMs;
     this.config = next;
     this.store = store;
     this.acme = acme;
@@ -218,8 +220,12 @@ export class CertificateManager implements ModuleInstance<CertificatesConfig> {
 
   private schedule(): void {
     if (this.stopped) return;
-    const everyMs = this.ctx.cluster.current() ? Math.min(this.config.renewCheckInterval, CLUSTER_SYNC_MS) : this.config.renewCheckInterval;
-    this.task = this.ctx.schedule({ name: 'renewal-check', everyMs, runAtStart: true }, () => this.check());
+    this.scheduledEveryMs = this.checkEveryMs(this.config);
+    this.task = this.ctx.schedule({ name: 'renewal-check', everyMs: this.scheduledEveryMs, runAtStart: true }, () => this.check());
+  }
+
+  private checkEveryMs(config: CertificatesConfig): number {
+    return this.ctx.cluster.current() ? Math.min(config.renewCheckInterval, CLUSTER_SYNC_MS) : config.renewCheckInterval;
   }
 
   private async readLive(store: CertificateStore, name: string, log: Logger): Promise<StoredCertificate | undefined> {

@@ -10,16 +10,21 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { LeaseLostError, type Lease } from '../../../src/agent/kit/cluster.js';
+import type { ScheduledWork, ScheduleSpec } from '../../../src/agent/kit/module.js';
 import { PublishingSolver, TokenRelay } from '../../../src/modules/certificates/cluster/http01.js';
 import { SharedCertificates } from '../../../src/modules/certificates/cluster/shared.js';
 import { certSchema } from '../../../src/modules/certificates/config.js';
+import { CertificateManager } from '../../../src/modules/certificates/manager.js';
+import { declareMetrics } from '../../../src/modules/certificates/metrics.js';
 import { StandaloneSolver } from '../../../src/modules/certificates/kinds/http01-standalone.js';
 import { generateServerCerts } from '../../harness/certs.js';
 import { canConnect, freePort } from '../../harness/ports.js';
 import { redisCommand } from '../../harness/redis-client.js';
 import { startRedis, type RedisServer } from '../../harness/redis.js';
 import { makeTempDir, type TempDir } from '../../harness/tmpdir.js';
+import { createTestContext } from '../../helpers/module-context.js';
 import { reachable, startNode, type TestNode } from '../cluster/support.js';
+import { configFor } from './fixtures.js';
 
 let redis: RedisServer;
 let tmp: TempDir;
@@ -136,5 +141,23 @@ test("a node whose standalone port is taken says so and answers nothing; the hol
   } finally {
     await relay.stop();
     squatter.close();
+  }
+});
+
+test('a cluster joined by a reload: the periodic check runs at least every minute from then on', async () => {
+  const context = await createTestContext('certificates');
+  const every: number[] = [];
+  const ctx = { ...context.ctx, schedule: (spec: ScheduleSpec, work: ScheduledWork) => (every.push('everyMs' in spec ? spec.everyMs : 0), context.ctx.schedule(spec, work)) };
+  const config = configFor('https://127.0.0.1:9/dir', undefined, path.join(tmp.path, 'reload'), []);
+  const manager = new CertificateManager(ctx, config, declareMetrics(context.registrar), { certbotSchedules: [] });
+  try {
+    await manager.start();
+    assert.deepEqual(every, [3_600_000]);
+    context.cluster.provide((await member('reloaded')).node);
+    await manager.reload(config);
+    assert.deepEqual(every, [3_600_000, 60_000]);
+  } finally {
+    await manager.stop();
+    await context.dispose();
   }
 });
