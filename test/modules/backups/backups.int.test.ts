@@ -37,7 +37,7 @@ describe('backups against real servers', () => {
         { name: 'redis', type: 'redis', url: redis.url, schedule: DAILY },
         { name: 'redis-file', type: 'redis', mode: 'file', url: redis.url, schedule: DAILY },
         { name: 'redis-tls', type: 'redis', url: `rediss://:tls-pass@127.0.0.1:${redisTls.tlsPort}`, tls: { ca: redisTls.ca }, schedule: DAILY },
-        { name: 'locked', type: 'redis', url: redisLocked.url, schedule: DAILY },
+        { name: 'locked', type: 'redis', url: redisLocked.url, mode: 'replication', schedule: DAILY },
         { name: 'locked-file', type: 'redis', mode: 'file', url: redisLocked.url, schedule: DAILY },
       ],
     });
@@ -139,7 +139,7 @@ describe('backups against real servers', () => {
     }
   });
 
-  it('a server with SYNC, PSYNC and BGSAVE renamed away is "unsupported", in both modes', async () => {
+  it('a server with SYNC, PSYNC and BGSAVE renamed away is "unsupported" in modes replication and file (auto would go logical)', async () => {
     backups.runner.runNow('locked');
     backups.runner.runNow('locked-file');
     await backups.settled();

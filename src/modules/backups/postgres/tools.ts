@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { describeError } from '../../../agent/kit/errors.js';
 import { execFile, isExecutable } from '../../../agent/kit/exec.js';
 import { throughPrefix } from '../../../agent/kit/exec-prefix.js';
 import { withoutPassword } from '../../../agent/kit/redact-url.js';
@@ -157,7 +158,14 @@ async function factsOverConnection(url: string, signal: AbortSignal): Promise<st
   const onAbort = () => void client.end().catch(() => undefined);
   signal.addEventListener('abort', onAbort, { once: true });
   try {
-    await client.connect();
+    await client.connect().catch((err: unknown) => {
+      // A timeout says nothing of where: name the server, in libpq's words, as pg_dump's own message would.
+      const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+      const port = new URL(url).port || '5432';
+      const text = describeError(err);
+      if (text.includes(`${host}:${port}`)) throw err;
+      throw new Error(`connection to server at "${host}", port ${port} failed: ${text}`);
+    });
     return (await client.query<{ facts: string }>(FACTS_SQL)).rows[0]?.facts ?? '';
   } finally {
     signal.removeEventListener('abort', onAbort);
