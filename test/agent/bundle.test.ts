@@ -29,7 +29,9 @@ test('the production bundle builds and runs every module from one file', async (
   assert.equal(spawnSync(process.execPath, [bundle, 'version'], { encoding: 'utf8' }).stdout.trim(), `caretaker ${version} (node ${process.versions.node})`);
 
   const [admin, metrics] = [await freePort(), await freePort()];
-  await writeFile(join(dir, 'caretaker.yaml'), await allModulesConfig(dir, { admin, metrics }));
+  // The example's cluster section needs secrets and a Redis; a dead port is enough for the module to run in the bundle.
+  const cluster = `cluster: { redis: "redis://127.0.0.1:${await freePort()}", name: bundle, leaseTtl: 15s, encryptionKey: "a-test-key-of-at-least-thirty-two-characters" }\n`;
+  await writeFile(join(dir, 'caretaker.yaml'), (await allModulesConfig(dir, { admin, metrics })) + cluster);
   // pg's Cloudflare check loaded Node's undici (12 MiB) into an agent that never fetches (scripts/build.mjs).
   const reportUndici = "process.on('exit', () => process.stderr.write(`undici loaded: ${process.moduleLoadList.some((m) => m.includes('undici'))}\\n`));";
   const child = spawn(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(reportUndici)}`, bundle, 'run', '--config', join(dir, 'caretaker.yaml')], {
@@ -49,7 +51,7 @@ test('the production bundle builds and runs every module from one file', async (
     assert.ok(status, `bundle never answered: ${stderr}`);
     assert.deepEqual(
       status.modules.map((m) => [m.name, m.state]),
-      [['certificates', 'running'], ['backups', 'running'], ['probes', 'running'], ['logs', 'running'], ['alerts', 'running']],
+      [['cluster', 'running'], ['certificates', 'running'], ['backups', 'running'], ['probes', 'running'], ['logs', 'running'], ['alerts', 'running']],
     );
     assert.equal((await fetch(`http://127.0.0.1:${metrics}/metrics`)).status, 200);
   } finally {

@@ -18,7 +18,7 @@ const ROOTFS = process.env.E2E_ROOTFS ?? '/var/tmp/caretaker-e2e-rootfs';
  * openssl, python3, the systemd container) are covered by the e2e under Node 18 instead, and files that
  * measure latency (`run-alone`) would measure the machine; everything else runs here.
  */
-const NEEDS_HOST = /harness\/(redis|postgres|pebble|nginx|redis-sentinel|acme-proxy|https|certs|deps|sshd|rclone|smtp)\.js|\b(restic|logrotate|certbot|chromium)\b|\bpromtool\b|\bwrk\b|node_exporter|prometheus|'openssl'|python3|\.\.\/e2e\/|^\/\/ caretaker-test: run-alone/m;
+const NEEDS_HOST = /harness\/(redis|redis-netns|postgres|pebble|nginx|redis-sentinel|acme-proxy|https|certs|deps|sshd|rclone|smtp)\.js|\b(restic|logrotate|certbot|chromium)\b|\bpromtool\b|\bwrk\b|node_exporter|prometheus|'openssl'|python3|\.\.\/e2e\/|^\/\/ caretaker-test: run-alone/m;
 
 /** Tests that mock Date (the runner's mock.timers learnt it in Node 20.4); the code they test is in other files too. */
 const NEEDS_NODE20_RUNNER = /mock\.timers\.enable\(\{ apis: \[[^\]]*'Date'/;

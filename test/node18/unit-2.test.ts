@@ -1,4 +1,4 @@
-// Share 2 of the tests re-run under Debian 12's Node.js 18 (test/node18/node18.ts).
+// Share 2 (of 4) of the tests re-run under Debian 12's Node.js 18 (test/node18/node18.ts).
 import { node18Tests } from './node18.js';
 
-node18Tests(1, 3);
+node18Tests(1, 4);

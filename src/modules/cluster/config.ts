@@ -16,7 +16,7 @@ export const configSchema = z
     node: z
       .string()
       .regex(NAME, 'letters, digits, ., _ and -, at most 63')
-      .default(() => hostname().split('.')[0]!.slice(0, 63) || 'node')
+      .optional()
       .meta({ description: "this node's name, unique in the cluster (default: the host name)" }),
     leaseTtl: duration({ min: '2s', max: '10m' })
       .prefault('15s')
@@ -29,6 +29,8 @@ export const configSchema = z
   .superRefine((cluster, ctx) => {
     if (cluster.tls !== undefined && !cluster.redis.startsWith('rediss://')) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls settings need a rediss:// url' });
   })
+  // Filled in here, not as the key's default: a default would put this machine's name into the JSON Schema.
+  .transform((cluster) => ({ ...cluster, node: cluster.node ?? (hostname().split('.')[0]!.slice(0, 63) || 'node') }))
   .meta({ description: 'Several agents sharing one Redis: one node orders each certificate and runs each singleton backup, under leases with fencing tokens.' });
 
 export type ClusterConfig = z.output<typeof configSchema>;
