@@ -67,6 +67,16 @@ describe('cluster: singleton backups on three agents', () => {
     return found;
   }
 
+  /** The good backups of `job` made since `before`, once there is at least one (waits at most `timeoutMs`). */
+  async function newBackups(name: string, before: Array<{ node: string; file: string }>, timeoutMs: number): Promise<Array<{ node: string; file: string }>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const added = (await goodBackups(name)).filter((b) => !before.some((p) => p.file === b.file && p.node === b.node));
+      if (added.length > 0 || Date.now() >= deadline) return added;
+      await sleep(200);
+    }
+  }
+
   /** The tick records the nodes left in Redis for `job`: tick → the node that ran it and its file. */
   async function ticks(name: string): Promise<Map<string, { node: string; file: string }>> {
     const keys = (await redisCommand({ port: redis.port }, 'KEYS', `caretaker:fleet:state:backup:${name}:tick:*`)) as string[];
@@ -144,13 +154,7 @@ describe('cluster: singleton backups on three agents', () => {
     holder.process.child.kill('SIGKILL');
     await holder.process.exited;
     nodes.delete(holder.name);
-    const deadline = Date.now() + 40_000;
-    let after = await goodBackups('slow');
-    while (after.length === before.length && Date.now() < deadline) {
-      await sleep(200);
-      after = await goodBackups('slow');
-    }
-    const added = after.filter((b) => !before.some((p) => p.file === b.file && p.node === b.node));
+    const added = await newBackups('slow', before, 40_000);
     assert.equal(added.length, 1, JSON.stringify(added));
     assert.notEqual(added[0]!.node, holder.name);
     // The killed run left no good backup, and the survivors' other views say who ran it.
@@ -162,21 +166,14 @@ describe('cluster: singleton backups on three agents', () => {
     const before = await goodBackups('slow');
     const holder = await holderOfSlow(40_000);
     holder.process.child.kill('SIGSTOP');
-    const deadline = Date.now() + 40_000;
-    let after = await goodBackups('slow');
-    while (after.length === before.length && Date.now() < deadline) {
-      await sleep(200);
-      after = await goodBackups('slow');
-    }
-    const added = after.filter((b) => !before.some((p) => p.file === b.file && p.node === b.node));
+    const added = await newBackups('slow', before, 40_000);
     assert.equal(added.length, 1, JSON.stringify(added));
     assert.notEqual(added[0]!.node, holder.name, 'another node ran the tick while the holder was stopped');
     holder.process.child.kill('SIGCONT');
     await holder.process.waitForLine((l) => l.msg === 'lease lost: its work is stopped', 20_000);
     // Whatever the woken node was doing, it published no second good backup of the tick.
     await sleep(3000);
-    const final = await goodBackups('slow');
-    assert.equal(final.filter((b) => !before.some((p) => p.file === b.file && p.node === b.node)).length, 1, JSON.stringify(final));
+    assert.equal(added.length, (await newBackups('slow', before, 0)).length, 'still one good backup of the tick');
   });
 
   it('Redis stopped: no node runs a singleton tick or deletes anything meanwhile; runs resume when it is back', async () => {
