@@ -56,9 +56,10 @@ export type JobDetail = z.infer<typeof jobDetail>;
 /** The newest success of the job here or, for a cluster singleton job, on the node that ran its latest tick. */
 function lastSuccessOf(job: Job): Date | undefined {
   const { last, backups, lastElsewhere } = job.item;
-  const finished = last?.result === 'success' ? last.finishedAt : backups[0]?.manifest?.finishedAt ? new Date(backups[0].manifest.finishedAt) : undefined;
-  const elsewhere = lastElsewhere ? new Date(lastElsewhere.finishedAt) : undefined;
-  return finished && elsewhere ? (finished > elsewhere ? finished : elsewhere) : (finished ?? elsewhere);
+  const here = last?.result === 'success' ? last.finishedAt.toISOString() : backups[0]?.manifest?.finishedAt;
+  // ISO 8601 strings of one zone sort as the times they name.
+  const newest = [here, lastElsewhere?.finishedAt].filter((at) => at !== undefined).sort().at(-1);
+  return newest === undefined ? undefined : new Date(newest);
 }
 
 /** What `/backups/:job` and `caretaker backups` say of a run whose off-site copy failed. */
