@@ -14,7 +14,10 @@ const { readSync } = require('node:fs');
 let hash = createHash('sha256');
 let buffer;
 parentPort.on('message', (message) => {
-  if (message.type === 'update') hash.update(new Uint8Array(message.data));
+  if (message.type === 'update') {
+    hash.update(new Uint8Array(message.data, 0, message.length));
+    parentPort.postMessage({ returned: message.data }, [message.data]);
+  }
   else if (message.type === 'digest') {
     parentPort.postMessage({ id: message.id, digest: hash.digest('hex') });
     hash = createHash('sha256');
@@ -33,7 +36,7 @@ parentPort.on('message', (message) => {
 });
 `;
 
-type Reply = { id: number; digest?: string; error?: string; code?: string };
+type Reply = { id: number; digest?: string; error?: string; code?: string } | { returned: ArrayBuffer };
 
 export class HashWorker {
   private readonly worker = new Worker(WORKER_SOURCE, { eval: true });
@@ -41,8 +44,10 @@ export class HashWorker {
   private readonly waiting = new Map<number, { resolve: (digest: string) => void; reject: (err: Error) => void }>();
   private failure: Error | undefined;
 
-  constructor() {
+  /** `onReturned` gets each buffer given to update() back once it is hashed, to be filled again. */
+  constructor(private readonly onReturned: (buffer: ArrayBuffer) => void = () => undefined) {
     this.worker.on('message', (reply: Reply) => {
+      if ('returned' in reply) return this.onReturned(reply.returned);
       const pending = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
       if (reply.digest !== undefined) pending?.resolve(reply.digest);
@@ -58,12 +63,13 @@ export class HashWorker {
     this.waiting.clear();
   }
 
-  /** Adds bytes to the running digest. The buffer is transferred: the caller must not touch it afterwards. */
-  update(data: Buffer): void {
+  /**
+   * Adds the first `length` bytes of `buffer` to the running digest. The buffer is transferred, and handed to
+   * `onReturned` once hashed: the caller must not touch it in between.
+   */
+  update(buffer: ArrayBuffer, length: number): void {
     if (this.failure) throw this.failure;
-    // Only a buffer that owns its whole ArrayBuffer can be transferred; others are copied once.
-    const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : Buffer.from(data);
-    this.worker.postMessage({ type: 'update', data: own.buffer }, [own.buffer as ArrayBuffer]);
+    this.worker.postMessage({ type: 'update', data: buffer, length }, [buffer]);
   }
 
   /** The digest of everything added since the last digest(). */

@@ -7,7 +7,10 @@ import { HashWorker } from './hash-worker.js';
 
 /** Where a dump's bytes go: counted and hashed on the way (in a worker thread), so the sha256 costs no second read. */
 export interface ByteSink {
-  /** Takes a chunk; returns a promise only when the caller must wait for it (the sink is full), so a fast stream costs no promise per chunk. */
+  /**
+   * Takes a chunk, copied before write() returns (the caller may fill it again); returns a promise only when the
+   * caller must wait (the sink is full), so a fast stream costs no promise per chunk.
+   */
   write(chunk: Uint8Array): Promise<void> | void;
   readonly bytes: number;
   /**
@@ -20,9 +23,11 @@ export interface ByteSink {
 /** Bytes a sink accepts ahead of the disk before a write waits: lets the producer run on while a write is in flight. */
 const WRITE_AHEAD_BYTES = 4 * 1024 * 1024;
 /**
- * Chunks are gathered into one write of about this size. A pipe hands over 4-64 KiB at a time; one file write
- * and one hash update per chunk kept the event loop about a third busy on a 1 GB dump. A batch is copied once
- * into its own buffer, written, then handed to the hash worker.
+ * Chunks are gathered into one write of this size. A pipe hands over 4-64 KiB at a time; one file write and one
+ * hash update per chunk kept the event loop about a third busy on a 1 GB dump. A chunk is copied into the
+ * batch as it is taken; the batch is written, handed to the hash worker, and comes back from it to be filled
+ * again. Fresh batches each time, dropped after hashing, waited for a full GC in the worker, which seldom runs:
+ * a 64 MB logical Redis backup grew the agent by as much.
  */
 const BATCH_BYTES = 1024 * 1024;
 /**
@@ -37,8 +42,10 @@ export class FileSink implements ByteSink {
   private hash: HashWorker | undefined;
   private written = 0;
   private pending = 0;
-  private batch: Uint8Array[] = [];
+  private batch: Buffer | undefined;
   private batchBytes = 0;
+  /** Batches the hash worker has given back. */
+  private readonly free: ArrayBuffer[] = [];
   /** Writes go out one after another (one fd, no positions); this is the last one queued. */
   private queue: Promise<void> = Promise.resolve();
   private failure: unknown;
@@ -101,34 +108,35 @@ export class FileSink implements ByteSink {
     if (this.direct) throw new Error('this sink was handed to a child process');
     this.written += chunk.length;
     this.pending += chunk.length;
-    this.batch.push(chunk);
-    this.batchBytes += chunk.length;
-    if (this.batchBytes >= BATCH_BYTES) this.flush();
+    for (let from = 0; from < chunk.length; ) {
+      // Its own ArrayBuffer (never the shared pool), so it can be transferred to the hash worker afterwards.
+      const reused = this.free.pop();
+      const batch = (this.batch ??= reused ? Buffer.from(reused) : Buffer.allocUnsafeSlow(BATCH_BYTES));
+      const n = Math.min(chunk.length - from, BATCH_BYTES - this.batchBytes);
+      batch.set(chunk.subarray(from, from + n), this.batchBytes);
+      this.batchBytes += n;
+      from += n;
+      if (this.batchBytes === BATCH_BYTES) this.flush();
+    }
     if (this.pending <= WRITE_AHEAD_BYTES) return;
     return this.queue.then(() => {
       if (this.failure !== undefined) throw this.failure;
     });
   }
 
-  /** Queues the gathered chunks as one write, then their hashing. */
+  /** Queues the gathered batch as one write, then its hashing. */
   private flush(): void {
-    if (this.batch.length === 0) return;
+    const data = this.batch;
     const size = this.batchBytes;
-    // Its own ArrayBuffer (never the shared pool), so it can be transferred to the hash worker afterwards.
-    const data = Buffer.allocUnsafeSlow(size);
-    let at = 0;
-    for (const chunk of this.batch) {
-      data.set(chunk, at);
-      at += chunk.length;
-    }
-    this.batch = [];
+    if (data === undefined || size === 0) return;
+    this.batch = undefined;
     this.batchBytes = 0;
     this.queue = this.queue.then(async () => {
       if (this.failure !== undefined) return;
       try {
         let offset = 0;
         while (offset < size) offset += (await this.handle.write(data, offset, size - offset)).bytesWritten;
-        (this.hash ??= new HashWorker()).update(data);
+        (this.hash ??= new HashWorker((buffer) => this.free.push(buffer))).update(data.buffer as ArrayBuffer, size);
       } catch (err) {
         this.failure = err;
       } finally {
@@ -172,7 +180,7 @@ export class FileSink implements ByteSink {
   }
 
   async abandon(): Promise<void> {
-    this.batch = [];
+    this.batch = undefined;
     await this.stopWriteBack();
     await this.queue;
     await this.handle.close().catch(() => undefined);

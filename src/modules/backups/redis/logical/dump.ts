@@ -62,7 +62,10 @@ export async function dumpLogical(target: RedisTarget, sink: ByteSink, signal: A
           { ...SCAN_DEFAULTS, signal },
           (keys) => dumpKeys(send, keys),
           async (batch) => {
-            for (const key of batch) await writer.record({ db, ...key });
+            for (const key of batch) {
+              const wait = writer.record({ db, ...key });
+              if (wait) await wait;
+            }
           },
         );
       }

@@ -4,18 +4,67 @@ import { rawConnect } from '../connection.js';
 import { SocketReader } from '../socket-reader.js';
 
 const REPLY_TIMEOUT_MS = 60_000;
-const CRLF = Buffer.from('\r\n');
 
 export type RawArg = Buffer | string | number;
 /** A RESP2 reply: a status or bulk string as bytes, an integer, nil, an error reply, or an array of replies. */
 export type RawReply = Buffer | number | null | Error | RawReply[];
 
-function encode(args: RawArg[], parts: Buffer[]): void {
-  parts.push(Buffer.from(`*${args.length}\r\n`));
-  for (const arg of args) {
-    const bytes = Buffer.isBuffer(arg) ? arg : Buffer.from(String(arg));
-    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, CRLF);
+function digitsOf(n: number): number {
+  let digits = 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  return digits;
+}
+
+/** `<mark><n>\r\n` at `at`, digit by digit; returns where it ends. */
+function writeHeader(out: Buffer, at: number, mark: number, n: number): number {
+  out[at] = mark;
+  const digits = digitsOf(n);
+  let rest = n;
+  for (let i = digits; i >= 1; i--) {
+    out[at + i] = 0x30 + (rest % 10);
+    rest = Math.floor(rest / 10);
   }
+  out[at + digits + 1] = 0x0d;
+  out[at + digits + 2] = 0x0a;
+  return at + digits + 3;
+}
+
+/**
+ * Every command as RESP, into one buffer sized first and written byte by byte: a few small Buffers per
+ * argument, joined afterwards, were most of a restore's garbage, and Buffer#write's per-call cost most of the
+ * rest. Strings and numbers are UTF-8 (a number's text is ASCII); Buffers are copied as they are.
+ */
+export function encodeCommands(commands: RawArg[][]): Buffer {
+  const texts = new Map<string | number, Buffer>();
+  const bytesOf = (arg: RawArg): Buffer => {
+    if (Buffer.isBuffer(arg)) return arg;
+    let bytes = texts.get(arg);
+    if (!bytes) texts.set(arg, (bytes = Buffer.from(String(arg))));
+    return bytes;
+  };
+  let size = 0;
+  for (const args of commands) {
+    size += 3 + digitsOf(args.length);
+    for (const arg of args) {
+      const n = bytesOf(arg).length;
+      size += 3 + digitsOf(n) + n + 2;
+    }
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const args of commands) {
+    at = writeHeader(out, at, 0x2a, args.length);
+    for (const arg of args) {
+      const bytes = bytesOf(arg);
+      at = writeHeader(out, at, 0x24, bytes.length);
+      if (bytes.length < 64) for (let i = 0; i < bytes.length; i++) out[at + i] = bytes[i]!;
+      else bytes.copy(out, at);
+      at += bytes.length;
+      out[at++] = 0x0d;
+      out[at++] = 0x0a;
+    }
+  }
+  return out;
 }
 
 function replyError(message: string): Error {
@@ -25,6 +74,26 @@ function replyError(message: string): Error {
   return err;
 }
 
+const OK = Buffer.from('OK');
+
+/** Where the line from `at` ends (its \r\n), or -1: a loop, as most lines are a few bytes and indexOf's call costs more. */
+function findLineEnd(buffer: Buffer, at: number): number {
+  for (let i = at; i < buffer.length - 1; i++) if (buffer[i] === 0x0d && buffer[i + 1] === 0x0a) return i;
+  return -1;
+}
+
+/** The decimal integer in bytes from..to (a reply's length, count or value), read without making a string of it. */
+function integerIn(buffer: Buffer, from: number, to: number): number {
+  const negative = buffer[from] === 0x2d;
+  let value = 0;
+  for (let i = negative ? from + 1 : from; i < to; i++) {
+    const digit = buffer[i]! - 0x30;
+    if (digit < 0 || digit > 9) throw new Error(`protocol error: '${buffer.toString('latin1', from, Math.min(to, from + 40))}' is not a number`);
+    value = value * 10 + digit;
+  }
+  return negative ? -value : value;
+}
+
 type Parsed = { value: RawReply; end: number } | { need: number };
 
 /**
@@ -32,30 +101,31 @@ type Parsed = { value: RawReply; end: number } | { need: number };
  * before it can be read (a promise per reply, as an async reader makes, was most of a backup's garbage).
  */
 function parseReply(buffer: Buffer, at: number): Parsed {
-  const lineEnd = buffer.indexOf('\r\n', at);
+  const lineEnd = findLineEnd(buffer, at);
   if (lineEnd < 0) {
     if (buffer.length - at > 64 * 1024) throw new Error('protocol error: reply line too long');
     return { need: buffer.length + 1 };
   }
-  const head = buffer.toString('latin1', at + 1, lineEnd);
   const next = lineEnd + 2;
   switch (buffer[at]) {
     case 0x2b: // +
+      // A RESTORE's answer, a million times in a restore: one shared buffer, not a view each.
+      if (lineEnd === at + 3 && buffer[at + 1] === 0x4f && buffer[at + 2] === 0x4b) return { value: OK, end: next };
       return { value: buffer.subarray(at + 1, lineEnd), end: next };
     case 0x2d: // -
       return { value: replyError(buffer.toString('utf8', at + 1, lineEnd)), end: next };
     case 0x3a: // :
-      return { value: Number(head), end: next };
+      return { value: integerIn(buffer, at + 1, lineEnd), end: next };
     case 0x24: {
       // $
-      const length = Number(head);
+      const length = integerIn(buffer, at + 1, lineEnd);
       if (length < 0) return { value: null, end: next };
       if (buffer.length < next + length + 2) return { need: next + length + 2 };
       return { value: buffer.subarray(next, next + length), end: next + length + 2 };
     }
     case 0x2a: {
       // *
-      const count = Number(head);
+      const count = integerIn(buffer, at + 1, lineEnd);
       if (count < 0) return { value: null, end: next };
       const items: RawReply[] = [];
       let position = next;
@@ -68,7 +138,7 @@ function parseReply(buffer: Buffer, at: number): Parsed {
       return { value: items, end: position };
     }
     default:
-      throw new Error(`protocol error: unexpected reply '${head.slice(0, 40)}'`);
+      throw new Error(`protocol error: unexpected reply '${buffer.toString('latin1', at, Math.min(lineEnd, at + 40))}'`);
   }
 }
 
@@ -106,9 +176,7 @@ export class RawCommands {
 
   /** Writes the commands at once; resolves with their replies, in order. */
   send(commands: RawArg[][]): Promise<RawReply[]> {
-    const parts: Buffer[] = [];
-    for (const args of commands) encode(args, parts);
-    this.socket.write(Buffer.concat(parts));
+    this.socket.write(encodeCommands(commands));
     const replies = this.reading.then(() => this.reader.parse(commands.length, parseReply));
     this.reading = replies.catch(() => undefined);
     return replies;

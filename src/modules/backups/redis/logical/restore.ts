@@ -17,16 +17,18 @@ export interface LogicalRestoreResult {
 /** Writes every record of a logical file through `writer`, calling `select` with each record's database (mapped by `dbOf`) first. */
 async function writeRecords(file: string, select: (db: number) => Promise<unknown>, writer: KeyWriter, dbOf: (db: number) => number, signal: AbortSignal): Promise<void> {
   let current: number | undefined;
+  const switchTo = async (db: number) => {
+    await writer.flush();
+    await select(db);
+    current = db;
+  };
   await readLogicalFile(
     file,
-    async (record) => {
+    // Not async: a key that needs no wait (most) costs no promise.
+    (record) => {
       const db = dbOf(record.db);
-      if (db !== current) {
-        await writer.flush();
-        await select(db);
-        current = db;
-      }
-      await writer.add(record);
+      if (db !== current) return switchTo(db).then(() => writer.add(record));
+      return writer.add(record);
     },
     signal,
   );

@@ -69,14 +69,18 @@ export class KeyWriter {
     return this.counts.restored + this.counts.byType;
   }
 
-  async add(entry: DumpedKey): Promise<void> {
+  /** Takes a key; returns a promise only when the caller must wait (REQUESTS_IN_FLIGHT requests are out), as most keys need no wait. */
+  add(entry: DumpedKey): Promise<void> | void {
     this.batch.push(entry);
     this.batchBytes += entry.payload.length + entry.key.length;
-    if (this.batch.length >= BATCH_KEYS || this.batchBytes >= BATCH_BYTES) await this.send();
+    if (this.batch.length >= BATCH_KEYS || this.batchBytes >= BATCH_BYTES) return this.send();
   }
 
   async addAll(entries: DumpedKey[]): Promise<void> {
-    for (const entry of entries) await this.add(entry);
+    for (const entry of entries) {
+      const wait = this.add(entry);
+      if (wait) await wait;
+    }
   }
 
   private fail(entry: DumpedKey, why: string): void {
@@ -85,7 +89,7 @@ export class KeyWriter {
   }
 
   /** Sends what is gathered, waiting for the oldest request when REQUESTS_IN_FLIGHT are out. */
-  private async send(): Promise<void> {
+  private send(): Promise<void> | void {
     const batch = this.batch;
     this.batch = [];
     this.batchBytes = 0;
@@ -94,7 +98,7 @@ export class KeyWriter {
     // Awaited in order; one failing while an earlier one is awaited is not an unhandled rejection.
     request.catch(() => undefined);
     this.inFlight.push(request);
-    if (this.inFlight.length >= REQUESTS_IN_FLIGHT) await this.inFlight.shift();
+    if (this.inFlight.length >= REQUESTS_IN_FLIGHT) return this.inFlight.shift();
   }
 
   /**
