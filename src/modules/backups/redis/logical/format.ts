@@ -218,6 +218,24 @@ class FileReader {
     return this.buffer[this.at + at]!;
   }
 
+  /** Integers `at` bytes ahead, read in place (a view, or a BigInt, for every record was garbage a restore paid for). */
+  u16(at: number): number {
+    return this.buffer.readUInt16BE(this.at + at);
+  }
+
+  u32(at: number): number {
+    return this.buffer.readUInt32BE(this.at + at);
+  }
+
+  /** A signed 64-bit integer that fits a double (an expiry in ms, or -1). */
+  i64(at: number): number {
+    return this.buffer.readInt32BE(this.at + at) * 0x1_0000_0000 + this.buffer.readUInt32BE(this.at + at + 4);
+  }
+
+  skip(n: number): void {
+    this.at += n;
+  }
+
   /** The next n bytes, which fill() made available: a view into the buffer. */
   take(n: number): Buffer {
     const out = this.buffer.subarray(this.at, this.at + n);
@@ -276,11 +294,11 @@ export async function readLogicalFile(path: string, onRecord: (record: LogicalRe
       const tag = reader.peek(0);
       if (tag === TAG_RECORD) {
         if (reader.available < RECORD_HEAD_BYTES && !(await reader.fill(RECORD_HEAD_BYTES))) throw cutShort(`record ${index + 1}`);
-        const head = reader.take(RECORD_HEAD_BYTES);
-        const db = head.readUInt16BE(1);
-        const keyLength = head.readUInt32BE(3);
-        const expireAt = Number(head.readBigInt64BE(7));
-        const payloadLength = head.readUInt32BE(15);
+        const db = reader.u16(1);
+        const keyLength = reader.u32(3);
+        const expireAt = reader.i64(7);
+        const payloadLength = reader.u32(15);
+        reader.skip(RECORD_HEAD_BYTES);
         if (keyLength > MAX_FIELD_BYTES || payloadLength > MAX_FIELD_BYTES || expireAt < -1) {
           throw new LogicalFormatError(`record ${index + 1} at byte ${at}: impossible lengths (key ${keyLength}, payload ${payloadLength}): the file is corrupt`);
         }

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type net from 'node:net';
 import { redisAddress, type RedisTarget } from '../../../../agent/kit/redis.js';
 import { rawConnect } from '../connection.js';
@@ -15,38 +16,58 @@ function digitsOf(n: number): number {
   return digits;
 }
 
-/** `<mark><n>\r\n` at `at`, digit by digit; returns where it ends. */
-function writeHeader(out: Buffer, at: number, mark: number, n: number): number {
-  out[at] = mark;
-  const digits = digitsOf(n);
+/** The `digits` digits of n at `at`. */
+function writeDigits(out: Buffer, at: number, n: number, digits: number): void {
   let rest = n;
-  for (let i = digits; i >= 1; i--) {
+  for (let i = digits - 1; i >= 0; i--) {
     out[at + i] = 0x30 + (rest % 10);
     rest = Math.floor(rest / 10);
   }
+}
+
+/** `<mark><n>\r\n` at `at`; returns where it ends. */
+function writeHeader(out: Buffer, at: number, mark: number, n: number): number {
+  out[at] = mark;
+  const digits = digitsOf(n);
+  writeDigits(out, at + 1, n, digits);
   out[at + digits + 1] = 0x0d;
   out[at + digits + 2] = 0x0a;
   return at + digits + 3;
 }
 
+/** A number written as its digits (RESTORE's TTL, SCAN's COUNT): a non-negative integer, as every one we send is. */
+function isDigits(arg: RawArg): arg is number {
+  return typeof arg === 'number' && Number.isSafeInteger(arg) && arg >= 0;
+}
+
+/** A short ASCII string (a command name, a cursor) is written char by char; any other is encoded once. */
+function asciiLength(text: string): number | undefined {
+  if (text.length > 64) return undefined;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return undefined;
+  return text.length;
+}
+
 /**
  * Every command as RESP, into one buffer sized first and written byte by byte: a few small Buffers per
  * argument, joined afterwards, were most of a restore's garbage, and Buffer#write's per-call cost most of the
- * rest. Strings and numbers are UTF-8 (a number's text is ASCII); Buffers are copied as they are.
+ * rest. Strings are UTF-8; Buffers are copied as they are.
  */
 export function encodeCommands(commands: RawArg[][]): Buffer {
-  const texts = new Map<string | number, Buffer>();
-  const bytesOf = (arg: RawArg): Buffer => {
-    if (Buffer.isBuffer(arg)) return arg;
-    let bytes = texts.get(arg);
-    if (!bytes) texts.set(arg, (bytes = Buffer.from(String(arg))));
-    return bytes;
+  const encoded = new Map<RawArg, Buffer>();
+  const lengthOf = (arg: RawArg): number => {
+    if (Buffer.isBuffer(arg)) return arg.length;
+    if (isDigits(arg)) return digitsOf(arg);
+    const ascii = asciiLength(String(arg));
+    if (ascii !== undefined) return ascii;
+    let bytes = encoded.get(arg);
+    if (!bytes) encoded.set(arg, (bytes = Buffer.from(String(arg))));
+    return bytes.length;
   };
   let size = 0;
   for (const args of commands) {
     size += 3 + digitsOf(args.length);
     for (const arg of args) {
-      const n = bytesOf(arg).length;
+      const n = lengthOf(arg);
       size += 3 + digitsOf(n) + n + 2;
     }
   }
@@ -55,11 +76,13 @@ export function encodeCommands(commands: RawArg[][]): Buffer {
   for (const args of commands) {
     at = writeHeader(out, at, 0x2a, args.length);
     for (const arg of args) {
-      const bytes = bytesOf(arg);
-      at = writeHeader(out, at, 0x24, bytes.length);
-      if (bytes.length < 64) for (let i = 0; i < bytes.length; i++) out[at + i] = bytes[i]!;
-      else bytes.copy(out, at);
-      at += bytes.length;
+      const n = lengthOf(arg);
+      at = writeHeader(out, at, 0x24, n);
+      const bytes = Buffer.isBuffer(arg) ? arg : encoded.get(arg);
+      if (bytes) out.set(bytes, at);
+      else if (isDigits(arg)) writeDigits(out, at, arg, n);
+      else for (let i = 0, text = String(arg); i < n; i++) out[at + i] = text.charCodeAt(i);
+      at += n;
       out[at++] = 0x0d;
       out[at++] = 0x0a;
     }
