@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -29,9 +29,13 @@ export interface TestModuleContext {
   dispose(): Promise<void>;
 }
 
-/** A real ModuleContext (real scheduler, temp state dir, own registry) for testing one module without the agent. */
-export async function createTestContext(name: string): Promise<TestModuleContext> {
-  const stateDir = await mkdtemp(join(tmpdir(), `caretaker-${name}-state-`));
+/**
+ * A real ModuleContext (real scheduler, temp state dir, own registry) for testing one module without the agent.
+ * A process the test kills (-9) is given its `stateDir` by the test, which removes it: its own would be left behind.
+ */
+export async function createTestContext(name: string, options: { stateDir?: string } = {}): Promise<TestModuleContext> {
+  const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), `caretaker-${name}-state-`)));
+  await mkdir(stateDir, { recursive: true });
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }).child({ module: name });
   const controller = new AbortController();
   const scheduler = new ModuleScheduler(log, controller.signal);
@@ -73,7 +77,7 @@ export async function createTestContext(name: string): Promise<TestModuleContext
       controller.abort();
       scheduler.cancelAll();
       await scheduler.idle();
-      await rm(stateDir, { recursive: true, force: true });
+      if (options.stateDir === undefined) await rm(stateDir, { recursive: true, force: true });
     },
   };
 }

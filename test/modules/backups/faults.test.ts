@@ -127,8 +127,10 @@ describe('backups failure paths', () => {
     const previous = await filesOf('pg-kill');
 
     const lock = await lockTable();
+    const state = await makeTempDir('backups-kill-state');
     const child = spawn(process.execPath, ['--import', 'tsx', new URL('./kill-target.ts', import.meta.url).pathname, JSON.stringify(config), 'pg-kill'], {
       stdio: 'ignore',
+      env: { ...process.env, KILL_TARGET_STATE_DIR: state.path },
     });
     const exited = new Promise((resolve) => child.once('exit', resolve));
     try {
@@ -137,6 +139,7 @@ describe('backups failure paths', () => {
       await exited;
     } finally {
       await lock.release();
+      await state.cleanup();
     }
     // pg_dump dies on the broken pipe once the lock is gone.
     await waitFor('pg_dump gone', async () => (await server.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump'")).trim() === '0');

@@ -68,7 +68,11 @@ describe('off-site faults: the agent killed during restic backup', () => {
     const agentFor = (trial: number) => {
       const cacheDir = join(tmp.path, `cache-${trial}`);
       const config = { ...killed, remote: { ...killed.remote, cacheDir } };
-      const child = spawn(process.execPath, ['--import', 'tsx', new URL('./kill-target.ts', import.meta.url).pathname, JSON.stringify(config), 'kill', 'on-go'], { stdio: ['pipe', 'ignore', 'ignore'] });
+      const stateDir = join(tmp.path, `state-${trial}`);
+      const child = spawn(process.execPath, ['--import', 'tsx', new URL('./kill-target.ts', import.meta.url).pathname, JSON.stringify(config), 'kill', 'on-go'], {
+        stdio: ['pipe', 'ignore', 'ignore'],
+        env: { ...process.env, KILL_TARGET_STATE_DIR: stateDir },
+      });
       return { child, cacheDir };
     };
     let agent = agentFor(0);

@@ -30,9 +30,8 @@ export function pebbleConfig(pebble: PebbleServer, dir: string, certs: unknown[]
 
 /** A manager on a real ModuleContext, not started (tests call renew() or start() themselves). */
 export async function createManager(config: CertificatesConfig, options: ManagerOptions = {}, shared: { stateDir?: string } = {}): Promise<ManagerFixture> {
-  const context = await createTestContext('certificates');
-  const ctx = shared.stateDir ? { ...context.ctx, stateDir: shared.stateDir } : context.ctx;
-  const manager = new CertificateManager(ctx, config, declareMetrics(context.registrar), options);
+  const context = await createTestContext('certificates', shared);
+  const manager = new CertificateManager(context.ctx, config, declareMetrics(context.registrar), options);
   return {
     manager,
     tc: context,
