@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFile, realpath, statfs } from 'node:fs/promises';
+import { readFile, realpath, statfs, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -96,6 +97,8 @@ async function withContext(work: (t: TestModuleContext) => Promise<void>): Promi
 test('watchHost on the real state dir filesystem: diskFree 100 fires host:fs:<its mount point>, diskFree 0 resolves it', async () => {
   await withContext(async (t) => {
     const sources: HostSources = { meminfo: fakeMemory(500000), mountinfo: () => readFile('/proc/self/mountinfo', 'utf8') };
+    // A filesystem with nothing on it (a container's fresh tmpfs /tmp) is 100 % free, not below 100 %.
+    await writeFile(join(t.ctx.stateDir, 'occupied'), 'x');
     const point = mountPointOf(await realpath(t.ctx.stateDir), await sources.mountinfo());
     const usage = fsUsage(await statfs(point));
     const watcher = watchHost(t.ctx, hostConditionsSchema.parse({ diskFree: 100, paths: [t.ctx.stateDir], every: '1s' }), sources);
