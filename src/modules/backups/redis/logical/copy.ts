@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import { redisAddress, type RedisTarget } from '../../../../agent/kit/redis.js';
 import { openRedis } from '../connection.js';
 import { copyByType } from './by-type.js';
-import { clientSender, dumpKeys, isClusterNode, scanDatabase, SCAN_DEFAULTS } from './scan.js';
+import { RawCommands } from './raw.js';
+import { dumpKeys, isClusterNode, scanDatabase, SCAN_DEFAULTS } from './scan.js';
 import { KeyWriter, type WriteCounts } from './writer.js';
 
 export interface CopyOptions {
@@ -37,6 +38,18 @@ async function countExisting(target: Redis, keys: Buffer[]): Promise<number> {
   return existing;
 }
 
+/** A raw connection on the URL's database. */
+async function openRaw(target: RedisTarget, signal: AbortSignal): Promise<RawCommands> {
+  const raw = await RawCommands.open(target, signal);
+  try {
+    if (target.db !== undefined && target.db !== 0) await raw.select(target.db);
+    return raw;
+  } catch (err) {
+    raw.close();
+    throw err;
+  }
+}
+
 /**
  * `caretaker redis copy`: every key of the source URL's database (matching `match`) into the target URL's
  * database with the logical engine: SCAN + PTTL + DUMP from the source, RESTORE … ABSTTL into the target,
@@ -45,21 +58,27 @@ async function countExisting(target: Redis, keys: Buffer[]): Promise<number> {
 export async function copyKeys(from: RedisTarget, to: RedisTarget, options: CopyOptions): Promise<CopyResult> {
   const { signal } = options;
   const source = await openRedis(from, signal);
+  const raws: RawCommands[] = [];
   try {
     const destination = await openRedis(to, signal);
     try {
       const result: CopyResult = { scanned: 0, wouldCopy: 0, counts: { restored: 0, byType: 0, existing: 0, failed: 0 }, failures: [] };
+      for (const [connection, url] of [[source, from], [destination, to]] as const) {
+        if (await isClusterNode(connection.client)) throw new Error(`${redisAddress(url)} is a Redis Cluster node: redis copy does not route keys to a cluster's nodes yet`);
+      }
+      // SCAN, DUMP and RESTORE go on sockets of their own, as for a backup and a restore (raw.ts); the clients
+      // serve the checks and the type-based copies.
+      const [reading, writing] = await Promise.all([openRaw(from, signal), openRaw(to, signal)]);
+      raws.push(reading, writing);
       const writer = new KeyWriter(destination.client, {
         replace: options.replace,
         maxRequestBytes: options.maxRequestBytes,
         copyByType: (entry) => copyByType(source.client, destination.client, entry.key, { maxRequestBytes: options.maxRequestBytes, expireAt: entry.expireAt }),
+        send: (commands) => writing.errors(commands),
       });
       let bytes = 0;
       const scan = { ...SCAN_DEFAULTS, match: options.match, signal };
-      for (const [connection, url] of [[source, from], [destination, to]] as const) {
-        if (await isClusterNode(connection.client)) throw new Error(`${redisAddress(url)} is a Redis Cluster node: redis copy does not route keys to a cluster's nodes yet`);
-      }
-      const fromSource = clientSender(source.client);
+      const fromSource = reading.send.bind(reading);
       if (options.dryRun) {
         await scanDatabase(
           fromSource,
@@ -92,6 +111,7 @@ export async function copyKeys(from: RedisTarget, to: RedisTarget, options: Copy
       throw (source.client.status !== 'ready' && destination.client.status === 'ready' ? source : destination).explain(err);
     } finally {
       destination.close();
+      for (const raw of raws) raw.close();
     }
   } catch (err) {
     throw source.explain(err);

@@ -3,17 +3,8 @@ import { UnsupportedError } from '../../kinds/kind.js';
 import { isRefusal } from '../connection.js';
 import type { RawArg, RawReply } from './raw.js';
 
-/** Sends commands at once and resolves with their replies in order: a raw socket's, or a client's pipeline (clientSender). */
+/** Sends commands at once and resolves with their replies in order (a raw socket's, raw.ts). */
 export type Sender = (commands: RawArg[][]) => Promise<RawReply[]>;
-
-/** A Sender over an ioredis client: one pipeline, replies as Buffers, numbers and arrays, errors as values. */
-export function clientSender(client: Redis): Sender {
-  return async (commands) => {
-    const pipeline = client.pipeline();
-    for (const [command, ...args] of commands) pipeline.callBuffer(String(command), ...args);
-    return ((await pipeline.exec()) ?? []).map(([err, reply]) => (err ? err : (reply as RawReply)));
-  };
-}
 
 /** One key as read from a server: its DUMP payload and absolute expiry. */
 export interface DumpedKey {
