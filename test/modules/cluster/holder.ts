@@ -5,7 +5,8 @@ import { LeaseLostError } from '../../../src/agent/kit/cluster.js';
 import { startNode } from './support.js';
 
 const [redis, node, lease] = process.argv.slice(2) as [string, string, string];
-const member = await startNode(redis, node);
+// Killed by the test, so its state dir is the test's to remove.
+const member = await startNode(redis, node, {}, { stateDir: process.env.HOLDER_STATE_DIR });
 const say = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`);
 let taken;
 while (!taken) {

@@ -2,6 +2,7 @@
 // a paused holder that wakes after its TTL, fenced writes, Redis going away and coming back.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,13 +10,18 @@ import { LeaseLostError, type Lease } from '../../../src/agent/kit/cluster.js';
 import { configSchema } from '../../../src/modules/cluster/config.js';
 import { startRedis, type RedisServer } from '../../harness/redis.js';
 import { redisCommand } from '../../harness/redis-client.js';
+import { makeTempDir, type TempDir } from '../../harness/tmpdir.js';
 import { KEY, reachable, startNode, type TestNode } from './support.js';
 
 let redis: RedisServer;
+let tmp: TempDir;
 before(async () => {
-  redis = await startRedis({ password: 'cluster pw' });
+  [redis, tmp] = await Promise.all([startRedis({ password: 'cluster pw' }), makeTempDir('cluster-leases')]);
 });
-after(() => redis?.stop());
+after(async () => {
+  await redis?.stop();
+  await tmp?.cleanup();
+});
 
 function leaseOf(result: { lease: Lease } | { holder: unknown }): Lease {
   if (!('lease' in result)) assert.fail(`expected the lease, got ${JSON.stringify(result)}`);
@@ -63,7 +69,10 @@ interface Holder {
 
 /** holder.ts in its own process: a node that takes `lease` and writes under it every 100 ms. */
 function spawnHolder(node: string, lease: string): Holder {
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./holder.ts', import.meta.url).pathname, redis.url, node, lease], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./holder.ts', import.meta.url).pathname, redis.url, node, lease], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, HOLDER_STATE_DIR: join(tmp.path, `${node}-${lease}-${Date.now()}`) },
+  });
   const lines: Array<Record<string, unknown>> = [];
   createInterface({ input: child.stdout! }).on('line', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
   return {

@@ -15,8 +15,8 @@ export interface TestNode {
 }
 
 /** A started cluster node on a real ModuleContext against `redis`. */
-export async function startNode(redis: string, node: string, extra: Record<string, unknown> = {}): Promise<TestNode> {
-  const test = await createTestContext('cluster');
+export async function startNode(redis: string, node: string, extra: Record<string, unknown> = {}, context: { stateDir?: string } = {}): Promise<TestNode> {
+  const test = await createTestContext('cluster', context);
   const registry = new Registry();
   const config = configSchema.parse({ redis, name: 'test', node, leaseTtl: '2s', encryptionKey: KEY, ...extra });
   const instance = new ClusterNode(test.ctx, config, declareMetrics(createRegistrar(registry)));
