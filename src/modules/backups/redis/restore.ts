@@ -19,7 +19,7 @@ export async function startScratchServer(file: string, signal: AbortSignal, pare
   if (!(await isLogicalFile(file))) return startRedisServerOn(file, signal, parent);
   const scratch = await startRedisServerOn(undefined, signal, parent);
   try {
-    await loadLogicalInto(file, scratch.client, signal);
+    await loadLogicalInto(file, scratch, signal);
     return scratch;
   } catch (err) {
     await scratch.dispose();

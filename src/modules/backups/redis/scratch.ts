@@ -10,6 +10,8 @@ const LOAD_TIMEOUT_MS = 30 * 60_000;
 
 export interface ScratchServer {
   client: Redis;
+  /** Its unix socket, for a connection of one's own (raw.ts). */
+  socketPath: string;
   dispose(): Promise<void>;
 }
 
@@ -48,7 +50,7 @@ export async function startRedisServerOn(rdbFile: string | undefined, signal: Ab
       try {
         if (client.status === 'wait' || client.status === 'end') await client.connect();
         // PING answers -LOADING until the whole file is in memory.
-        if ((await client.ping()) === 'PONG') return { client, dispose };
+        if ((await client.ping()) === 'PONG') return { client, socketPath: socket, dispose };
       } catch {
         // Not listening yet, or still loading.
       }

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import type net from 'node:net';
+import net from 'node:net';
 import { redisAddress, type RedisTarget } from '../../../../agent/kit/redis.js';
 import { rawConnect } from '../connection.js';
 import { SocketReader } from '../socket-reader.js';
@@ -180,11 +180,7 @@ export class RawCommands {
   ) {}
 
   static async open(target: RedisTarget, signal: AbortSignal): Promise<RawCommands> {
-    const socket = await rawConnect(target, signal);
-    // A later failure reaches the reader (its next read rejects); this only keeps it from being an uncaught event.
-    socket.on('error', () => undefined);
-    socket.setTimeout(REPLY_TIMEOUT_MS, () => socket.destroy(new Error(`${redisAddress(target)} did not answer within ${REPLY_TIMEOUT_MS / 1000} s`)));
-    const raw = new RawCommands(socket, new SocketReader(socket));
+    const raw = RawCommands.on(await rawConnect(target, signal), redisAddress(target));
     try {
       if (target.password !== undefined) {
         const [reply] = await raw.send([target.username ? ['AUTH', target.username, target.password] : ['AUTH', target.password]]);
@@ -195,6 +191,28 @@ export class RawCommands {
       raw.close();
       throw err;
     }
+  }
+
+  /** To a scratch redis-server of our own, on its unix socket (no password). */
+  static openUnix(path: string, signal: AbortSignal): Promise<RawCommands> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ path });
+      const onAbort = () => socket.destroy(new Error('cancelled'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      socket.once('close', () => signal.removeEventListener('abort', onAbort));
+      socket.once('error', reject);
+      socket.once('connect', () => {
+        socket.off('error', reject);
+        resolve(RawCommands.on(socket, path));
+      });
+    });
+  }
+
+  private static on(socket: net.Socket, address: string): RawCommands {
+    // A later failure reaches the reader (its next read rejects); this only keeps it from being an uncaught event.
+    socket.on('error', () => undefined);
+    socket.setTimeout(REPLY_TIMEOUT_MS, () => socket.destroy(new Error(`${address} did not answer within ${REPLY_TIMEOUT_MS / 1000} s`)));
+    return new RawCommands(socket, new SocketReader(socket));
   }
 
   /** Writes the commands at once; resolves with their replies, in order. */

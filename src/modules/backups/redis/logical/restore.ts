@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { redisAddress, type RedisTarget } from '../../../../agent/kit/redis.js';
 import { openRedis } from '../connection.js';
 import { databaseMap } from '../database-map.js';
@@ -43,14 +42,20 @@ async function databasesOfFile(file: string, signal: AbortSignal): Promise<numbe
 }
 
 /** Into a scratch server of our own: RESTORE only, each key into its own database (a drill's check, a type copy's source). */
-export async function loadLogicalInto(file: string, client: Redis, signal: AbortSignal): Promise<void> {
-  const writer = new KeyWriter(client, {
-    replace: true,
-    maxRequestBytes: Number.MAX_SAFE_INTEGER,
-    copyByType: () => Promise.reject(new TypeCopyError('the local redis-server refused it')),
-  });
-  await writeRecords(file, (db) => client.select(db), writer, (db) => db, signal);
-  if (writer.counts.failed > 0) throw new Error(`the local redis-server could not load ${writer.counts.failed} keys of the backup: ${writer.failures.join('; ')}`);
+export async function loadLogicalInto(file: string, scratch: ScratchServer, signal: AbortSignal): Promise<void> {
+  const raw = await RawCommands.openUnix(scratch.socketPath, signal);
+  try {
+    const writer = new KeyWriter(scratch.client, {
+      replace: true,
+      maxRequestBytes: Number.MAX_SAFE_INTEGER,
+      copyByType: () => Promise.reject(new TypeCopyError('the local redis-server refused it')),
+      send: (commands) => raw.errors(commands),
+    });
+    await writeRecords(file, (db) => Promise.all([scratch.client.select(db), raw.select(db)]), writer, (db) => db, signal);
+    if (writer.counts.failed > 0) throw new Error(`the local redis-server could not load ${writer.counts.failed} keys of the backup: ${writer.failures.join('; ')}`);
+  } finally {
+    raw.close();
+  }
 }
 
 /**

@@ -29,8 +29,8 @@ export interface WriterOptions {
   maxRequestBytes: number;
   /** Copies one key by type into the target; the writer has already decided the key may be written. */
   copyByType(entry: DumpedKey): Promise<void>;
-  /** Sends RESTORE commands another way than the target client's pipeline (raw.ts); each reply's error or undefined. */
-  send?(commands: Array<Array<Buffer | string | number>>): Promise<Array<Error | undefined>>;
+  /** Sends RESTORE commands on the target's raw connection (raw.ts); each reply's error or undefined. */
+  send(commands: Array<Array<Buffer | string | number>>): Promise<Array<Error | undefined>>;
 }
 
 export function describeKey(key: Buffer): string {
@@ -124,7 +124,7 @@ export class KeyWriter {
         if (expireAt !== undefined) args.push('ABSTTL');
         return args;
       });
-      const errors = await (this.options.send ?? ((c) => this.pipelined(c)))(commands);
+      const errors = await this.options.send(commands);
       restorable.forEach((entry, i) => {
         const err = errors[i];
         if (!err) this.counts.restored++;
@@ -137,12 +137,6 @@ export class KeyWriter {
       });
     }
     await this.copyAllByType(byType);
-  }
-
-  private async pipelined(commands: Array<Array<Buffer | string | number>>): Promise<Array<Error | undefined>> {
-    const write = this.target.pipeline();
-    for (const [command, ...args] of commands) write.callBuffer(String(command), ...args);
-    return ((await write.exec()) ?? []).map(([err]) => err ?? undefined);
   }
 
   private async copyAllByType(items: Array<{ entry: DumpedKey; why?: string }>): Promise<void> {
