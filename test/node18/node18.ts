@@ -4,7 +4,7 @@
 // bound at the same path.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -14,11 +14,6 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const ROOTFS = process.env.E2E_ROOTFS ?? '/var/tmp/caretaker-e2e-rootfs';
 /** Containers a share's files are spread over. */
 const LANES = 3;
-/**
- * tsx's cache of compiled files, kept between containers and runs (the overlay's /tmp starts empty each time,
- * and every container compiled the whole tree again); its own directory, as Node 18 is another target.
- */
-const TSX_CACHE = `${ROOTFS}-tsx-cache`;
 
 /**
  * Files that start servers or tools of the host (redis, postgres, pebble, nginx, promtool, wrk, node_exporter,
@@ -45,7 +40,7 @@ function inRootfs(command: string[], timeoutMs: number): Promise<{ code: number;
   return new Promise((resolve, reject) => {
     const child = spawn(
       'systemd-nspawn',
-      ['--quiet', '--register=no', '--keep-unit', '--console=pipe', `--directory=${ROOTFS}`, '--volatile=overlay', `--bind=${root}`, `--bind=${TSX_CACHE}:/tmp/tsx-0`, '--bind-ro=/etc/hosts', `--chdir=${root}`, '--', ...command],
+      ['--quiet', '--register=no', '--keep-unit', '--console=pipe', `--directory=${ROOTFS}`, '--volatile=overlay', `--bind=${root}`, '--bind-ro=/etc/hosts', `--chdir=${root}`, '--', ...command],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SYSTEMD_LOG_LEVEL: 'err' } },
     );
     let output = '';
@@ -69,13 +64,10 @@ function inRootfs(command: string[], timeoutMs: number): Promise<{ code: number;
 
 /**
  * Registers the Node 18 tests of one share of the files (`part` of `parts`, by sorted position): one file per
- * share keeps each under the suite's 180 s a file, and the shares run side by side.
+ * share keeps each under the suite's 180 s a file; the shares run one after another, in the alone phase.
  */
 export function node18Tests(part: number, parts: number): void {
-  before(async () => {
-    await ensureRootfs();
-    await mkdir(TSX_CACHE, { recursive: true });
-  }, { timeout: 35 * 60_000 });
+  before(async () => ensureRootfs(), { timeout: 35 * 60_000 });
   if (part === 0) versionTest();
   filesTest(part, parts);
 }

@@ -110,8 +110,7 @@ export class FileSink implements ByteSink {
     this.pending += chunk.length;
     for (let from = 0; from < chunk.length; ) {
       // Its own ArrayBuffer (never the shared pool), so it can be transferred to the hash worker afterwards.
-      const reused = this.free.pop();
-      const batch = (this.batch ??= reused ? Buffer.from(reused) : Buffer.allocUnsafeSlow(BATCH_BYTES));
+      const batch = (this.batch ??= this.nextBatch());
       const n = Math.min(chunk.length - from, BATCH_BYTES - this.batchBytes);
       batch.set(chunk.subarray(from, from + n), this.batchBytes);
       this.batchBytes += n;
@@ -122,6 +121,12 @@ export class FileSink implements ByteSink {
     return this.queue.then(() => {
       if (this.failure !== undefined) throw this.failure;
     });
+  }
+
+  /** One the hash worker gave back, or a new one. */
+  private nextBatch(): Buffer {
+    const reused = this.free.pop();
+    return reused ? Buffer.from(reused) : Buffer.allocUnsafeSlow(BATCH_BYTES);
   }
 
   /** Queues the gathered batch as one write, then its hashing. */

@@ -14,16 +14,23 @@ export function openRedis(target: RedisTarget, signal: AbortSignal): Promise<Red
 
 /** A raw socket to the server, plain or TLS, for speaking the replication protocol. */
 export function rawConnect(target: RedisTarget, signal: AbortSignal): Promise<net.Socket> {
+  const socket: net.Socket = target.tls ? tls.connect({ host: target.host, port: target.port, ...target.tls }) : net.connect({ host: target.host, port: target.port });
+  return whenConnected(socket, target.tls ? 'secureConnect' : 'connect', redisAddress(target), signal);
+}
+
+/** A raw socket to a scratch redis-server of our own, on its unix socket. */
+export function rawConnectUnix(path: string, signal: AbortSignal): Promise<net.Socket> {
+  return whenConnected(net.connect({ path }), 'connect', path, signal);
+}
+
+function whenConnected(socket: net.Socket, ready: 'connect' | 'secureConnect', address: string, signal: AbortSignal): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket: net.Socket = target.tls
-      ? tls.connect({ host: target.host, port: target.port, ...target.tls })
-      : net.connect({ host: target.host, port: target.port });
     const onAbort = () => socket.destroy(new Error('cancelled'));
     signal.addEventListener('abort', onAbort, { once: true });
     socket.once('close', () => signal.removeEventListener('abort', onAbort));
-    socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(new Error(`connecting to ${redisAddress(target)} timed out`)));
+    socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(new Error(`connecting to ${address} timed out`)));
     socket.once('error', reject);
-    socket.once(target.tls ? 'secureConnect' : 'connect', () => {
+    socket.once(ready, () => {
       socket.off('error', reject);
       resolve(socket);
     });

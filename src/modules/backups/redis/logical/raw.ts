@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
-import net from 'node:net';
+import type net from 'node:net';
 import { redisAddress, type RedisTarget } from '../../../../agent/kit/redis.js';
-import { rawConnect } from '../connection.js';
+import { rawConnect, rawConnectUnix } from '../connection.js';
 import { SocketReader } from '../socket-reader.js';
 
 const REPLY_TIMEOUT_MS = 60_000;
@@ -194,18 +194,8 @@ export class RawCommands {
   }
 
   /** To a scratch redis-server of our own, on its unix socket (no password). */
-  static openUnix(path: string, signal: AbortSignal): Promise<RawCommands> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ path });
-      const onAbort = () => socket.destroy(new Error('cancelled'));
-      signal.addEventListener('abort', onAbort, { once: true });
-      socket.once('close', () => signal.removeEventListener('abort', onAbort));
-      socket.once('error', reject);
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        resolve(RawCommands.on(socket, path));
-      });
-    });
+  static async openUnix(path: string, signal: AbortSignal): Promise<RawCommands> {
+    return RawCommands.on(await rawConnectUnix(path, signal), path);
   }
 
   private static on(socket: net.Socket, address: string): RawCommands {
